@@ -1,0 +1,88 @@
+//! The one error type of the library.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A specialized `Result` for runreg operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in runreg. Each variant names the path or run
+/// involved, so a message is enough to act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No cache directory was given and none could be found in the
+    /// environment.
+    #[error(
+        "no cache directory: pass --cache-dir DIR or set RUNREG_CACHE_DIR (or SPT_CACHE_DIR)"
+    )]
+    NoCacheDir,
+
+    /// The cache directory does not exist (runreg never creates it).
+    #[error("cache directory {} does not exist", path.display())]
+    CacheDirMissing {
+        /// The directory that was asked for.
+        path: PathBuf,
+    },
+
+    /// An I/O operation on `path` failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The cache database could not be opened, read or written.
+    #[error("cache {}: {message}", path.display())]
+    Store {
+        /// The cache file.
+        path: PathBuf,
+        /// What redb or the record decoder reported.
+        message: String,
+    },
+
+    /// Another process held the cache for longer than the configured wait.
+    #[error("registry busy: {} is held by another process (waited {waited:?})", path.display())]
+    Busy {
+        /// The lock file that could not be taken.
+        path: PathBuf,
+        /// How long this process waited.
+        waited: Duration,
+    },
+
+    /// A sort key that runreg cannot interpret.
+    #[error("invalid sort key {key:?}: {reason}")]
+    InvalidSortKey {
+        /// The key as given.
+        key: String,
+        /// Why it was refused, and what would be accepted.
+        reason: String,
+    },
+
+    /// A status that is not one of the known statuses.
+    #[error("unknown status {status:?}: expected one of running, completed, failed, interrupted, orphaned")]
+    UnknownStatus {
+        /// The status as given.
+        status: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn store(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
+        Error::Store {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+}
