@@ -14,9 +14,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// No cache directory was given and none could be found in the
     /// environment.
-    #[error(
-        "no cache directory: pass --cache-dir DIR or set RUNREG_CACHE_DIR (or SPT_CACHE_DIR)"
-    )]
+    #[error("no cache directory: pass --cache-dir DIR or set RUNREG_CACHE_DIR (or SPT_CACHE_DIR)")]
     NoCacheDir,
 
     /// The cache directory does not exist (runreg never creates it).
@@ -64,7 +62,9 @@ pub enum Error {
     },
 
     /// A status that is not one of the known statuses.
-    #[error("unknown status {status:?}: expected one of running, completed, failed, interrupted, orphaned")]
+    #[error(
+        "unknown status {status:?}: expected one of running, completed, failed, interrupted, orphaned"
+    )]
     UnknownStatus {
         /// The status as given.
         status: String,

@@ -1,15 +1,58 @@
 //! runreg: a local registry of machine-learning training runs.
+//!
+//! Training jobs write one directory per run, holding a `sidecar.json` (id,
+//! status, tags, hparams, summary metrics) and a `heartbeat` file whose
+//! mtime says the run is alive. runreg scans such trees (as
+//! stable-pretraining writes them) into a cache and answers questions about
+//! the runs fast, with no server.
+//!
+//! ```
+//! # fn main() -> runreg::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let cache_dir = dir.path();
+//! # for (id, acc) in [("a", 0.7), ("b", 0.9)] {
+//! #     let run = cache_dir.join("runs/20261101/120000").join(id);
+//! #     std::fs::create_dir_all(&run).unwrap();
+//! #     std::fs::write(run.join("sidecar.json"), format!(
+//! #         r#"{{"run_id": "{id}", "status": "completed", "tags": ["sweep:1"], "summary": {{"val_acc": {acc}}}}}"#)).unwrap();
+//! # }
+//! use runreg::{Query, Registry, SortSpec, Status};
+//!
+//! let registry = Registry::open(cache_dir)?; // scans {cache_dir}/runs
+//! let top = registry.query(
+//!     &Query::new()
+//!         .tag("sweep:1")
+//!         .status(Status::Completed)
+//!         .sort(SortSpec::desc("summary.val_acc".parse()?))
+//!         .limit(5),
+//! )?;
+//! assert_eq!(top[0].run_id, "b");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The layers: [`sidecar`] reads the on-disk format; the scanner walks the
+//! tree (the only user of jwalk); the store keeps runs and indexes in redb
+//! (the only user of redb and bincode); queries filter and sort; [`Registry`]
+//! puts them together.
 
 mod error;
 mod liveness;
+mod query;
 mod record;
+mod registry;
+mod scan;
 pub mod sidecar;
 mod status;
+mod store;
 mod value;
 
 pub use error::{Error, Result};
 pub use liveness::Liveness;
+pub use query::{Column, Query, SortKey, SortSpec};
 pub use record::RunRecord;
+pub use registry::{DB_FILE_NAME, Registry, RegistryBuilder};
+pub use scan::{Duplicate, RACY_WINDOW_S, ScanIssue, ScanMode, ScanReport};
 pub use sidecar::Sidecar;
 pub use status::Status;
 pub use value::Value;

@@ -70,7 +70,11 @@ fn lookup_in_value<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     for end in split {
         let (head, rest) = (&key[..end], key.get(end + 1..));
         let child = match value {
-            Value::Map(entries) => entries.iter().rev().find(|(k, _)| k == head).map(|(_, v)| v),
+            Value::Map(entries) => entries
+                .iter()
+                .rev()
+                .find(|(k, _)| k == head)
+                .map(|(_, v)| v),
             Value::List(items) => head.parse::<usize>().ok().and_then(|i| items.get(i)),
             _ => None,
         };
@@ -97,7 +101,10 @@ mod tests {
             "optim".to_owned(),
             Value::Map(vec![
                 ("lr".to_owned(), Value::Float(0.1)),
-                ("betas".to_owned(), Value::List(vec![Value::Float(0.9), Value::Float(0.99)])),
+                (
+                    "betas".to_owned(),
+                    Value::List(vec![Value::Float(0.9), Value::Float(0.99)]),
+                ),
             ]),
         );
         map.insert("data.name".to_owned(), Value::Str("cifar".into()));
@@ -108,8 +115,14 @@ mod tests {
     fn nested_lookup_descends_objects_and_arrays() {
         let c = config();
         assert_eq!(lookup_nested(&c, "optim.lr"), Some(&Value::Float(0.1)));
-        assert_eq!(lookup_nested(&c, "optim.betas.1"), Some(&Value::Float(0.99)));
-        assert_eq!(lookup_nested(&c, "data.name"), Some(&Value::Str("cifar".into())));
+        assert_eq!(
+            lookup_nested(&c, "optim.betas.1"),
+            Some(&Value::Float(0.99))
+        );
+        assert_eq!(
+            lookup_nested(&c, "data.name"),
+            Some(&Value::Str("cifar".into()))
+        );
         assert_eq!(lookup_nested(&c, "optim.wd"), None);
         assert_eq!(lookup_nested(&c, "optim.betas.7"), None);
     }

@@ -21,7 +21,7 @@ use crate::error::Error;
 /// assert!(!Status::Interrupted.is_terminal());
 /// assert!("finished".parse::<Status>().is_err());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, bincode::Encode, bincode::Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
     /// The job is (or was last seen) running. The default when a sidecar
     /// does not say.
@@ -138,6 +138,9 @@ mod tests {
         assert_eq!("FAILED".parse::<Status>().unwrap(), Status::Failed);
         let err = "done".parse::<Status>().unwrap_err().to_string();
         assert!(err.contains("\"done\""), "{err}");
-        assert!(err.contains("running, completed, failed, interrupted, orphaned"), "{err}");
+        assert!(
+            err.contains("running, completed, failed, interrupted, orphaned"),
+            "{err}"
+        );
     }
 }

@@ -25,7 +25,7 @@ use serde::{Serialize, Serializer};
 /// assert_ne!(Value::Int(1), Value::Str("1".into()));
 /// assert!(Value::Float(f64::NAN).is_missing());
 /// ```
-#[derive(Clone, Debug, bincode::Encode, bincode::Decode)]
+#[derive(Clone, Debug)]
 pub enum Value {
     /// JSON `null`.
     Null,
@@ -280,7 +280,10 @@ mod tests {
         assert_eq!(Value::Int(1), Value::Float(1.0));
         assert_eq!(Value::Float(-0.0), Value::Int(0));
         assert_ne!(Value::Int(1), Value::Float(1.5));
-        assert_ne!(Value::Int(i64::MAX), Value::Float(9_223_372_036_854_775_808.0));
+        assert_ne!(
+            Value::Int(i64::MAX),
+            Value::Float(9_223_372_036_854_775_808.0)
+        );
     }
 
     #[test]
@@ -312,7 +315,16 @@ mod tests {
         let text: Vec<String> = values.iter().map(ToString::to_string).collect();
         assert_eq!(
             text,
-            ["-Infinity", "-3", "2.5", "Infinity", "a", "b", "false", "true"]
+            [
+                "-Infinity",
+                "-3",
+                "2.5",
+                "Infinity",
+                "a",
+                "b",
+                "false",
+                "true"
+            ]
         );
     }
 
@@ -323,15 +335,27 @@ mod tests {
             Value::Int(big).sort_cmp(&Value::Float(9_007_199_254_740_992.0)),
             Ordering::Greater
         );
-        assert_eq!(Value::Int(i64::MAX).sort_cmp(&Value::Float(1e19)), Ordering::Less);
-        assert_eq!(Value::Int(i64::MIN).sort_cmp(&Value::Float(-1e19)), Ordering::Greater);
+        assert_eq!(
+            Value::Int(i64::MAX).sort_cmp(&Value::Float(1e19)),
+            Ordering::Less
+        );
+        assert_eq!(
+            Value::Int(i64::MIN).sort_cmp(&Value::Float(-1e19)),
+            Ordering::Greater
+        );
     }
 
     #[test]
     fn missing_values_come_after_everything() {
         assert_eq!(Value::Null.sort_cmp(&Value::Bool(true)), Ordering::Greater);
-        assert_eq!(Value::Float(f64::NAN).sort_cmp(&Value::Int(0)), Ordering::Greater);
-        assert_eq!(Value::Float(f64::NAN).sort_cmp(&Value::Null), Ordering::Equal);
+        assert_eq!(
+            Value::Float(f64::NAN).sort_cmp(&Value::Int(0)),
+            Ordering::Greater
+        );
+        assert_eq!(
+            Value::Float(f64::NAN).sort_cmp(&Value::Null),
+            Ordering::Equal
+        );
     }
 
     #[test]

@@ -1,0 +1,101 @@
+//! Queries: which runs to return, in which order, how many.
+
+mod exec;
+mod sort;
+
+pub(crate) use exec::{Context, get, run};
+pub use sort::{Column, SortKey, SortSpec};
+
+use crate::status::Status;
+use crate::value::Value;
+
+/// A question about the runs: filters (all must hold), a sort, a page.
+///
+/// Every filter is applied before `offset` and `limit`. Tag and status
+/// filters go through the cache's indexes; tags match exactly (no
+/// wildcards). Sorting puts runs that lack the key, or hold `null` or `NaN`
+/// there, last in both directions, and breaks ties by run_id ascending.
+/// With no sort key, runs come newest first (created_at descending).
+///
+/// # Examples
+///
+/// ```
+/// use runreg::{Query, SortSpec, Status};
+///
+/// // The five best completed runs of sweep 12345 by validation accuracy.
+/// let query = Query::new()
+///     .tag("sweep:12345")
+///     .status(Status::Completed)
+///     .sort(SortSpec::desc("summary.val_acc".parse()?))
+///     .limit(5);
+/// assert_eq!(query.limit, Some(5));
+/// # Ok::<(), runreg::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Query {
+    /// Only runs carrying this tag (exact match).
+    pub tag: Option<String>,
+    /// Only runs in this status.
+    pub status: Option<Status>,
+    /// Only runs that are (or are not) alive.
+    pub alive: Option<bool>,
+    /// Only runs whose hparams hold each of these values (numeric-aware:
+    /// `1` matches `1.0`).
+    pub hparams: Vec<(String, Value)>,
+    /// Sort keys, most significant first; run_id breaks the remaining ties.
+    pub sort: Vec<SortSpec>,
+    /// Runs to skip after sorting.
+    pub offset: usize,
+    /// Most runs to return.
+    pub limit: Option<usize>,
+}
+
+impl Query {
+    /// A query for every run, newest first.
+    pub fn new() -> Query {
+        Query::default()
+    }
+
+    /// Keeps runs carrying `tag`.
+    pub fn tag(mut self, tag: impl Into<String>) -> Query {
+        self.tag = Some(tag.into());
+        self
+    }
+
+    /// Keeps runs in `status`.
+    pub fn status(mut self, status: Status) -> Query {
+        self.status = Some(status);
+        self
+    }
+
+    /// Keeps runs that are alive (`true`) or not (`false`).
+    pub fn alive(mut self, alive: bool) -> Query {
+        self.alive = Some(alive);
+        self
+    }
+
+    /// Keeps runs whose hparam `key` equals `value`.
+    pub fn hparam(mut self, key: impl Into<String>, value: impl Into<Value>) -> Query {
+        self.hparams.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a sort key after those already given.
+    pub fn sort(mut self, spec: SortSpec) -> Query {
+        self.sort.push(spec);
+        self
+    }
+
+    /// Skips the first `offset` runs of the sorted result.
+    pub fn offset(mut self, offset: usize) -> Query {
+        self.offset = offset;
+        self
+    }
+
+    /// Returns at most `limit` runs.
+    pub fn limit(mut self, limit: usize) -> Query {
+        self.limit = Some(limit);
+        self
+    }
+}

@@ -1,0 +1,267 @@
+//! [`Registry`]: the facade over scanner, store and queries.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+use crate::liveness::Liveness;
+use crate::query::{self, Context, Query};
+use crate::record::RunRecord;
+use crate::scan::{self, ScanMode, ScanReport, epoch_now};
+use crate::store::Store;
+
+/// The cache file's name in a cache directory. The reference's SQLite cache
+/// beside it, `registry.db`, is never opened, moved or deleted.
+pub const DB_FILE_NAME: &str = "registry.redb";
+
+/// When each cache was last scanned by this process (lazy scans within the
+/// TTL are skipped).
+static LAST_SCANS: LazyLock<Mutex<HashMap<PathBuf, Instant>>> = LazyLock::new(Default::default);
+
+/// The runs of one cache directory (`{cache_dir}/runs/...`), queryable.
+///
+/// Opening runs an incremental scan first, unless this process scanned the
+/// same cache within the scan TTL (2 s by default), so answers reflect the
+/// tree. The cache is held only for the length of each call, so many
+/// processes can use one cache at once.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> runreg::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let cache_dir = dir.path();
+/// # std::fs::create_dir_all(cache_dir.join("runs/20261101/120000/r1")).unwrap();
+/// # std::fs::write(cache_dir.join("runs/20261101/120000/r1/sidecar.json"),
+/// #     r#"{"run_id": "r1", "status": "completed", "summary": {"val_acc": 0.9}}"#).unwrap();
+/// use runreg::{Query, Registry, SortSpec};
+///
+/// let registry = Registry::open(cache_dir)?;
+/// let best = registry.query(&Query::new().sort(SortSpec::desc("summary.val_acc".parse()?)).limit(5))?;
+/// assert_eq!(best[0].run_id, "r1");
+/// assert!(registry.get("r1")?.is_some());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Registry {
+    cache_dir: PathBuf,
+    store: Store,
+    liveness: Liveness,
+    walk_threads: usize,
+    last_scan: Option<ScanReport>,
+}
+
+/// Settings for opening a [`Registry`]; see [`Registry::builder`].
+#[derive(Clone, Debug)]
+pub struct RegistryBuilder {
+    cache_dir: PathBuf,
+    db_path: Option<PathBuf>,
+    scan: bool,
+    scan_ttl: Duration,
+    heartbeat_timeout: Duration,
+    lock_timeout: Duration,
+    walk_threads: usize,
+}
+
+impl RegistryBuilder {
+    /// The cache file (default `{cache_dir}/registry.redb`).
+    pub fn db_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.db_path = Some(path.into());
+        self
+    }
+
+    /// Whether to scan on open (default `true`). Without it, queries answer
+    /// from the cache as it is.
+    pub fn scan(mut self, scan: bool) -> Self {
+        self.scan = scan;
+        self
+    }
+
+    /// Skip the scan on open when this process scanned the same cache this
+    /// recently (default 2 s).
+    pub fn scan_ttl(mut self, ttl: Duration) -> Self {
+        self.scan_ttl = ttl;
+        self
+    }
+
+    /// How old a heartbeat may be for a run to count as alive (default 180 s).
+    pub fn heartbeat_timeout(mut self, timeout: Duration) -> Self {
+        self.heartbeat_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for another process holding the cache before
+    /// failing with [`Error::Busy`] (default 30 s).
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Threads walking the tree (default 1; more pays on network
+    /// filesystems, where each directory read waits on the server).
+    pub fn walk_threads(mut self, threads: usize) -> Self {
+        self.walk_threads = threads.max(1);
+        self
+    }
+
+    /// Opens the registry, scanning first unless told not to.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CacheDirMissing`] when the cache directory does not exist
+    /// (it is never created); [`Error::Busy`] when another process holds the
+    /// cache longer than the lock timeout; [`Error::Store`] or [`Error::Io`]
+    /// when the cache cannot be written.
+    pub fn open(self) -> Result<Registry> {
+        if !self.cache_dir.is_dir() {
+            return Err(Error::CacheDirMissing {
+                path: self.cache_dir,
+            });
+        }
+        let cache_dir = self
+            .cache_dir
+            .canonicalize()
+            .map_err(|e| Error::io(&self.cache_dir, e))?;
+        let db_path = self.db_path.unwrap_or_else(|| cache_dir.join(DB_FILE_NAME));
+        let mut registry = Registry {
+            store: Store::new(db_path, self.lock_timeout),
+            cache_dir,
+            liveness: Liveness::new(self.heartbeat_timeout),
+            walk_threads: self.walk_threads,
+            last_scan: None,
+        };
+        if self.scan {
+            registry.lazy_scan(self.scan_ttl)?;
+        }
+        Ok(registry)
+    }
+}
+
+impl Registry {
+    /// Opens the registry of `cache_dir` with the default settings,
+    /// scanning first.
+    pub fn open(cache_dir: impl AsRef<Path>) -> Result<Registry> {
+        Registry::builder(cache_dir).open()
+    }
+
+    /// Settings for opening the registry of `cache_dir`.
+    pub fn builder(cache_dir: impl AsRef<Path>) -> RegistryBuilder {
+        RegistryBuilder {
+            cache_dir: cache_dir.as_ref().to_path_buf(),
+            db_path: None,
+            scan: true,
+            scan_ttl: Duration::from_secs(2),
+            heartbeat_timeout: Liveness::DEFAULT_TIMEOUT,
+            lock_timeout: Duration::from_secs(30),
+            walk_threads: 1,
+        }
+    }
+
+    /// The cache directory (canonical).
+    pub fn cache_dir(&self) -> &Path {
+        &self.cache_dir
+    }
+
+    /// The cache file.
+    pub fn db_path(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// The report of the scan this handle ran, if it ran one.
+    pub fn last_scan(&self) -> Option<&ScanReport> {
+        self.last_scan.as_ref()
+    }
+
+    /// Scans the tree into the cache now. A cache that could not be used is
+    /// moved aside and rebuilt with a full scan ([`ScanReport::rebuilt`]
+    /// says so).
+    pub fn scan(&mut self, mode: ScanMode) -> Result<ScanReport> {
+        let report = self.scan_unless(mode, None)?.unwrap_or_default();
+        self.remember_scan();
+        self.last_scan = Some(report.clone());
+        Ok(report)
+    }
+
+    fn lazy_scan(&mut self, ttl: Duration) -> Result<()> {
+        let recent = LAST_SCANS
+            .lock()
+            .get(self.store.path())
+            .is_some_and(|at| at.elapsed() < ttl);
+        if recent {
+            return Ok(());
+        }
+        // Another process may finish a scan while this one waits for the
+        // lock: then the tree was just reconciled and this scan is skipped.
+        let requested = epoch_now();
+        self.last_scan = self.scan_unless(ScanMode::Incremental, Some(requested))?;
+        self.remember_scan();
+        Ok(())
+    }
+
+    fn remember_scan(&self) {
+        LAST_SCANS
+            .lock()
+            .insert(self.store.path().to_path_buf(), Instant::now());
+    }
+
+    /// Scans, unless a scan finished after `skip_if_scanned_since`.
+    fn scan_unless(
+        &self,
+        mode: ScanMode,
+        skip_if_scanned_since: Option<f64>,
+    ) -> Result<Option<ScanReport>> {
+        let (report, _) = self.store.write(|writer, opening| {
+            let rebuild = opening.fresh;
+            if let (Some(since), false) = (skip_if_scanned_since, rebuild) {
+                if scan::last_scan_finished(writer)?.is_some_and(|finished| finished >= since) {
+                    return Ok(None);
+                }
+            }
+            let mode = if rebuild { ScanMode::Full } else { mode };
+            let mut report = scan::scan(&self.cache_dir, writer, mode, self.walk_threads)?;
+            report.rebuilt = opening.moved_aside.as_ref().map(|(aside, why)| {
+                format!(
+                    "{} was unusable ({why}); moved to {}",
+                    self.store.path().display(),
+                    aside.display()
+                )
+            });
+            Ok(Some(report))
+        })?;
+        Ok(report)
+    }
+
+    fn context(&self) -> Context {
+        Context {
+            liveness: self.liveness,
+            now: epoch_now(),
+        }
+    }
+
+    /// The runs matching `query`, sorted and paged.
+    pub fn query(&self, query: &Query) -> Result<Vec<RunRecord>> {
+        let ctx = self.context();
+        self.store.read(|reader| query::run(reader, query, &ctx))
+    }
+
+    /// The run `run_id`, or `None`.
+    pub fn get(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        let ctx = self.context();
+        self.store.read(|reader| query::get(reader, run_id, &ctx))
+    }
+
+    /// Number of runs in the cache (orphaned ones included).
+    pub fn len(&self) -> Result<usize> {
+        self.store.read(|reader| Ok(reader.len()? as usize))
+    }
+
+    /// Whether the cache holds no run.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+}

@@ -1,0 +1,452 @@
+//! The cache's record encoding: the only user of bincode.
+//!
+//! A run's record is stored as three bincode sections, so that a query reads
+//! only what it needs:
+//!
+//! ```text
+//! [u32 LE: hot length][hot][u32 LE: hparams length][hparams][cold]
+//! ```
+//!
+//! - hot: status, times, heartbeat, tags and summary (filters and metric
+//!   sorts);
+//! - hparams: the flattened hyper-parameters (hparams filters and sorts);
+//! - cold: run_dir, checkpoint, notes and config (only for whole records).
+//!
+//! Decoding is bounded: every length is checked against [`DECODE_LIMIT`]
+//! before anything is allocated, and nesting against [`MAX_DEPTH`], so
+//! arbitrary bytes give an error, never a panic or an abort on allocation.
+
+use std::collections::BTreeMap;
+
+use bincode::de::Decoder;
+use bincode::enc::Encoder;
+use bincode::error::{DecodeError, EncodeError};
+use bincode::{Decode, Encode};
+
+use crate::status::Status;
+use crate::value::Value;
+
+/// Largest number of bytes one section may claim while decoding.
+pub(crate) const DECODE_LIMIT: usize = 64 << 20;
+/// Deepest nesting of arrays and objects accepted in a stored value.
+pub(crate) const MAX_DEPTH: usize = 256;
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<DECODE_LIMIT>()
+}
+
+/// The fields filters and metric sorts read.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Hot {
+    pub status: Status,
+    pub created_at: f64,
+    pub updated_at: f64,
+    pub ended_at: Option<f64>,
+    pub heartbeat_at: Option<f64>,
+    pub tags: Vec<String>,
+    pub summary: BTreeMap<String, Value>,
+}
+
+/// The fields only a whole record needs.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Cold {
+    pub run_dir: String,
+    pub checkpoint_path: Option<String>,
+    pub notes: String,
+    pub config: BTreeMap<String, Value>,
+}
+
+/// Why a stored record could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("undecodable record: {0}")]
+pub(crate) struct CorruptRecord(String);
+
+impl From<DecodeError> for CorruptRecord {
+    fn from(e: DecodeError) -> Self {
+        CorruptRecord(e.to_string())
+    }
+}
+
+/// Encodes a record's three sections.
+pub(crate) fn encode_record(hot: &Hot, hparams: &BTreeMap<String, Value>, cold: &Cold) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    put_section(&mut out, &HotRef(hot));
+    put_section(&mut out, &MapRef(hparams));
+    encode_into(&mut out, &ColdRef(cold));
+    out
+}
+
+fn put_section(out: &mut Vec<u8>, section: &impl Encode) {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    encode_into(out, section);
+    let len = (out.len() - at - 4) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+fn encode_into(out: &mut Vec<u8>, value: &impl Encode) {
+    // Encoding into a Vec cannot fail: bincode only fails on writer errors
+    // and on types it cannot encode, and ours are all plain data.
+    if let Err(e) = bincode::encode_into_std_write(value, out, config()) {
+        unreachable!("encoding a record into memory failed: {e}");
+    }
+}
+
+/// A stored record, borrowed from the database; sections decode on demand.
+#[derive(Clone, Copy)]
+pub(crate) struct RecordBytes<'a>(pub &'a [u8]);
+
+impl<'a> RecordBytes<'a> {
+    fn sections(self) -> Result<(&'a [u8], &'a [u8], &'a [u8]), CorruptRecord> {
+        let (hot, rest) = take_section(self.0)?;
+        let (hparams, cold) = take_section(rest)?;
+        Ok((hot, hparams, cold))
+    }
+
+    pub fn hot(self) -> Result<Hot, CorruptRecord> {
+        let (hot, _, _) = self.sections()?;
+        decode_all::<HotOwned>(hot).map(|h| h.0)
+    }
+
+    pub fn hparams(self) -> Result<BTreeMap<String, Value>, CorruptRecord> {
+        let (_, hparams, _) = self.sections()?;
+        decode_all::<MapOwned>(hparams).map(|m| m.0)
+    }
+
+    pub fn cold(self) -> Result<Cold, CorruptRecord> {
+        let (_, _, cold) = self.sections()?;
+        decode_all::<ColdOwned>(cold).map(|c| c.0)
+    }
+}
+
+fn take_section(bytes: &[u8]) -> Result<(&[u8], &[u8]), CorruptRecord> {
+    let corrupt = || CorruptRecord("section length runs past the record".to_owned());
+    let len_bytes: [u8; 4] = bytes
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(corrupt)?;
+    let len = u32::from_le_bytes(len_bytes) as usize;
+    let body = bytes.get(4..4 + len).ok_or_else(corrupt)?;
+    Ok((body, &bytes[4 + len..]))
+}
+
+fn decode_all<T: Decode<()>>(bytes: &[u8]) -> Result<T, CorruptRecord> {
+    let (value, read) = bincode::decode_from_slice::<T, _>(bytes, config())?;
+    if read != bytes.len() {
+        return Err(CorruptRecord(format!(
+            "{} trailing bytes in a section",
+            bytes.len() - read
+        )));
+    }
+    Ok(value)
+}
+
+/// Encodes any plain bincode value (scan state, meta).
+pub(crate) fn encode_plain<T: Encode>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(&mut out, value);
+    out
+}
+
+/// Decodes a value written by [`encode_plain`].
+pub(crate) fn decode_plain<T: Decode<()>>(bytes: &[u8]) -> Result<T, CorruptRecord> {
+    decode_all(bytes)
+}
+
+// ---------------------------------------------------------------- values
+
+const NULL: u8 = 0;
+const FALSE: u8 = 1;
+const TRUE: u8 = 2;
+const INT: u8 = 3;
+const FLOAT: u8 = 4;
+const STR: u8 = 5;
+const LIST: u8 = 6;
+const MAP: u8 = 7;
+
+fn encode_value<E: Encoder>(value: &Value, e: &mut E) -> Result<(), EncodeError> {
+    match value {
+        Value::Null => NULL.encode(e),
+        Value::Bool(false) => FALSE.encode(e),
+        Value::Bool(true) => TRUE.encode(e),
+        Value::Int(i) => {
+            INT.encode(e)?;
+            i.encode(e)
+        }
+        Value::Float(f) => {
+            FLOAT.encode(e)?;
+            f.encode(e)
+        }
+        Value::Str(s) => {
+            STR.encode(e)?;
+            s.encode(e)
+        }
+        Value::List(items) => {
+            LIST.encode(e)?;
+            items.len().encode(e)?;
+            items.iter().try_for_each(|item| encode_value(item, e))
+        }
+        Value::Map(entries) => {
+            MAP.encode(e)?;
+            entries.len().encode(e)?;
+            entries.iter().try_for_each(|(k, v)| {
+                k.encode(e)?;
+                encode_value(v, e)
+            })
+        }
+    }
+}
+
+fn decode_value<D: Decoder>(d: &mut D, depth: usize) -> Result<Value, DecodeError> {
+    if depth > MAX_DEPTH {
+        return Err(DecodeError::Other("value nested too deeply"));
+    }
+    Ok(match u8::decode(d)? {
+        NULL => Value::Null,
+        FALSE => Value::Bool(false),
+        TRUE => Value::Bool(true),
+        INT => Value::Int(i64::decode(d)?),
+        FLOAT => Value::Float(f64::decode(d)?),
+        STR => Value::Str(String::decode(d)?),
+        LIST => {
+            let len = claim_len::<Value, D>(d)?;
+            let mut items = Vec::with_capacity(len);
+            for _ in 0..len {
+                items.push(decode_value(d, depth + 1)?);
+            }
+            Value::List(items)
+        }
+        MAP => {
+            let len = claim_len::<(String, Value), D>(d)?;
+            let mut entries = Vec::with_capacity(len);
+            for _ in 0..len {
+                entries.push((String::decode(d)?, decode_value(d, depth + 1)?));
+            }
+            Value::Map(entries)
+        }
+        found => {
+            return Err(DecodeError::UnexpectedVariant {
+                type_name: "Value",
+                allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 7 },
+                found: u32::from(found),
+            });
+        }
+    })
+}
+
+/// Reads a container length and claims its memory against the decode limit
+/// before anything is allocated.
+fn claim_len<T, D: Decoder>(d: &mut D) -> Result<usize, DecodeError> {
+    let len = usize::decode(d)?;
+    d.claim_container_read::<T>(len)?;
+    Ok(len)
+}
+
+fn encode_map<E: Encoder>(map: &BTreeMap<String, Value>, e: &mut E) -> Result<(), EncodeError> {
+    map.len().encode(e)?;
+    map.iter().try_for_each(|(k, v)| {
+        k.encode(e)?;
+        encode_value(v, e)
+    })
+}
+
+fn decode_map<D: Decoder>(d: &mut D) -> Result<BTreeMap<String, Value>, DecodeError> {
+    let len = claim_len::<(String, Value), D>(d)?;
+    let mut map = BTreeMap::new();
+    for _ in 0..len {
+        let key = String::decode(d)?;
+        map.insert(key, decode_value(d, 0)?);
+    }
+    Ok(map)
+}
+
+fn encode_status<E: Encoder>(status: &Status, e: &mut E) -> Result<(), EncodeError> {
+    let tag: u8 = match status {
+        Status::Running => 0,
+        Status::Completed => 1,
+        Status::Failed => 2,
+        Status::Interrupted => 3,
+        Status::Orphaned => 4,
+        Status::Other(_) => 5,
+    };
+    tag.encode(e)?;
+    match status {
+        Status::Other(s) => s.encode(e),
+        _ => Ok(()),
+    }
+}
+
+fn decode_status<D: Decoder>(d: &mut D) -> Result<Status, DecodeError> {
+    Ok(match u8::decode(d)? {
+        0 => Status::Running,
+        1 => Status::Completed,
+        2 => Status::Failed,
+        3 => Status::Interrupted,
+        4 => Status::Orphaned,
+        5 => Status::Other(String::decode(d)?),
+        found => {
+            return Err(DecodeError::UnexpectedVariant {
+                type_name: "Status",
+                allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 5 },
+                found: u32::from(found),
+            });
+        }
+    })
+}
+
+// Borrowing wrappers to encode, owning wrappers to decode.
+
+struct HotRef<'a>(&'a Hot);
+struct MapRef<'a>(&'a BTreeMap<String, Value>);
+struct ColdRef<'a>(&'a Cold);
+struct HotOwned(Hot);
+struct MapOwned(BTreeMap<String, Value>);
+struct ColdOwned(Cold);
+
+impl Encode for HotRef<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        let h = self.0;
+        encode_status(&h.status, e)?;
+        h.created_at.encode(e)?;
+        h.updated_at.encode(e)?;
+        h.ended_at.encode(e)?;
+        h.heartbeat_at.encode(e)?;
+        h.tags.encode(e)?;
+        encode_map(&h.summary, e)
+    }
+}
+
+impl<C> Decode<C> for HotOwned {
+    fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
+        Ok(HotOwned(Hot {
+            status: decode_status(d)?,
+            created_at: f64::decode(d)?,
+            updated_at: f64::decode(d)?,
+            ended_at: Option::<f64>::decode(d)?,
+            heartbeat_at: Option::<f64>::decode(d)?,
+            tags: Vec::<String>::decode(d)?,
+            summary: decode_map(d)?,
+        }))
+    }
+}
+
+impl Encode for MapRef<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        encode_map(self.0, e)
+    }
+}
+
+impl<C> Decode<C> for MapOwned {
+    fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
+        decode_map(d).map(MapOwned)
+    }
+}
+
+impl Encode for ColdRef<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        let c = self.0;
+        c.run_dir.encode(e)?;
+        c.checkpoint_path.encode(e)?;
+        c.notes.encode(e)?;
+        encode_map(&c.config, e)
+    }
+}
+
+impl<C> Decode<C> for ColdOwned {
+    fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
+        Ok(ColdOwned(Cold {
+            run_dir: String::decode(d)?,
+            checkpoint_path: Option::<String>::decode(d)?,
+            notes: String::decode(d)?,
+            config: decode_map(d)?,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (Hot, BTreeMap<String, Value>, Cold) {
+        let hot = Hot {
+            status: Status::Other("paused".into()),
+            created_at: 1.0,
+            updated_at: 2.0,
+            ended_at: Some(3.0),
+            heartbeat_at: None,
+            tags: vec!["sweep:1".into(), "a_b".into()],
+            summary: [("loss".to_owned(), Value::Float(f64::INFINITY))].into(),
+        };
+        let hparams = [
+            ("optim.lr".to_owned(), Value::Float(0.1)),
+            (
+                "layers".to_owned(),
+                Value::List(vec![Value::Int(1), Value::Null]),
+            ),
+        ]
+        .into();
+        let cold = Cold {
+            run_dir: "/x/runs/1".into(),
+            checkpoint_path: Some("/x/c.ckpt".into()),
+            notes: "n".into(),
+            config: [(
+                "m".to_owned(),
+                Value::Map(vec![("k".into(), Value::Bool(true))]),
+            )]
+            .into(),
+        };
+        (hot, hparams, cold)
+    }
+
+    #[test]
+    fn sections_round_trip_independently() {
+        let (hot, hparams, cold) = sample();
+        let bytes = encode_record(&hot, &hparams, &cold);
+        let record = RecordBytes(&bytes);
+        assert_eq!(record.hot().unwrap(), hot);
+        assert_eq!(record.hparams().unwrap(), hparams);
+        assert_eq!(record.cold().unwrap(), cold);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let (hot, hparams, cold) = sample();
+        let bytes = encode_record(&hot, &hparams, &cold);
+        for end in 0..bytes.len() {
+            let record = RecordBytes(&bytes[..end]);
+            let all_ok = record.hot().is_ok() && record.hparams().is_ok() && record.cold().is_ok();
+            assert!(!all_ok, "truncated at {end} decoded whole");
+        }
+    }
+
+    #[test]
+    fn a_huge_claimed_length_is_refused_before_allocation() {
+        // hot section: status 0, then created_at ... replaced by a string
+        // length prefix of 2^40 inside tags.
+        let mut section = vec![0u8];
+        section.extend_from_slice(&[0; 24]); // three f64s
+        section.extend_from_slice(&[0, 0]); // two None options
+        section.push(1); // one tag
+        section.push(253); // u64 varint marker
+        section.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        let mut bytes = (section.len() as u32).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&section);
+        let err = RecordBytes(&bytes).hot().unwrap_err();
+        assert!(
+            err.to_string().contains("limit") || err.to_string().contains("nexpected"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let mut v = Value::Null;
+        for _ in 0..(MAX_DEPTH + 2) {
+            v = Value::List(vec![v]);
+        }
+        let hparams = [("deep".to_owned(), v)].into();
+        let (hot, _, cold) = sample();
+        let bytes = encode_record(&hot, &hparams, &cold);
+        assert!(RecordBytes(&bytes).hparams().is_err());
+    }
+}

@@ -1,0 +1,224 @@
+//! The cache: runs and their indexes in one redb file. The only user of redb
+//! (and, through `codec`, of bincode).
+//!
+//! Every use is short: take the [lock](lock), open the file, run one
+//! transaction, close, unlock. So many processes share one cache: readers
+//! together, the scanner alone, each waiting its turn up to a timeout.
+
+mod codec;
+mod files;
+mod lock;
+mod reader;
+mod tables;
+mod writer;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase};
+
+pub(crate) use codec::{Cold, Hot, RecordBytes};
+pub(crate) use files::{FileStamp, FileState};
+pub(crate) use reader::Reader;
+pub(crate) use writer::Writer;
+
+use crate::error::{Error, Result};
+use lock::{CacheLock, LockKind};
+
+/// Version of the cache's layout. A cache written with another version is
+/// moved aside and rebuilt from the sidecars.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// Pages redb may keep in memory for one open.
+const CACHE_BYTES: usize = 64 << 20;
+
+/// A cache file and how to take turns on it.
+#[derive(Clone, Debug)]
+pub(crate) struct Store {
+    path: PathBuf,
+    lock_path: PathBuf,
+    lock_timeout: Duration,
+}
+
+/// What happened to the cache file when it was opened for writing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Opening {
+    /// The file was created (it did not exist, or was moved aside).
+    pub fresh: bool,
+    /// Where an unusable cache was moved, and why.
+    pub moved_aside: Option<(PathBuf, String)>,
+}
+
+impl Store {
+    pub fn new(path: PathBuf, lock_timeout: Duration) -> Store {
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push(".lock");
+        Store {
+            path,
+            lock_path: PathBuf::from(lock_path),
+            lock_timeout,
+        }
+    }
+
+    /// The cache file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the cache file exists yet.
+    pub fn exists(&self) -> bool {
+        self.path.exists()
+    }
+
+    /// Runs `work` in one write transaction under the exclusive lock, and
+    /// commits it when `work` succeeds. A missing cache is created; one that
+    /// cannot be opened or has another format version is moved aside and
+    /// created afresh (the returned [`Opening`] says so).
+    pub fn write<T>(
+        &self,
+        work: impl FnOnce(&mut Writer<'_>, &Opening) -> Result<T>,
+    ) -> Result<(T, Opening)> {
+        let _lock = CacheLock::acquire(&self.lock_path, LockKind::Exclusive, self.lock_timeout)?;
+        let (db, opening) = self.open_writable()?;
+        let txn = db.begin_write().map_err(|e| Error::store(&self.path, e))?;
+        let value = {
+            let mut writer = Writer::open(&txn, &self.path)?;
+            work(&mut writer, &opening)?
+        };
+        txn.commit().map_err(|e| Error::store(&self.path, e))?;
+        Ok((value, opening))
+    }
+
+    /// Runs `work` on a read snapshot under the shared lock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the cache was never built or cannot be read.
+    pub fn read<T>(&self, work: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
+        if !self.exists() {
+            return Err(Error::store(
+                &self.path,
+                "no cache yet: run `runreg scan` to build it",
+            ));
+        }
+        let db = {
+            let _lock = CacheLock::acquire(&self.lock_path, LockKind::Shared, self.lock_timeout)?;
+            match ReadOnlyDatabase::open(&self.path) {
+                Ok(db) => Some((db, _lock)),
+                // A crash left the file needing repair, which only a
+                // writable open does: do it, then read.
+                Err(DatabaseError::RepairAborted) => None,
+                Err(e) => return Err(Error::store(&self.path, e)),
+            }
+        };
+        let (db, _lock) = match db {
+            Some(opened) => opened,
+            None => {
+                self.repair()?;
+                let lock =
+                    CacheLock::acquire(&self.lock_path, LockKind::Shared, self.lock_timeout)?;
+                let db =
+                    ReadOnlyDatabase::open(&self.path).map_err(|e| Error::store(&self.path, e))?;
+                (db, lock)
+            }
+        };
+        let txn = db.begin_read().map_err(|e| Error::store(&self.path, e))?;
+        let reader = Reader::open(&txn, &self.path)?;
+        let version = reader.format_version()?;
+        if version != Some(FORMAT_VERSION) {
+            return Err(Error::store(
+                &self.path,
+                format!(
+                    "cache format {} is not this runreg's ({FORMAT_VERSION}): run `runreg scan` to rebuild it",
+                    version.map_or("unknown".to_owned(), |v| v.to_string())
+                ),
+            ));
+        }
+        work(&reader)
+    }
+
+    fn repair(&self) -> Result<()> {
+        let _lock = CacheLock::acquire(&self.lock_path, LockKind::Exclusive, self.lock_timeout)?;
+        self.open_writable().map(drop)
+    }
+
+    fn builder() -> redb::Builder {
+        let mut builder = Database::builder();
+        builder.set_cache_size(CACHE_BYTES);
+        builder
+    }
+
+    /// Opens (or creates) the file for writing; moves an unusable one aside.
+    /// Called with the exclusive lock held.
+    fn open_writable(&self) -> Result<(Database, Opening)> {
+        let existed = self.exists();
+        let mut opening = Opening {
+            fresh: !existed,
+            moved_aside: None,
+        };
+        if existed {
+            match Self::builder().open(&self.path) {
+                Ok(db) => match writer::format_version(&db, &self.path) {
+                    Ok(Some(FORMAT_VERSION)) => return Ok((db, opening)),
+                    Ok(other) => {
+                        drop(db);
+                        let why = match other {
+                            Some(v) => format!(
+                                "written by cache format {v}, this runreg uses {FORMAT_VERSION}"
+                            ),
+                            None => "has no runreg format version".to_owned(),
+                        };
+                        opening.moved_aside = Some((self.move_aside()?, why));
+                    }
+                    Err(e) => {
+                        drop(db);
+                        opening.moved_aside = Some((self.move_aside()?, e.to_string()));
+                    }
+                },
+                Err(DatabaseError::Storage(redb::StorageError::Io(e))) if is_access_error(&e) => {
+                    return Err(Error::io(&self.path, e));
+                }
+                Err(e @ DatabaseError::DatabaseAlreadyOpen) => {
+                    return Err(Error::store(&self.path, e));
+                }
+                Err(e) => {
+                    opening.moved_aside = Some((self.move_aside()?, e.to_string()));
+                }
+            }
+            opening.fresh = true;
+        }
+        let db = Self::builder()
+            .create(&self.path)
+            .map_err(|e| Error::store(&self.path, e))?;
+        writer::initialize(&db, &self.path)?;
+        Ok((db, opening))
+    }
+
+    /// Renames the cache file to `<name>.corrupt-<unix time>`; never deletes.
+    fn move_aside(&self) -> Result<PathBuf> {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".corrupt-{secs}"));
+        let mut aside = PathBuf::from(&name);
+        let mut n = 1;
+        while aside.exists() {
+            aside = PathBuf::from(format!("{}.{n}", name.to_string_lossy()));
+            n += 1;
+        }
+        fs::rename(&self.path, &aside).map_err(|e| Error::io(&self.path, e))?;
+        Ok(aside)
+    }
+}
+
+fn is_access_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::PermissionDenied
+            | io::ErrorKind::ReadOnlyFilesystem
+            | io::ErrorKind::NotFound
+    )
+}

@@ -1,0 +1,33 @@
+//! Every table of the cache, in one place.
+//!
+//! Invariant: for every row of [`RUNS`], [`BY_TAG`] holds `(tag, run_id)` for
+//! each of its tags, [`BY_STATUS`] holds `(status, run_id)` and
+//! [`BY_UPDATED`] holds `(updated_at_ns, run_id)`; nothing else is in them.
+//! All four are written in the same transaction.
+
+use redb::{MultimapTableDefinition, TableDefinition};
+
+/// run_id -> encoded record (see `codec`).
+pub(super) const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs");
+/// tag -> run_ids carrying it.
+pub(super) const BY_TAG: MultimapTableDefinition<&str, &str> =
+    MultimapTableDefinition::new("by_tag");
+/// status -> run_ids in it.
+pub(super) const BY_STATUS: MultimapTableDefinition<&str, &str> =
+    MultimapTableDefinition::new("by_status");
+/// (updated_at in ns, run_id) -> ().
+pub(super) const BY_UPDATED: TableDefinition<(i64, &str), ()> = TableDefinition::new("by_updated");
+/// sidecar path (raw bytes) -> encoded `FileState`.
+pub(super) const FILES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("files");
+/// key -> encoded value: format version, scan times.
+pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// `updated_at` as the key of [`BY_UPDATED`]: nanoseconds, saturating, with
+/// NaN at the bottom.
+pub(super) fn updated_key(updated_at: f64) -> i64 {
+    if updated_at.is_nan() {
+        i64::MIN
+    } else {
+        (updated_at * 1e9) as i64
+    }
+}

@@ -1,0 +1,261 @@
+//! Writing the cache: records and their indexes, together.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use redb::{
+    Database, MultimapTable, ReadableDatabase, ReadableMultimapTable, ReadableTable, Table,
+    TableError, WriteTransaction,
+};
+
+use super::FORMAT_VERSION;
+use super::codec::{self, Cold, Hot, RecordBytes};
+use super::files::FileState;
+use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, FILES, META, RUNS, updated_key};
+use crate::error::{Error, Result};
+use crate::value::Value;
+
+const FORMAT_KEY: &str = "format_version";
+
+/// The tables of one write transaction.
+pub(crate) struct Writer<'txn> {
+    path: PathBuf,
+    runs: Table<'txn, &'static str, &'static [u8]>,
+    by_tag: MultimapTable<'txn, &'static str, &'static str>,
+    by_status: MultimapTable<'txn, &'static str, &'static str>,
+    by_updated: Table<'txn, (i64, &'static str), ()>,
+    files: Table<'txn, &'static [u8], &'static [u8]>,
+    meta: Table<'txn, &'static str, &'static [u8]>,
+}
+
+/// Creates every table and stamps the format version in a new file, so that
+/// readers never meet a missing table.
+pub(super) fn initialize(db: &Database, path: &Path) -> Result<()> {
+    let err = |e: &dyn std::fmt::Display| Error::store(path, e);
+    let txn = db.begin_write().map_err(|e| err(&e))?;
+    {
+        let mut writer = Writer::open(&txn, path)?;
+        writer.set_meta(FORMAT_KEY, &codec::encode_plain(&FORMAT_VERSION))?;
+    }
+    txn.commit().map_err(|e| err(&e))
+}
+
+/// The format version a file declares; `None` for a redb file that is not a
+/// runreg cache.
+pub(super) fn format_version(db: &Database, path: &Path) -> Result<Option<u32>> {
+    let txn = db.begin_read().map_err(|e| Error::store(path, e))?;
+    let meta = match txn.open_table(META) {
+        Ok(meta) => meta,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(Error::store(path, e)),
+    };
+    let Some(bytes) = meta.get(FORMAT_KEY).map_err(|e| Error::store(path, e))? else {
+        return Ok(None);
+    };
+    codec::decode_plain(bytes.value())
+        .map(Some)
+        .map_err(|e| Error::store(path, e))
+}
+
+impl<'txn> Writer<'txn> {
+    pub(super) fn open(txn: &'txn WriteTransaction, path: &Path) -> Result<Writer<'txn>> {
+        let err = |e: TableError| Error::store(path, e);
+        Ok(Writer {
+            path: path.to_owned(),
+            runs: txn.open_table(RUNS).map_err(err)?,
+            by_tag: txn.open_multimap_table(BY_TAG).map_err(err)?,
+            by_status: txn.open_multimap_table(BY_STATUS).map_err(err)?,
+            by_updated: txn.open_table(BY_UPDATED).map_err(err)?,
+            files: txn.open_table(FILES).map_err(err)?,
+            meta: txn.open_table(META).map_err(err)?,
+        })
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        Error::store(&self.path, e)
+    }
+
+    /// Every remembered sidecar path and its state. Entries that cannot be
+    /// decoded are dropped (their sidecars are then simply read again).
+    pub fn files(&self) -> Result<HashMap<Vec<u8>, FileState>> {
+        let mut out = HashMap::new();
+        for entry in self.files.iter().map_err(|e| Error::store(&self.path, e))? {
+            let (path, state) = entry.map_err(|e| Error::store(&self.path, e))?;
+            if let Ok(state) = codec::decode_plain::<FileState>(state.value()) {
+                out.insert(path.value().to_vec(), state);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn put_file(&mut self, path: &[u8], state: &FileState) -> Result<()> {
+        let bytes = codec::encode_plain(state);
+        self.files
+            .insert(path, bytes.as_slice())
+            .map_err(|e| Error::store(&self.path, e))?;
+        Ok(())
+    }
+
+    pub fn remove_file(&mut self, path: &[u8]) -> Result<()> {
+        self.files
+            .remove(path)
+            .map_err(|e| Error::store(&self.path, e))?;
+        Ok(())
+    }
+
+    /// The hot part of a stored run.
+    pub fn hot(&self, run_id: &str) -> Result<Option<Hot>> {
+        match self
+            .runs
+            .get(run_id)
+            .map_err(|e| Error::store(&self.path, e))?
+        {
+            Some(bytes) => RecordBytes(bytes.value())
+                .hot()
+                .map(Some)
+                .map_err(|e| self.err(format_args!("run {run_id}: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// A stored run's three parts.
+    pub fn record(&self, run_id: &str) -> Result<Option<(Hot, BTreeMap<String, Value>, Cold)>> {
+        let Some(bytes) = self
+            .runs
+            .get(run_id)
+            .map_err(|e| Error::store(&self.path, e))?
+        else {
+            return Ok(None);
+        };
+        let record = RecordBytes(bytes.value());
+        let parts = (|| Ok((record.hot()?, record.hparams()?, record.cold()?)))()
+            .map_err(|e: codec::CorruptRecord| self.err(format_args!("run {run_id}: {e}")))?;
+        Ok(Some(parts))
+    }
+
+    /// Inserts or replaces a run and its index entries.
+    pub fn upsert(
+        &mut self,
+        run_id: &str,
+        hot: &Hot,
+        hparams: &BTreeMap<String, Value>,
+        cold: &Cold,
+    ) -> Result<()> {
+        self.unindex(run_id)?;
+        let bytes = codec::encode_record(hot, hparams, cold);
+        self.runs
+            .insert(run_id, bytes.as_slice())
+            .map_err(|e| Error::store(&self.path, e))?;
+        for tag in &hot.tags {
+            self.by_tag
+                .insert(tag.as_str(), run_id)
+                .map_err(|e| Error::store(&self.path, e))?;
+        }
+        self.by_status
+            .insert(hot.status.as_str(), run_id)
+            .map_err(|e| Error::store(&self.path, e))?;
+        self.by_updated
+            .insert((updated_key(hot.updated_at), run_id), ())
+            .map_err(|e| Error::store(&self.path, e))?;
+        Ok(())
+    }
+
+    /// Removes a run and its index entries; `false` when it was not there.
+    pub fn remove(&mut self, run_id: &str) -> Result<bool> {
+        let existed = self.unindex(run_id)?;
+        self.runs
+            .remove(run_id)
+            .map_err(|e| Error::store(&self.path, e))?;
+        Ok(existed)
+    }
+
+    /// Removes the index entries of the stored version of `run_id`.
+    fn unindex(&mut self, run_id: &str) -> Result<bool> {
+        let old = match self.hot(run_id) {
+            Ok(old) => old,
+            // An undecodable record is replaced; its stale index entries are
+            // found by a sweep of the indexes.
+            Err(_) => {
+                self.sweep_indexes(run_id)?;
+                return Ok(true);
+            }
+        };
+        let Some(old) = old else { return Ok(false) };
+        for tag in &old.tags {
+            self.by_tag
+                .remove(tag.as_str(), run_id)
+                .map_err(|e| Error::store(&self.path, e))?;
+        }
+        self.by_status
+            .remove(old.status.as_str(), run_id)
+            .map_err(|e| Error::store(&self.path, e))?;
+        self.by_updated
+            .remove((updated_key(old.updated_at), run_id))
+            .map_err(|e| Error::store(&self.path, e))?;
+        Ok(true)
+    }
+
+    /// Removes every index entry naming `run_id`, whatever its key: the slow
+    /// path for a record that cannot be decoded.
+    fn sweep_indexes(&mut self, run_id: &str) -> Result<()> {
+        for table in [&mut self.by_tag, &mut self.by_status] {
+            let mut keys = Vec::new();
+            for entry in table.iter().map_err(|e| Error::store(&self.path, e))? {
+                let (key, values) = entry.map_err(|e| Error::store(&self.path, e))?;
+                for value in values {
+                    let value = value.map_err(|e| Error::store(&self.path, e))?;
+                    if value.value() == run_id {
+                        keys.push(key.value().to_owned());
+                    }
+                }
+            }
+            for key in keys {
+                table
+                    .remove(key.as_str(), run_id)
+                    .map_err(|e| Error::store(&self.path, e))?;
+            }
+        }
+        let mut stale = Vec::new();
+        for entry in self
+            .by_updated
+            .iter()
+            .map_err(|e| Error::store(&self.path, e))?
+        {
+            let (key, _) = entry.map_err(|e| Error::store(&self.path, e))?;
+            let (ns, id) = key.value();
+            if id == run_id {
+                stale.push(ns);
+            }
+        }
+        for ns in stale {
+            self.by_updated
+                .remove((ns, run_id))
+                .map_err(|e| Error::store(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .meta
+            .get(key)
+            .map_err(|e| Error::store(&self.path, e))?
+            .map(|v| v.value().to_vec()))
+    }
+
+    pub fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        self.meta
+            .insert(key, value)
+            .map_err(|e| Error::store(&self.path, e))?;
+        Ok(())
+    }
+
+    /// A float kept in the meta table (scan times).
+    pub fn meta_f64(&self, key: &str) -> Result<Option<f64>> {
+        Ok(self.meta(key)?.and_then(|b| codec::decode_plain(&b).ok()))
+    }
+
+    pub fn set_meta_f64(&mut self, key: &str, value: f64) -> Result<()> {
+        self.set_meta(key, &codec::encode_plain(&value))
+    }
+}
