@@ -1,0 +1,492 @@
+//! The scanner's rules (FORMAT.md §4, issue #2 §4), each a test.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::time::Duration;
+
+use common::{Tree, now, set_mtime};
+use runreg::{Query, Registry, ScanMode, ScanReport, Status, Value};
+
+fn registry(tree: &Tree) -> Registry {
+    Registry::builder(tree.cache_dir())
+        .scan(false)
+        .open()
+        .unwrap()
+}
+
+fn scan(reg: &mut Registry) -> ScanReport {
+    reg.scan(ScanMode::Incremental).unwrap()
+}
+
+fn ids(reg: &Registry) -> Vec<String> {
+    let mut ids: Vec<String> = reg
+        .query(&Query::new())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.run_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_first_scan_reads_every_sidecar() {
+    let tree = Tree::new();
+    for id in ["a", "b", "c"] {
+        tree.run(id).write();
+    }
+    let mut reg = registry(&tree);
+    let report = scan(&mut reg);
+    assert_eq!(
+        (
+            report.total_sidecars,
+            report.upserted,
+            report.skipped_unchanged
+        ),
+        (3, 3, 0)
+    );
+    assert_eq!(ids(&reg), ["a", "b", "c"]);
+    assert_eq!(reg.len().unwrap(), 3);
+}
+
+#[test]
+fn an_incremental_scan_skips_unchanged_sidecars() {
+    let tree = Tree::new();
+    for id in ["a", "b"] {
+        tree.run(id).status(Status::Completed).write();
+    }
+    let mut reg = registry(&tree);
+    scan(&mut reg);
+    let report = scan(&mut reg);
+    assert_eq!((report.upserted, report.skipped_unchanged), (0, 2));
+}
+
+#[test]
+fn a_full_scan_rereads_everything() {
+    let tree = Tree::new();
+    tree.run("a").write();
+    let mut reg = registry(&tree);
+    scan(&mut reg);
+    let report = reg.scan(ScanMode::Full).unwrap();
+    assert!(report.full);
+    assert_eq!((report.upserted, report.skipped_unchanged), (1, 0));
+}
+
+#[test]
+fn a_rewritten_sidecar_is_read_again() {
+    let tree = Tree::new();
+    let dir = tree.run("a").metric("val_acc", 0.5).write();
+    let mut reg = registry(&tree);
+    scan(&mut reg);
+    tree.run("a")
+        .at(dir.strip_prefix(tree.runs()).unwrap().to_str().unwrap())
+        .metric("val_acc", 0.75)
+        .write();
+    let report = scan(&mut reg);
+    assert_eq!(report.upserted, 1);
+    assert_eq!(
+        reg.get("a").unwrap().unwrap().summary["val_acc"],
+        Value::Float(0.75)
+    );
+}
+
+#[test]
+fn a_rewrite_that_keeps_the_mtime_is_still_seen() {
+    // Same mtime (coarse timestamps, or a tool that restores it), other size.
+    let tree = Tree::new();
+    let dir = tree.run("a").metric("val_acc", 0.5).write();
+    let path = dir.join("sidecar.json");
+    let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+    let mut reg = registry(&tree);
+    scan(&mut reg);
+    let text = fs::read_to_string(&path).unwrap().replace("0.5", "0.625");
+    fs::write(&path, text).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(scan(&mut reg).upserted, 1);
+    assert_eq!(
+        reg.get("a").unwrap().unwrap().summary["val_acc"],
+        Value::Float(0.625)
+    );
+}
+
+#[test]
+fn a_sidecar_modified_just_before_the_last_scan_is_read_again() {
+    // The racy-clean case: a rewrite within the timestamp granularity of the
+    // previous read would keep the stamp, so recent files are not trusted.
+    let tree = Tree::new();
+    let dir = tree.run("a").write();
+    set_mtime(&dir.join("sidecar.json"), now());
+    let mut reg = registry(&tree);
+    scan(&mut reg);
+    assert_eq!(
+        scan(&mut reg).upserted,
+        1,
+        "a recent sidecar must be re-read"
+    );
+    tree.age_sidecars();
+    scan(&mut reg);
+    assert_eq!(scan(&mut reg).upserted, 0, "an old one need not be");
+}
+
+#[test]
+fn liveness_follows_the_heartbeat_of_unchanged_runs() {
+    let tree = Tree::new();
+    let dir = tree.run("live").heartbeat(3600.0).write();
+    let mut reg = registry(&tree);
+    scan(&mut reg);
+    assert!(
+        !reg.get("live").unwrap().unwrap().alive,
+        "an hour-old heartbeat is dead"
+    );
+    set_mtime(&dir.join("heartbeat"), now());
+    let report = scan(&mut reg);
+    assert_eq!(report.upserted, 0, "the sidecar did not change");
+    assert!(
+        reg.get("live").unwrap().unwrap().alive,
+        "a fresh heartbeat is alive"
+    );
+}
+
+#[test]
+fn the_heartbeat_timeout_is_configurable() {
+    let tree = Tree::new();
+    tree.run("a").heartbeat(60.0).write();
+    let reg = Registry::open(tree.cache_dir()).unwrap();
+    assert!(reg.get("a").unwrap().unwrap().alive);
+    let strict = Registry::builder(tree.cache_dir())
+        .heartbeat_timeout(Duration::from_secs(30))
+        .open()
+        .unwrap();
+    assert!(!strict.get("a").unwrap().unwrap().alive);
+}
+
+#[test]
+fn completed_runs_are_never_alive_and_runs_without_heartbeat_are_dead() {
+    let tree = Tree::new();
+    tree.run("done")
+        .status(Status::Completed)
+        .heartbeat(0.0)
+        .write();
+    tree.run("failed")
+        .status(Status::Failed)
+        .heartbeat(0.0)
+        .write();
+    tree.run("interrupted")
+        .status(Status::Interrupted)
+        .heartbeat(0.0)
+        .write();
+    tree.run("silent").write();
+    let reg = Registry::open(tree.cache_dir()).unwrap();
+    let alive = |id: &str| reg.get(id).unwrap().unwrap().alive;
+    assert!(!alive("done"));
+    assert!(!alive("failed"));
+    assert!(alive("interrupted"), "interrupted is not terminal");
+    assert!(!alive("silent"));
+}
+
+#[test]
+fn run_subdirectories_are_not_walked() {
+    let tree = Tree::new();
+    let dir = tree.run("a").write();
+    let nested = dir.join("checkpoints/epoch=1");
+    fs::create_dir_all(&nested).unwrap();
+    fs::write(nested.join("sidecar.json"), r#"{"run_id": "nested"}"#).unwrap();
+    let mut reg = registry(&tree);
+    let report = scan(&mut reg);
+    assert_eq!(report.total_sidecars, 1);
+    assert_eq!(ids(&reg), ["a"]);
+}
+
+#[test]
+fn sidecars_are_found_at_any_depth_and_in_hidden_directories() {
+    let tree = Tree::new();
+    tree.run("shallow").at("shallow").write();
+    tree.run("deep").at("a/b/c/d/e/deep").write();
+    tree.run("hidden").at(".archive/20250101/hidden").write();
+    let mut reg = registry(&tree);
+    scan(&mut reg);
+    assert_eq!(ids(&reg), ["deep", "hidden", "shallow"]);
+}
+
+#[test]
+fn temp_files_of_atomic_writes_are_ignored() {
+    let tree = Tree::new();
+    let dir = tree.run("a").write();
+    fs::write(dir.join(".sidecar.json.x1y2.tmp"), "{\"run_id\": \"half").unwrap();
+    let mut reg = registry(&tree);
+    let report = scan(&mut reg);
+    assert_eq!((report.total_sidecars, report.skipped_invalid), (1, 0));
+}
+
+#[test]
+fn symlinks_are_not_followed() {
+    let tree = Tree::new();
+    let outside = tempfile::tempdir().unwrap();
+    let elsewhere = outside.path().join("x");
+    fs::create_dir_all(&elsewhere).unwrap();
+    fs::write(elsewhere.join("sidecar.json"), r#"{"run_id": "outside"}"#).unwrap();
+    symlink(outside.path(), tree.runs().join("linked_dir")).unwrap();
+    fs::create_dir_all(tree.runs().join("lone")).unwrap();
+    symlink(
+        elsewhere.join("sidecar.json"),
+        tree.runs().join("lone/sidecar.json"),
+    )
+    .unwrap();
+    symlink(tree.runs(), tree.runs().join("loop")).unwrap();
+    let mut reg = registry(&tree);
+    let report = scan(&mut reg);
+    assert!(ids(&reg).is_empty());
+    assert_eq!(report.skipped_invalid, 1);
+    assert!(
+        report.invalid[0].reason.contains("symbolic link"),
+        "{:?}",
+        report.invalid
+    );
+}
+
+#[test]
+fn invalid_sidecars_are_skipped_with_reasons_and_the_scan_goes_on() {
+    let tree = Tree::new();
+    tree.run("good").write();
+    tree.raw_sidecar("bad/json", "{not json");
+    tree.raw_sidecar("bad/array", "[1, 2]");
+    tree.raw_sidecar("bad/no_id", r#"{"status": "running"}"#);
+    tree.raw_sidecar("bad/tags", r#"{"run_id": "t", "tags": "x"}"#);
+    let mut reg = registry(&tree);
+    let report = scan(&mut reg);
+    assert_eq!(
+        (
+            report.total_sidecars,
+            report.upserted,
+            report.skipped_invalid
+        ),
+        (5, 1, 4)
+    );
+    let reasons: Vec<String> = report.invalid.iter().map(|i| i.reason.clone()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("not valid JSON")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("not an object")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("run_id is missing")),
+        "{reasons:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("tags")), "{reasons:?}");
+    assert!(
+        report
+            .invalid
+            .iter()
+            .all(|i| i.path.ends_with("sidecar.json"))
+    );
+    // An unchanged invalid file is reported again without being fixed.
+    let again = scan(&mut reg);
+    assert_eq!((again.skipped_invalid, again.invalid.len()), (4, 4));
+    assert_eq!(ids(&reg), ["good"]);
+}
+
+#[test]
+fn a_sidecar_that_turns_invalid_keeps_its_last_good_record() {
+    let tree = Tree::new();
+    let dir = tree.run("a").metric("val_acc", 0.5).write();
+    let mut reg = registry(&tree);
+    scan(&mut reg);
+    fs::write(dir.join("sidecar.json"), "{\"run_id\": \"a\", \"summ").unwrap();
+    let report = scan(&mut reg);
+    assert_eq!(report.skipped_invalid, 1);
+    let run = reg.get("a").unwrap().unwrap();
+    assert_eq!(run.summary["val_acc"], Value::Float(0.5));
+    assert_ne!(run.status, Status::Orphaned, "its file is still there");
+    // Fixed again, it is read again.
+    tree.run("a")
+        .at(dir.strip_prefix(tree.runs()).unwrap().to_str().unwrap())
+        .metric("val_acc", 0.8)
+        .write();
+    scan(&mut reg);
+    assert_eq!(
+        reg.get("a").unwrap().unwrap().summary["val_acc"],
+        Value::Float(0.8)
+    );
+}
+
+#[test]
+fn a_run_whose_sidecar_is_gone_is_orphaned_and_still_listed() {
+    let tree = Tree::new();
+    let dir = tree.run("gone").heartbeat(0.0).write();
+    tree.run("kept").write();
+    let mut reg = registry(&tree);
+    scan(&mut reg);
+    assert!(reg.get("gone").unwrap().unwrap().alive);
+    let moved = tree.cache_dir().join("elsewhere");
+    fs::rename(&dir, &moved).unwrap();
+    let report = scan(&mut reg);
+    assert_eq!(report.orphaned, 1);
+    let run = reg.get("gone").unwrap().unwrap();
+    assert_eq!((run.status, run.alive), (Status::Orphaned, false));
+    assert_eq!(ids(&reg), ["gone", "kept"]);
+    assert_eq!(scan(&mut reg).orphaned, 0, "counted once");
+    // Back in the tree, it is a run like any other again.
+    fs::rename(&moved, &dir).unwrap();
+    scan(&mut reg);
+    assert_eq!(reg.get("gone").unwrap().unwrap().status, Status::Running);
+}
+
+#[test]
+fn the_sidecar_run_id_wins_over_the_directory_name() {
+    let tree = Tree::new();
+    tree.run("real-id").at("20261101/120000/dir-name").write();
+    let mut reg = registry(&tree);
+    scan(&mut reg);
+    assert_eq!(ids(&reg), ["real-id"]);
+}
+
+#[test]
+fn a_mismatched_run_id_is_not_read_again_on_every_scan() {
+    // FORMAT.md §6 defect 6.
+    let tree = Tree::new();
+    tree.run("real-id")
+        .at("20261101/120000/dir-name")
+        .status(Status::Completed)
+        .write();
+    let mut reg = registry(&tree);
+    scan(&mut reg);
+    let report = scan(&mut reg);
+    assert_eq!((report.upserted, report.skipped_unchanged), (0, 1));
+}
+
+#[test]
+fn run_dir_is_where_the_sidecar_was_found_after_a_move() {
+    // FORMAT.md §6 defect 5: the stored run_dir goes stale when trees move.
+    let tree = Tree::new();
+    tree.run("a").write();
+    let moved = tempfile::tempdir().unwrap();
+    let new_cache = moved.path().join("cache");
+    fs::rename(tree.cache_dir(), &new_cache).unwrap();
+    let reg = Registry::open(&new_cache).unwrap();
+    let run = reg.get("a").unwrap().unwrap();
+    assert_eq!(run.status, Status::Running, "not orphaned");
+    assert!(
+        run.run_dir
+            .starts_with(&*new_cache.canonicalize().unwrap().to_string_lossy()),
+        "{}",
+        run.run_dir
+    );
+    assert!(
+        std::path::Path::new(&run.run_dir)
+            .join("sidecar.json")
+            .exists()
+    );
+    fs::rename(&new_cache, tree.cache_dir()).unwrap();
+}
+
+#[test]
+fn duplicate_run_ids_keep_the_newer_sidecar_and_are_reported() {
+    // FORMAT.md §6 defect 7.
+    let tree = Tree::new();
+    let t = now() - 100.0;
+    let older = tree
+        .run("dup")
+        .at("z_first")
+        .updated(t)
+        .metric("v", 1.0)
+        .write();
+    let newer = tree
+        .run("dup")
+        .at("a_second")
+        .updated(t + 10.0)
+        .metric("v", 2.0)
+        .write();
+    let mut reg = registry(&tree);
+    let report = scan(&mut reg);
+    assert_eq!(report.duplicates.len(), 1);
+    let dup = &report.duplicates[0];
+    assert_eq!(dup.run_id, "dup");
+    assert_eq!(dup.kept, newer.join("sidecar.json"));
+    assert_eq!(dup.ignored, [older.join("sidecar.json")]);
+    let run = reg.get("dup").unwrap().unwrap();
+    assert_eq!(run.summary["v"], Value::Float(2.0));
+    assert_eq!(run.run_dir, newer.to_string_lossy());
+    assert_eq!(scan(&mut reg).duplicates.len(), 1, "reported on every scan");
+    // The winner goes: the other copy takes over rather than orphaning the run.
+    fs::remove_dir_all(&newer).unwrap();
+    let report = scan(&mut reg);
+    assert_eq!((report.orphaned, report.duplicates.len()), (0, 0));
+    let run = reg.get("dup").unwrap().unwrap();
+    assert_eq!(run.summary["v"], Value::Float(1.0));
+    assert_eq!(run.run_dir, older.to_string_lossy());
+}
+
+#[test]
+fn duplicate_run_ids_with_equal_updated_at_keep_the_smaller_path() {
+    let tree = Tree::new();
+    let t = now() - 100.0;
+    tree.run("dup").at("b").updated(t).metric("v", 2.0).write();
+    tree.run("dup").at("a").updated(t).metric("v", 1.0).write();
+    let mut reg = registry(&tree);
+    let report = scan(&mut reg);
+    assert!(report.duplicates[0].kept.ends_with("a/sidecar.json"));
+    assert_eq!(
+        reg.get("dup").unwrap().unwrap().summary["v"],
+        Value::Float(1.0)
+    );
+    // The same answer whatever was scanned first.
+    let mut fresh = Registry::builder(tree.cache_dir())
+        .db_path(tree.cache_dir().join("other.redb"))
+        .scan(false)
+        .open()
+        .unwrap();
+    fresh.scan(ScanMode::Full).unwrap();
+    assert_eq!(
+        fresh.get("dup").unwrap().unwrap().summary["v"],
+        Value::Float(1.0)
+    );
+}
+
+#[test]
+fn a_missing_created_at_takes_the_sidecar_mtime() {
+    let tree = Tree::new();
+    let path = tree.raw_sidecar("r", r#"{"run_id": "r"}"#);
+    set_mtime(&path, 1_700_000_000.5);
+    let reg = Registry::open(tree.cache_dir()).unwrap();
+    let run = reg.get("r").unwrap().unwrap();
+    assert_eq!(run.created_at, 1_700_000_000.5);
+    assert_eq!(
+        (run.status, run.tags.len(), run.notes.as_str()),
+        (Status::Running, 0, "")
+    );
+}
+
+#[test]
+fn a_tree_without_runs_scans_to_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reg = Registry::builder(dir.path()).scan(false).open().unwrap();
+    let report = reg.scan(ScanMode::Incremental).unwrap();
+    assert_eq!(report.total_sidecars, 0);
+    assert_eq!(reg.len().unwrap(), 0);
+}
+
+#[test]
+fn the_reference_sqlite_cache_is_never_touched() {
+    let tree = Tree::new();
+    tree.run("a").write();
+    let theirs = tree.cache_dir().join("registry.db");
+    fs::write(&theirs, b"SQLite format 3\0 their bytes").unwrap();
+    set_mtime(&theirs, 1_600_000_000.0);
+    let before = fs::metadata(&theirs).unwrap();
+    let mut reg = Registry::open(tree.cache_dir()).unwrap();
+    reg.scan(ScanMode::Full).unwrap();
+    let after = fs::metadata(&theirs).unwrap();
+    assert_eq!(fs::read(&theirs).unwrap(), b"SQLite format 3\0 their bytes");
+    assert_eq!(before.modified().unwrap(), after.modified().unwrap());
+    assert_eq!(reg.db_path().file_name().unwrap(), "registry.redb");
+}
