@@ -220,3 +220,87 @@ fn into_record(
         heartbeat_at: hot.heartbeat_at,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::query::Query;
+    use crate::status::Status;
+    use crate::store::Store;
+
+    fn parts(status: Status, tag: &str) -> (Hot, BTreeMap<String, Value>, Cold) {
+        let hot = Hot {
+            status,
+            created_at: 1.0,
+            updated_at: 1.0,
+            ended_at: None,
+            heartbeat_at: None,
+            tags: vec![tag.to_owned()],
+            summary: BTreeMap::new(),
+        };
+        let cold = Cold {
+            run_dir: "/r".into(),
+            checkpoint_path: None,
+            notes: String::new(),
+            config: BTreeMap::new(),
+        };
+        (hot, BTreeMap::new(), cold)
+    }
+
+    /// A store where run `bad` has an undecodable record (tag `broken`,
+    /// status running) and `good` a sound one (tag `fine`, completed): any
+    /// query that decodes `bad` fails, so a query that succeeds never
+    /// decoded it.
+    fn store_with_a_corrupt_record() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("c.redb"), Duration::from_secs(5));
+        store
+            .write(|w, _| {
+                let (h, p, c) = parts(Status::Completed, "fine");
+                w.upsert("good", &h, &p, &c)?;
+                w.put_raw_record("bad", "broken", b"\xff\xff garbage")
+            })
+            .unwrap();
+        (dir, store)
+    }
+
+    fn ctx() -> Context {
+        Context {
+            liveness: Liveness::default(),
+            now: 0.0,
+        }
+    }
+
+    #[test]
+    fn tag_and_status_filters_decode_only_runs_inside_them() {
+        let (_dir, store) = store_with_a_corrupt_record();
+        let by_tag = store
+            .read(|r| run(r, &Query::new().tag("fine"), &ctx()))
+            .unwrap();
+        assert_eq!(by_tag.len(), 1);
+        let by_status = store
+            .read(|r| run(r, &Query::new().status(Status::Completed), &ctx()))
+            .unwrap();
+        assert_eq!(by_status.len(), 1);
+        // The same question without the index decodes every record.
+        let everything = store.read(|r| run(r, &Query::new().alive(false), &ctx()));
+        let err = everything.unwrap_err().to_string();
+        assert!(err.contains("run bad"), "{err}");
+    }
+
+    #[test]
+    fn a_corrupt_record_is_reported_with_its_run_id() {
+        let (_dir, store) = store_with_a_corrupt_record();
+        let err = store
+            .read(|r| get(r, "bad", &ctx()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("run bad") && err.contains("undecodable"),
+            "{err}"
+        );
+    }
+}

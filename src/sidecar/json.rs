@@ -123,12 +123,13 @@ pub fn parse_value(text: &str) -> Result<Value, JsonError> {
 ///   sidecar saved by a Windows editor is still the run's metadata.
 /// - Nesting deeper than [`MAX_DEPTH`] is an error.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
-    let start = if bytes.starts_with(b"\xEF\xBB\xBF") {
-        3
-    } else {
-        0
-    };
+    // One validation pass over the whole input (Python, too, decodes the file
+    // before parsing it) is cheaper than validating string by string.
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| JsonError::at(bytes, e.valid_up_to(), "invalid UTF-8"))?;
+    let start = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let mut parser = Parser {
+        text,
         bytes,
         pos: start,
         depth: 0,
@@ -142,8 +143,10 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
     Ok(value)
 }
 
-/// A recursive-descent parser over bytes. Invariant: `pos <= bytes.len()`.
+/// A recursive-descent parser over the bytes of `text`.
+/// Invariant: `pos <= bytes.len()`.
 struct Parser<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     pos: usize,
     depth: usize,
@@ -293,10 +296,11 @@ impl Parser<'_> {
             }
             self.required_digits()?;
         }
-        // The slice is ASCII by construction, so this cannot fail; no unwrap
-        // all the same.
-        let text = std::str::from_utf8(&self.bytes[start..self.pos])
-            .map_err(|_| self.error_at(start, "expected number"))?;
+        // ASCII by construction, so `get` always succeeds.
+        let text = self
+            .text
+            .get(start..self.pos)
+            .ok_or_else(|| self.error_at(start, "expected number"))?;
         if integral && let Ok(i) = text.parse::<i64>() {
             return Ok(Value::Int(i));
         }
@@ -338,10 +342,12 @@ impl Parser<'_> {
                 return Err(self.error_at(open, "unterminated string starting"));
             };
             self.pos += len;
-            // Runs end at ASCII bytes, never inside a multi-byte sequence, so
-            // validating run by run validates the whole string.
-            let run = std::str::from_utf8(&rest[..len])
-                .map_err(|e| self.error_at(run_start + e.valid_up_to(), "invalid UTF-8"))?;
+            // Runs start and end at ASCII bytes, so they are char boundaries
+            // and `get` always succeeds.
+            let run = self
+                .text
+                .get(run_start..self.pos)
+                .ok_or_else(|| self.error_at(run_start, "invalid UTF-8"))?;
             match rest[len] {
                 b'"' => {
                     self.pos += 1;
@@ -428,11 +434,18 @@ fn keep_last_of_duplicates(entries: &mut Vec<(String, Value)>) {
     if n < 2 {
         return;
     }
-    if n <= 16 {
-        let repeated = (1..n).any(|i| entries[..i].iter().any(|(k, _)| *k == entries[i].0));
-        if !repeated {
-            return;
-        }
+    let repeated = if n <= 8 {
+        (1..n).any(|i| entries[..i].iter().any(|(k, _)| *k == entries[i].0))
+    } else {
+        // Sorting fingerprints is several times cheaper than sorting keys
+        // that share long prefixes (`optim.`, `val/`); equal fingerprints
+        // only send the object down the exact path below.
+        let mut prints: Vec<u64> = entries.iter().map(|(k, _)| fingerprint(k)).collect();
+        prints.sort_unstable();
+        prints.windows(2).any(|w| w[0] == w[1])
+    };
+    if !repeated {
+        return;
     }
     // Indices sorted by key, then by position: each run of equal keys lists
     // the first occurrence first and the last one last. O(n log n), so a
@@ -461,6 +474,24 @@ fn keep_last_of_duplicates(entries: &mut Vec<(String, Value)>) {
         index += 1;
         keep
     });
+}
+
+/// A fast, non-cryptographic 64-bit hash of `key` (FxHash's mixing, eight
+/// bytes at a time). Collisions cost time, never correctness.
+fn fingerprint(key: &str) -> u64 {
+    const SEED: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(SEED);
+    let mut chunks = key.as_bytes().chunks_exact(8);
+    let mut h = key.len() as u64;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = mix(h, u64::from_le_bytes(word));
+    }
+    let rest = chunks.remainder();
+    let mut word = [0u8; 8];
+    word[..rest.len()].copy_from_slice(rest);
+    mix(h, u64::from_le_bytes(word))
 }
 
 /// Appends `value` as Python's `json.dump(value, f, indent=2)` writes it
@@ -904,7 +935,7 @@ pub(crate) mod tests {
                 ("c".into(), Value::Int(4)),
             ])
         );
-        // More than 16 keys takes the sorting path.
+        // More than 8 keys takes the fingerprint path.
         let mut text = String::from("{");
         for i in 0..40 {
             let _ = write!(text, "\"k{}\": {i},", i % 25);

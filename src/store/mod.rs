@@ -222,3 +222,215 @@ fn is_access_error(e: &io::Error) -> bool {
             | io::ErrorKind::NotFound
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::status::Status;
+    use crate::value::Value;
+
+    fn store(dir: &Path) -> Store {
+        Store::new(dir.join("registry.redb"), Duration::from_secs(5))
+    }
+
+    fn hot(status: Status, tags: &[&str], updated_at: f64) -> Hot {
+        Hot {
+            status,
+            created_at: 1.0,
+            updated_at,
+            ended_at: None,
+            heartbeat_at: None,
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            summary: BTreeMap::new(),
+        }
+    }
+
+    fn cold() -> Cold {
+        Cold {
+            run_dir: "/r".into(),
+            checkpoint_path: None,
+            notes: String::new(),
+            config: BTreeMap::new(),
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Upsert {
+            id: u8,
+            status: u8,
+            tags: Vec<u8>,
+            updated: u8,
+        },
+        Remove {
+            id: u8,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0u8..8, 0u8..6, proptest::collection::vec(0u8..5, 0..4), 0u8..4)
+                .prop_map(|(id, status, tags, updated)| Op::Upsert { id, status, tags, updated }),
+            1 => (0u8..8).prop_map(|id| Op::Remove { id }),
+        ]
+    }
+
+    fn status_of(n: u8) -> Status {
+        Status::KNOWN
+            .get(usize::from(n))
+            .cloned()
+            .unwrap_or_else(|| Status::Other("paused".into()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// After any sequence of upserts and removes, split over several
+        /// transactions, the indexes agree with a full decode of the records,
+        /// and the records with a plain map.
+        #[test]
+        fn indexes_always_match_the_records(batches in proptest::collection::vec(proptest::collection::vec(op(), 1..12), 1..4)) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = store(dir.path());
+            let mut model: BTreeMap<String, Hot> = BTreeMap::new();
+            for batch in &batches {
+                store.write(|w, _| {
+                    for op in batch {
+                        match op {
+                            Op::Upsert { id, status, tags, updated } => {
+                                let tags: Vec<String> = tags.iter().map(|t| format!("t{t}")).collect();
+                                let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+                                let h = hot(status_of(*status), &tag_refs, f64::from(*updated));
+                                w.upsert(&format!("r{id}"), &h, &BTreeMap::new(), &cold())?;
+                                model.insert(format!("r{id}"), h);
+                            }
+                            Op::Remove { id } => {
+                                let existed = w.remove(&format!("r{id}"))?;
+                                assert_eq!(existed, model.remove(&format!("r{id}")).is_some());
+                            }
+                        }
+                    }
+                    Ok(())
+                }).unwrap();
+            }
+            store.read(|r| {
+                let problems = r.verify_indexes()?;
+                assert!(problems.is_empty(), "{problems:?}");
+                assert_eq!(r.len()? as usize, model.len());
+                for (id, want) in &model {
+                    let got = r.with_run(id, |b| Ok(b.hot().unwrap()))?.unwrap();
+                    assert_eq!(&got, want);
+                    let mut tagged = Vec::new();
+                    for tag in &want.tags {
+                        tagged.push(r.run_ids_with_tag(tag)?.contains(id));
+                    }
+                    assert!(tagged.iter().all(|t| *t));
+                    assert!(r.run_ids_with_status(want.status.as_str())?.contains(id));
+                }
+                Ok(())
+            }).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_cache_of_another_format_version_is_moved_aside_and_recreated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        store
+            .write(|w, _| {
+                w.upsert(
+                    "r",
+                    &hot(Status::Running, &[], 1.0),
+                    &BTreeMap::new(),
+                    &cold(),
+                )?;
+                w.set_meta(
+                    "format_version",
+                    &codec::encode_plain(&(FORMAT_VERSION + 1)),
+                )
+            })
+            .unwrap();
+        let (len, opening) = store.write(|w, _| w.files().map(|f| f.len())).unwrap();
+        assert_eq!(len, 0);
+        assert!(opening.fresh);
+        let (aside, why) = opening.moved_aside.unwrap();
+        assert!(why.contains("cache format 2"), "{why}");
+        assert!(
+            aside
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("registry.redb.corrupt-")
+        );
+        assert!(aside.exists(), "moved, never deleted");
+        assert_eq!(store.read(|r| r.len()).unwrap(), 0);
+    }
+
+    #[test]
+    fn garbage_where_the_cache_should_be_is_moved_aside() {
+        for garbage in [&b""[..], b"not a database at all", b"SQLite format 3\0"] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = store(dir.path());
+            fs::write(store.path(), garbage).unwrap();
+            let ((), opening) = store.write(|_, _| Ok(())).unwrap();
+            let (aside, _) = opening.moved_aside.expect("moved aside");
+            assert_eq!(fs::read(&aside).unwrap(), garbage);
+            assert_eq!(store.read(|r| r.len()).unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_previous_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        store
+            .write(|w, _| {
+                w.upsert(
+                    "kept",
+                    &hot(Status::Running, &["t"], 1.0),
+                    &BTreeMap::new(),
+                    &cold(),
+                )
+            })
+            .unwrap();
+        let failed = store.write(|w, _| {
+            w.upsert(
+                "lost",
+                &hot(Status::Running, &["t"], 1.0),
+                &BTreeMap::new(),
+                &cold(),
+            )?;
+            w.remove("kept")?;
+            Err::<(), _>(Error::NoCacheDir)
+        });
+        assert!(failed.is_err());
+        let ids = store.read(|r| r.run_ids_with_tag("t")).unwrap();
+        assert_eq!(ids, ["kept"]);
+    }
+
+    #[test]
+    fn records_keep_every_value_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let mut h = hot(Status::Failed, &[], 1.0);
+        h.summary.insert("loss".into(), Value::Float(f64::NAN));
+        let hparams: BTreeMap<String, Value> = [("big".to_owned(), Value::Int(i64::MAX))].into();
+        store
+            .write(|w, _| w.upsert("r", &h, &hparams, &cold()))
+            .unwrap();
+        let (got_hot, got_hparams) = store
+            .read(|r| {
+                Ok(
+                    r.with_run("r", |b| Ok((b.hot().unwrap(), b.hparams().unwrap())))?
+                        .unwrap(),
+                )
+            })
+            .unwrap();
+        assert!(got_hot.summary["loss"].as_f64().unwrap().is_nan());
+        assert_eq!(got_hparams, hparams);
+    }
+}

@@ -8,7 +8,7 @@ use redb::{
 };
 
 use super::codec::{self, RecordBytes};
-use super::tables::{BY_STATUS, BY_TAG, META, RUNS};
+use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, META, RUNS};
 use crate::error::{Error, Result};
 
 /// The tables of one read snapshot.
@@ -17,6 +17,7 @@ pub(crate) struct Reader<'txn> {
     runs: ReadOnlyTable<&'static str, &'static [u8]>,
     by_tag: ReadOnlyMultimapTable<&'static str, &'static str>,
     by_status: ReadOnlyMultimapTable<&'static str, &'static str>,
+    by_updated: ReadOnlyTable<(i64, &'static str), ()>,
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
     _txn: std::marker::PhantomData<&'txn ReadTransaction>,
 }
@@ -29,6 +30,7 @@ impl<'txn> Reader<'txn> {
             runs: txn.open_table(RUNS).map_err(err)?,
             by_tag: txn.open_multimap_table(BY_TAG).map_err(err)?,
             by_status: txn.open_multimap_table(BY_STATUS).map_err(err)?,
+            by_updated: txn.open_table(BY_UPDATED).map_err(err)?,
             meta: txn.open_table(META).map_err(err)?,
             _txn: std::marker::PhantomData,
         })
@@ -109,5 +111,72 @@ impl<'txn> Reader<'txn> {
             out.push((tag.value().to_owned(), ids.len()));
         }
         Ok(out)
+    }
+}
+
+impl Reader<'_> {
+    /// Checks the indexes against a full decode of every record: the
+    /// invariant stated in `tables`. Returns what disagrees.
+    pub fn verify_indexes(&self) -> Result<Vec<String>> {
+        use std::collections::BTreeSet;
+
+        use super::tables::updated_key;
+        let mut want_tags = BTreeSet::new();
+        let mut want_status = BTreeSet::new();
+        let mut want_updated = BTreeSet::new();
+        let mut problems = Vec::new();
+        self.for_each_run(|id, bytes| {
+            match bytes.hot() {
+                Ok(hot) => {
+                    for tag in &hot.tags {
+                        want_tags.insert((tag.clone(), id.to_owned()));
+                    }
+                    want_status.insert((hot.status.as_str().to_owned(), id.to_owned()));
+                    want_updated.insert((updated_key(hot.updated_at), id.to_owned()));
+                }
+                Err(e) => problems.push(format!("run {id}: {e}")),
+            }
+            Ok(())
+        })?;
+        let mut have_tags = BTreeSet::new();
+        let mut have_status = BTreeSet::new();
+        for (table, have) in [
+            (&self.by_tag, &mut have_tags),
+            (&self.by_status, &mut have_status),
+        ] {
+            for entry in table.iter().map_err(|e| self.err(e))? {
+                let (key, ids) = entry.map_err(|e| self.err(e))?;
+                for id in ids {
+                    let id = id.map_err(|e| self.err(e))?;
+                    have.insert((key.value().to_owned(), id.value().to_owned()));
+                }
+            }
+        }
+        let mut have_updated = BTreeSet::new();
+        for entry in self.by_updated.iter().map_err(|e| self.err(e))? {
+            let (key, _) = entry.map_err(|e| self.err(e))?;
+            let (ns, id) = key.value();
+            have_updated.insert((ns, id.to_owned()));
+        }
+        let mut compare =
+            |name: &str, want: &dyn std::fmt::Debug, have: &dyn std::fmt::Debug, equal: bool| {
+                if !equal {
+                    problems.push(format!("{name} index: expected {want:?}, found {have:?}"));
+                }
+            };
+        compare("tag", &want_tags, &have_tags, want_tags == have_tags);
+        compare(
+            "status",
+            &want_status,
+            &have_status,
+            want_status == have_status,
+        );
+        compare(
+            "updated_at",
+            &want_updated,
+            &have_updated,
+            want_updated == have_updated,
+        );
+        Ok(problems)
     }
 }

@@ -259,3 +259,21 @@ impl<'txn> Writer<'txn> {
         self.set_meta(key, &codec::encode_plain(&value))
     }
 }
+
+#[cfg(test)]
+impl Writer<'_> {
+    /// Stores arbitrary bytes as a run's record, indexed under `tag`: a
+    /// corrupt record for tests.
+    pub fn put_raw_record(&mut self, run_id: &str, tag: &str, bytes: &[u8]) -> Result<()> {
+        self.runs
+            .insert(run_id, bytes)
+            .map_err(|e| Error::store(&self.path, e))?;
+        self.by_tag
+            .insert(tag, run_id)
+            .map_err(|e| Error::store(&self.path, e))?;
+        self.by_status
+            .insert("running", run_id)
+            .map_err(|e| Error::store(&self.path, e))?;
+        Ok(())
+    }
+}
