@@ -12,6 +12,7 @@ use crate::liveness::Liveness;
 use crate::query::{self, Context, Query};
 use crate::record::RunRecord;
 use crate::scan::{self, ScanMode, ScanReport, epoch_now};
+use crate::status::Status;
 use crate::store::Store;
 
 /// The cache file's name in a cache directory. The reference's SQLite cache
@@ -217,10 +218,10 @@ impl Registry {
     ) -> Result<Option<ScanReport>> {
         let (report, _) = self.store.write(|writer, opening| {
             let rebuild = opening.fresh;
-            if let (Some(since), false) = (skip_if_scanned_since, rebuild) {
-                if scan::last_scan_finished(writer)?.is_some_and(|finished| finished >= since) {
-                    return Ok(None);
-                }
+            if let (Some(since), false) = (skip_if_scanned_since, rebuild)
+                && scan::last_scan_finished(writer)?.is_some_and(|finished| finished >= since)
+            {
+                return Ok(None);
             }
             let mode = if rebuild { ScanMode::Full } else { mode };
             let mut report = scan::scan(&self.cache_dir, writer, mode, self.walk_threads)?;
@@ -263,5 +264,37 @@ impl Registry {
     /// Whether the cache holds no run.
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)
+    }
+
+    /// Every tag with the number of runs carrying it, in tag order (read
+    /// from the tag index, no record decoded).
+    pub fn tags(&self) -> Result<Vec<(String, u64)>> {
+        self.store.read(|reader| reader.tag_counts())
+    }
+
+    /// Removes orphaned runs (whose sidecar is gone) from the cache and
+    /// returns their ids; with `dry_run`, only lists them. Run directories
+    /// are never touched: only the cache changes.
+    pub fn remove_orphans(&self, dry_run: bool) -> Result<Vec<String>> {
+        let status = Status::Orphaned;
+        if dry_run {
+            return self
+                .store
+                .read(|reader| reader.run_ids_with_status(status.as_str()));
+        }
+        let (removed, _) = self.store.write(|writer, _| {
+            let ids = writer.run_ids_with_status(status.as_str())?;
+            for id in &ids {
+                writer.remove(id)?;
+            }
+            Ok(ids)
+        })?;
+        Ok(removed)
+    }
+
+    /// Checks the cache's indexes against its records; returns every
+    /// disagreement found (none in a sound cache).
+    pub fn check(&self) -> Result<Vec<String>> {
+        self.store.read(|reader| reader.verify_indexes())
     }
 }

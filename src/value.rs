@@ -301,7 +301,7 @@ mod tests {
 
     #[test]
     fn sort_order_is_numbers_strings_booleans() {
-        let mut values = vec![
+        let mut values = [
             Value::Bool(false),
             Value::Str("b".into()),
             Value::Float(f64::INFINITY),

@@ -154,14 +154,13 @@ fn matches_hot(hot: &Hot, query: &Query, ctx: &Context) -> bool {
     if query.tag.as_ref().is_some_and(|t| !hot.tags.contains(t)) {
         return false;
     }
-    if let Some(alive) = query.alive {
-        if ctx
+    if let Some(alive) = query.alive
+        && ctx
             .liveness
             .is_alive(&hot.status, hot.heartbeat_at, ctx.now)
             != alive
-        {
-            return false;
-        }
+    {
+        return false;
     }
     true
 }
@@ -229,9 +228,9 @@ mod tests {
     use super::*;
     use crate::query::Query;
     use crate::status::Status;
-    use crate::store::Store;
+    use crate::store::{Store, StoredRun};
 
-    fn parts(status: Status, tag: &str) -> (Hot, BTreeMap<String, Value>, Cold) {
+    fn parts(status: Status, tag: &str) -> StoredRun {
         let hot = Hot {
             status,
             created_at: 1.0,
@@ -247,7 +246,11 @@ mod tests {
             notes: String::new(),
             config: BTreeMap::new(),
         };
-        (hot, BTreeMap::new(), cold)
+        StoredRun {
+            hot,
+            hparams: BTreeMap::new(),
+            cold,
+        }
     }
 
     /// A store where run `bad` has an undecodable record (tag `broken`,
@@ -259,8 +262,7 @@ mod tests {
         let store = Store::new(dir.path().join("c.redb"), Duration::from_secs(5));
         store
             .write(|w, _| {
-                let (h, p, c) = parts(Status::Completed, "fine");
-                w.upsert("good", &h, &p, &c)?;
+                w.upsert("good", &parts(Status::Completed, "fine"))?;
                 w.put_raw_record("bad", "broken", b"\xff\xff garbage")
             })
             .unwrap();

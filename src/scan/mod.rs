@@ -24,7 +24,7 @@
 mod report;
 mod walk;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
@@ -37,8 +37,7 @@ pub use report::{Duplicate, ScanIssue, ScanReport};
 use crate::error::Result;
 use crate::sidecar::{HEARTBEAT_NAME, Sidecar};
 use crate::status::Status;
-use crate::store::{Cold, FileStamp, FileState, Hot, Writer};
-use crate::value::Value;
+use crate::store::{Cold, FileStamp, FileState, Hot, StoredRun, Writer};
 
 /// Sidecars modified this close (in seconds) before the previous scan
 /// started are re-read even when their stamp matches.
@@ -222,13 +221,13 @@ pub(crate) fn scan(
         if protected.contains(&run_id) {
             continue;
         }
-        if let Some((mut hot, hparams, cold)) = writer.record(&run_id)? {
-            if hot.status != Status::Orphaned {
-                hot.status = Status::Orphaned;
-                hot.heartbeat_at = None;
-                writer.upsert(&run_id, &hot, &hparams, &cold)?;
-                report.orphaned += 1;
-            }
+        if let Some(mut run) = writer.record(&run_id)?
+            && run.hot.status != Status::Orphaned
+        {
+            run.hot.status = Status::Orphaned;
+            run.hot.heartbeat_at = None;
+            writer.upsert(&run_id, &run)?;
+            report.orphaned += 1;
         }
     }
 
@@ -281,14 +280,11 @@ fn settle(
         .as_ref()
         .is_some_and(|p| p.heartbeat_at != winner.state.heartbeat_at);
     if let Some(sidecar) = winner.sidecar.take() {
-        let (hot, hparams, cold) = into_parts(sidecar, &winner.path, &winner.state);
-        writer.upsert(run_id, &hot, &hparams, &cold)?;
+        writer.upsert(run_id, &stored_run(sidecar, &winner.path, &winner.state))?;
         report.upserted += 1;
-    } else if hb_changed {
-        if let Some((mut hot, hparams, cold)) = writer.record(run_id)? {
-            hot.heartbeat_at = winner.state.heartbeat_at;
-            writer.upsert(run_id, &hot, &hparams, &cold)?;
-        }
+    } else if hb_changed && let Some(mut run) = writer.record(run_id)? {
+        run.hot.heartbeat_at = winner.state.heartbeat_at;
+        writer.upsert(run_id, &run)?;
     }
     for (i, candidate) in candidates.iter_mut().enumerate() {
         candidate.state.source = i == 0;
@@ -299,12 +295,8 @@ fn settle(
     Ok(())
 }
 
-/// The cache's parts of a run read from `path`.
-fn into_parts(
-    sidecar: Sidecar,
-    path: &Path,
-    state: &FileState,
-) -> (Hot, BTreeMap<String, Value>, Cold) {
+/// The cache's record of a run read from `path`.
+fn stored_run(sidecar: Sidecar, path: &Path, state: &FileState) -> StoredRun {
     let run_dir = path.parent().unwrap_or(path);
     let mtime = state.stamp.mtime_secs();
     let hot = Hot {
@@ -322,7 +314,11 @@ fn into_parts(
         notes: sidecar.notes,
         config: sidecar.config,
     };
-    (hot, sidecar.hparams, cold)
+    StoredRun {
+        hot,
+        hparams: sidecar.hparams,
+        cold,
+    }
 }
 
 enum Unreadable {

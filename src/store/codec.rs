@@ -56,6 +56,21 @@ pub(crate) struct Cold {
     pub config: BTreeMap<String, Value>,
 }
 
+/// A whole stored run: its three sections.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct StoredRun {
+    pub hot: Hot,
+    pub hparams: BTreeMap<String, Value>,
+    pub cold: Cold,
+}
+
+/// The three sections of a record, undecoded.
+struct Sections<'a> {
+    hot: &'a [u8],
+    hparams: &'a [u8],
+    cold: &'a [u8],
+}
+
 /// Why a stored record could not be decoded.
 #[derive(Debug, thiserror::Error)]
 #[error("undecodable record: {0}")]
@@ -68,11 +83,11 @@ impl From<DecodeError> for CorruptRecord {
 }
 
 /// Encodes a record's three sections.
-pub(crate) fn encode_record(hot: &Hot, hparams: &BTreeMap<String, Value>, cold: &Cold) -> Vec<u8> {
+pub(crate) fn encode_record(run: &StoredRun) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
-    put_section(&mut out, &HotRef(hot));
-    put_section(&mut out, &MapRef(hparams));
-    encode_into(&mut out, &ColdRef(cold));
+    put_section(&mut out, &HotRef(&run.hot));
+    put_section(&mut out, &MapRef(&run.hparams));
+    encode_into(&mut out, &ColdRef(&run.cold));
     out
 }
 
@@ -97,25 +112,30 @@ fn encode_into(out: &mut Vec<u8>, value: &impl Encode) {
 pub(crate) struct RecordBytes<'a>(pub &'a [u8]);
 
 impl<'a> RecordBytes<'a> {
-    fn sections(self) -> Result<(&'a [u8], &'a [u8], &'a [u8]), CorruptRecord> {
+    fn sections(self) -> Result<Sections<'a>, CorruptRecord> {
         let (hot, rest) = take_section(self.0)?;
         let (hparams, cold) = take_section(rest)?;
-        Ok((hot, hparams, cold))
+        Ok(Sections { hot, hparams, cold })
     }
 
     pub fn hot(self) -> Result<Hot, CorruptRecord> {
-        let (hot, _, _) = self.sections()?;
-        decode_all::<HotOwned>(hot).map(|h| h.0)
+        decode_all::<HotOwned>(self.sections()?.hot).map(|h| h.0)
     }
 
     pub fn hparams(self) -> Result<BTreeMap<String, Value>, CorruptRecord> {
-        let (_, hparams, _) = self.sections()?;
-        decode_all::<MapOwned>(hparams).map(|m| m.0)
+        decode_all::<MapOwned>(self.sections()?.hparams).map(|m| m.0)
     }
 
     pub fn cold(self) -> Result<Cold, CorruptRecord> {
-        let (_, _, cold) = self.sections()?;
-        decode_all::<ColdOwned>(cold).map(|c| c.0)
+        decode_all::<ColdOwned>(self.sections()?.cold).map(|c| c.0)
+    }
+
+    pub fn whole(self) -> Result<StoredRun, CorruptRecord> {
+        Ok(StoredRun {
+            hot: self.hot()?,
+            hparams: self.hparams()?,
+            cold: self.cold()?,
+        })
     }
 }
 
@@ -367,7 +387,7 @@ impl<C> Decode<C> for ColdOwned {
 mod tests {
     use super::*;
 
-    fn sample() -> (Hot, BTreeMap<String, Value>, Cold) {
+    fn sample() -> StoredRun {
         let hot = Hot {
             status: Status::Other("paused".into()),
             created_at: 1.0,
@@ -395,23 +415,23 @@ mod tests {
             )]
             .into(),
         };
-        (hot, hparams, cold)
+        StoredRun { hot, hparams, cold }
     }
 
     #[test]
     fn sections_round_trip_independently() {
-        let (hot, hparams, cold) = sample();
-        let bytes = encode_record(&hot, &hparams, &cold);
+        let run = sample();
+        let bytes = encode_record(&run);
         let record = RecordBytes(&bytes);
-        assert_eq!(record.hot().unwrap(), hot);
-        assert_eq!(record.hparams().unwrap(), hparams);
-        assert_eq!(record.cold().unwrap(), cold);
+        assert_eq!(record.hot().unwrap(), run.hot);
+        assert_eq!(record.hparams().unwrap(), run.hparams);
+        assert_eq!(record.cold().unwrap(), run.cold);
+        assert_eq!(record.whole().unwrap(), run);
     }
 
     #[test]
     fn every_truncation_is_an_error_not_a_panic() {
-        let (hot, hparams, cold) = sample();
-        let bytes = encode_record(&hot, &hparams, &cold);
+        let bytes = encode_record(&sample());
         for end in 0..bytes.len() {
             let record = RecordBytes(&bytes[..end]);
             let all_ok = record.hot().is_ok() && record.hparams().is_ok() && record.cold().is_ok();
@@ -442,9 +462,9 @@ mod tests {
         for _ in 0..(MAX_DEPTH + 2) {
             v = Value::List(vec![v]);
         }
-        let hparams = [("deep".to_owned(), v)].into();
-        let (hot, _, cold) = sample();
-        let bytes = encode_record(&hot, &hparams, &cold);
+        let mut run = sample();
+        run.hparams = [("deep".to_owned(), v)].into();
+        let bytes = encode_record(&run);
         assert!(RecordBytes(&bytes).hparams().is_err());
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase};
 
-pub(crate) use codec::{Cold, Hot, RecordBytes};
+pub(crate) use codec::{Cold, Hot, RecordBytes, StoredRun};
 pub(crate) use files::{FileStamp, FileState};
 pub(crate) use reader::Reader;
 pub(crate) use writer::Writer;
@@ -258,6 +258,14 @@ mod tests {
         }
     }
 
+    fn stored(hot: Hot, hparams: BTreeMap<String, Value>) -> StoredRun {
+        StoredRun {
+            hot,
+            hparams,
+            cold: cold(),
+        }
+    }
+
     #[derive(Clone, Debug)]
     enum Op {
         Upsert {
@@ -305,7 +313,7 @@ mod tests {
                                 let tags: Vec<String> = tags.iter().map(|t| format!("t{t}")).collect();
                                 let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
                                 let h = hot(status_of(*status), &tag_refs, f64::from(*updated));
-                                w.upsert(&format!("r{id}"), &h, &BTreeMap::new(), &cold())?;
+                                w.upsert(&format!("r{id}"), &stored(h.clone(), BTreeMap::new()))?;
                                 model.insert(format!("r{id}"), h);
                             }
                             Op::Remove { id } => {
@@ -344,9 +352,7 @@ mod tests {
             .write(|w, _| {
                 w.upsert(
                     "r",
-                    &hot(Status::Running, &[], 1.0),
-                    &BTreeMap::new(),
-                    &cold(),
+                    &stored(hot(Status::Running, &[], 1.0), BTreeMap::new()),
                 )?;
                 w.set_meta(
                     "format_version",
@@ -391,18 +397,14 @@ mod tests {
             .write(|w, _| {
                 w.upsert(
                     "kept",
-                    &hot(Status::Running, &["t"], 1.0),
-                    &BTreeMap::new(),
-                    &cold(),
+                    &stored(hot(Status::Running, &["t"], 1.0), BTreeMap::new()),
                 )
             })
             .unwrap();
         let failed = store.write(|w, _| {
             w.upsert(
                 "lost",
-                &hot(Status::Running, &["t"], 1.0),
-                &BTreeMap::new(),
-                &cold(),
+                &stored(hot(Status::Running, &["t"], 1.0), BTreeMap::new()),
             )?;
             w.remove("kept")?;
             Err::<(), _>(Error::NoCacheDir)
@@ -420,7 +422,7 @@ mod tests {
         h.summary.insert("loss".into(), Value::Float(f64::NAN));
         let hparams: BTreeMap<String, Value> = [("big".to_owned(), Value::Int(i64::MAX))].into();
         store
-            .write(|w, _| w.upsert("r", &h, &hparams, &cold()))
+            .write(|w, _| w.upsert("r", &stored(h.clone(), hparams.clone())))
             .unwrap();
         let (got_hot, got_hparams) = store
             .read(|r| {

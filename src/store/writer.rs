@@ -1,6 +1,6 @@
 //! Writing the cache: records and their indexes, together.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use redb::{
@@ -9,11 +9,10 @@ use redb::{
 };
 
 use super::FORMAT_VERSION;
-use super::codec::{self, Cold, Hot, RecordBytes};
+use super::codec::{self, Hot, RecordBytes, StoredRun};
 use super::files::FileState;
 use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, FILES, META, RUNS, updated_key};
 use crate::error::{Error, Result};
-use crate::value::Value;
 
 const FORMAT_KEY: &str = "format_version";
 
@@ -118,8 +117,8 @@ impl<'txn> Writer<'txn> {
         }
     }
 
-    /// A stored run's three parts.
-    pub fn record(&self, run_id: &str) -> Result<Option<(Hot, BTreeMap<String, Value>, Cold)>> {
+    /// A stored run, whole.
+    pub fn record(&self, run_id: &str) -> Result<Option<StoredRun>> {
         let Some(bytes) = self
             .runs
             .get(run_id)
@@ -127,22 +126,17 @@ impl<'txn> Writer<'txn> {
         else {
             return Ok(None);
         };
-        let record = RecordBytes(bytes.value());
-        let parts = (|| Ok((record.hot()?, record.hparams()?, record.cold()?)))()
-            .map_err(|e: codec::CorruptRecord| self.err(format_args!("run {run_id}: {e}")))?;
-        Ok(Some(parts))
+        RecordBytes(bytes.value())
+            .whole()
+            .map(Some)
+            .map_err(|e| self.err(format_args!("run {run_id}: {e}")))
     }
 
     /// Inserts or replaces a run and its index entries.
-    pub fn upsert(
-        &mut self,
-        run_id: &str,
-        hot: &Hot,
-        hparams: &BTreeMap<String, Value>,
-        cold: &Cold,
-    ) -> Result<()> {
+    pub fn upsert(&mut self, run_id: &str, run: &StoredRun) -> Result<()> {
         self.unindex(run_id)?;
-        let bytes = codec::encode_record(hot, hparams, cold);
+        let bytes = codec::encode_record(run);
+        let hot = &run.hot;
         self.runs
             .insert(run_id, bytes.as_slice())
             .map_err(|e| Error::store(&self.path, e))?;
@@ -233,6 +227,15 @@ impl<'txn> Writer<'txn> {
                 .map_err(|e| Error::store(&self.path, e))?;
         }
         Ok(())
+    }
+
+    /// The run ids whose status is `status`, sorted.
+    pub fn run_ids_with_status(&self, status: &str) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for id in self.by_status.get(status).map_err(|e| self.err(e))? {
+            ids.push(id.map_err(|e| self.err(e))?.value().to_owned());
+        }
+        Ok(ids)
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
