@@ -52,7 +52,7 @@ pub use liveness::Liveness;
 pub use query::{Column, Query, SortKey, SortSpec};
 pub use record::RunRecord;
 pub use registry::{DB_FILE_NAME, Registry, RegistryBuilder};
-pub use scan::{Duplicate, RACY_WINDOW_S, ScanIssue, ScanMode, ScanReport};
+pub use scan::{Duplicate, RACY_WINDOW_S, ScanIssue, ScanMode, ScanProgress, ScanReport};
 pub use sidecar::Sidecar;
 pub use status::Status;
 pub use value::Value;

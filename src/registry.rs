@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::liveness::Liveness;
 use crate::query::{self, Context, Query};
 use crate::record::RunRecord;
-use crate::scan::{self, ScanMode, ScanReport, epoch_now};
+use crate::scan::{self, ProgressFn, ScanMode, ScanProgress, ScanReport, ScanSettings, epoch_now};
 use crate::status::Status;
 use crate::store::Store;
 
@@ -54,6 +54,7 @@ pub struct Registry {
     store: Store,
     liveness: Liveness,
     walk_threads: usize,
+    progress: Option<ProgressFn>,
     last_scan: Option<ScanReport>,
 }
 
@@ -67,6 +68,7 @@ pub struct RegistryBuilder {
     heartbeat_timeout: Duration,
     lock_timeout: Duration,
     walk_threads: usize,
+    progress: Option<ProgressFn>,
 }
 
 impl RegistryBuilder {
@@ -110,6 +112,13 @@ impl RegistryBuilder {
         self
     }
 
+    /// Calls `report` every few hundred sidecars while a scan runs (for a
+    /// progress bar), from the scanning thread.
+    pub fn on_progress(mut self, report: impl Fn(ScanProgress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressFn(Arc::new(report)));
+        self
+    }
+
     /// Opens the registry, scanning first unless told not to.
     ///
     /// # Errors
@@ -134,6 +143,7 @@ impl RegistryBuilder {
             cache_dir,
             liveness: Liveness::new(self.heartbeat_timeout),
             walk_threads: self.walk_threads,
+            progress: self.progress,
             last_scan: None,
         };
         if self.scan {
@@ -160,6 +170,7 @@ impl Registry {
             heartbeat_timeout: Liveness::DEFAULT_TIMEOUT,
             lock_timeout: Duration::from_secs(30),
             walk_threads: 1,
+            progress: None,
         }
     }
 
@@ -223,8 +234,12 @@ impl Registry {
             {
                 return Ok(None);
             }
-            let mode = if rebuild { ScanMode::Full } else { mode };
-            let mut report = scan::scan(&self.cache_dir, writer, mode, self.walk_threads)?;
+            let settings = ScanSettings {
+                mode: if rebuild { ScanMode::Full } else { mode },
+                threads: self.walk_threads,
+                progress: self.progress.clone(),
+            };
+            let mut report = scan::scan(&self.cache_dir, writer, &settings)?;
             report.rebuilt = opening.moved_aside.as_ref().map(|(aside, why)| {
                 format!(
                     "{} was unusable ({why}); moved to {}",
@@ -254,6 +269,13 @@ impl Registry {
     pub fn get(&self, run_id: &str) -> Result<Option<RunRecord>> {
         let ctx = self.context();
         self.store.read(|reader| query::get(reader, run_id, &ctx))
+    }
+
+    /// Up to `max` run ids that start with `prefix`, sorted: to accept a
+    /// unique prefix where a run id is expected.
+    pub fn run_ids_starting_with(&self, prefix: &str, max: usize) -> Result<Vec<String>> {
+        self.store
+            .read(|reader| reader.run_ids_with_prefix(prefix, max))
     }
 
     /// Number of runs in the cache (orphaned ones included).

@@ -453,3 +453,90 @@ fn records_carry_every_sidecar_field() {
     assert!(fs::metadata(tree.cache_dir().join("registry.redb")).is_ok());
     let _ = now();
 }
+
+#[test]
+fn run_ids_can_be_found_by_prefix() {
+    let tree = Tree::new();
+    for id in ["7f3a01", "7f3a02", "7f4b00", "8000"] {
+        tree.run(id).write();
+    }
+    let reg = open(&tree);
+    assert_eq!(
+        reg.run_ids_starting_with("7f3a", 10).unwrap(),
+        ["7f3a01", "7f3a02"]
+    );
+    assert_eq!(
+        reg.run_ids_starting_with("7f", 2).unwrap(),
+        ["7f3a01", "7f3a02"]
+    );
+    assert_eq!(reg.run_ids_starting_with("8", 10).unwrap(), ["8000"]);
+    assert!(reg.run_ids_starting_with("9", 10).unwrap().is_empty());
+}
+
+#[test]
+fn tags_are_counted_from_the_index() {
+    let tree = Tree::new();
+    tree.run("a").tag("sweep:1").tag("resnet").write();
+    tree.run("b").tag("sweep:1").write();
+    tree.run("c").tag("sweep:2").write();
+    let reg = open(&tree);
+    let tags = reg.tags().unwrap();
+    assert_eq!(
+        tags,
+        [
+            ("resnet".to_owned(), 1),
+            ("sweep:1".to_owned(), 2),
+            ("sweep:2".to_owned(), 1)
+        ]
+    );
+    assert!(reg.check().unwrap().is_empty());
+}
+
+#[test]
+fn orphans_can_be_removed_from_the_cache_only() {
+    let tree = Tree::new();
+    let gone = tree.run("gone").write();
+    tree.run("kept").write();
+    let reg = open(&tree);
+    let moved = tree.cache_dir().join("moved-away");
+    fs::rename(&gone, &moved).unwrap();
+    let reg = Registry::builder(reg.cache_dir())
+        .scan_ttl(Duration::ZERO)
+        .open()
+        .unwrap();
+    assert_eq!(reg.remove_orphans(true).unwrap(), ["gone"]);
+    assert_eq!(reg.len().unwrap(), 2, "a dry run removes nothing");
+    assert_eq!(reg.remove_orphans(false).unwrap(), ["gone"]);
+    assert_eq!(reg.len().unwrap(), 1);
+    assert!(
+        moved.join("sidecar.json").exists(),
+        "run directories are never touched"
+    );
+    assert!(reg.check().unwrap().is_empty());
+}
+
+#[test]
+fn scans_report_progress() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let tree = Tree::new();
+    for i in 0..1100 {
+        tree.run(&format!("r{i:04}")).write();
+    }
+    let walking = Arc::new(AtomicUsize::new(0));
+    let reading = Arc::new(AtomicUsize::new(0));
+    let (w, r) = (walking.clone(), reading.clone());
+    Registry::builder(tree.cache_dir())
+        .on_progress(move |p| {
+            if p.walking {
+                w.fetch_max(p.found, Ordering::SeqCst);
+            } else {
+                assert_eq!(p.found, 1100);
+                r.fetch_max(p.processed, Ordering::SeqCst);
+            }
+        })
+        .open()
+        .unwrap();
+    assert_eq!(walking.load(Ordering::SeqCst), 1024);
+    assert_eq!(reading.load(Ordering::SeqCst), 1024);
+}

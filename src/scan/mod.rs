@@ -21,6 +21,7 @@
 //! A scan is one write transaction: a scan that is killed or fails leaves
 //! the cache exactly as the previous scan left it.
 
+mod progress;
 mod report;
 mod walk;
 
@@ -32,6 +33,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+pub(crate) use progress::ProgressFn;
+pub use progress::ScanProgress;
 pub use report::{Duplicate, ScanIssue, ScanReport};
 
 use crate::error::Result;
@@ -79,13 +82,22 @@ struct Candidate {
     previous: Option<FileState>,
 }
 
+/// How a scan runs.
+#[derive(Clone, Default)]
+pub(crate) struct ScanSettings {
+    pub mode: ScanMode,
+    /// Walker threads; 1 walks on the calling thread.
+    pub threads: usize,
+    pub progress: Option<ProgressFn>,
+}
+
 /// Scans `cache_dir/runs` into the cache open in `writer`.
 pub(crate) fn scan(
     cache_dir: &Path,
     writer: &mut Writer<'_>,
-    mode: ScanMode,
-    threads: usize,
+    settings: &ScanSettings,
 ) -> Result<ScanReport> {
+    let mode = settings.mode;
     let started = Instant::now();
     let now = epoch_now();
     let mut report = ScanReport {
@@ -95,7 +107,12 @@ pub(crate) fn scan(
     let last_start = writer.meta_f64(LAST_SCAN_STARTED)?;
     let mut remembered = writer.files()?;
 
-    let walk = walk::find_sidecars(&cache_dir.join("runs"), threads);
+    let walk = walk::find_sidecars(
+        &cache_dir.join("runs"),
+        settings.threads,
+        settings.progress.as_ref(),
+    );
+    let total = walk.sidecars.len();
     report.errors.extend(
         walk.unreadable
             .iter()
@@ -108,6 +125,15 @@ pub(crate) fn scan(
     let mut protected: HashSet<String> = HashSet::new();
     for found in walk.sidecars {
         report.total_sidecars += 1;
+        if let Some(progress) = &settings.progress
+            && report.total_sidecars % progress::PROGRESS_EVERY == 0
+        {
+            progress.report(ScanProgress {
+                walking: false,
+                found: total,
+                processed: report.total_sidecars,
+            });
+        }
         let key = found.path.as_os_str().as_bytes().to_vec();
         let previous = remembered.remove(&key);
         let meta = match found.meta {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use jwalk::{Parallelism, WalkDirGeneric};
 
+use super::progress::{PROGRESS_EVERY, ProgressFn, ScanProgress};
 use crate::sidecar::SIDECAR_NAME;
 
 /// One `sidecar.json` the walk found, with its lstat.
@@ -31,7 +32,7 @@ pub(crate) struct Walk {
 
 /// Walks `root` for sidecars with `threads` threads (1: on this thread).
 /// A missing `root` is an empty walk.
-pub(crate) fn find_sidecars(root: &Path, threads: usize) -> Walk {
+pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&ProgressFn>) -> Walk {
     let mut walk = Walk::default();
     if fs::symlink_metadata(root).is_err() {
         return walk;
@@ -69,6 +70,15 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize) -> Walk {
                     let path = entry.path();
                     let meta = fs::symlink_metadata(&path);
                     walk.sidecars.push(Found { path, meta });
+                    if let Some(progress) = progress
+                        && walk.sidecars.len() % PROGRESS_EVERY == 0
+                    {
+                        progress.report(ScanProgress {
+                            walking: true,
+                            found: walk.sidecars.len(),
+                            processed: 0,
+                        });
+                    }
                 }
             }
             Err(err) => {

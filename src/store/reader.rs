@@ -81,6 +81,20 @@ impl<'txn> Reader<'txn> {
         Ok(())
     }
 
+    /// Up to `max` run ids starting with `prefix`, sorted.
+    pub fn run_ids_with_prefix(&self, prefix: &str, max: usize) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for entry in self.runs.range(prefix..).map_err(|e| self.err(e))? {
+            let (id, _) = entry.map_err(|e| self.err(e))?;
+            let id = id.value();
+            if !id.starts_with(prefix) || ids.len() == max {
+                break;
+            }
+            ids.push(id.to_owned());
+        }
+        Ok(ids)
+    }
+
     /// The run ids carrying `tag` (exactly), sorted.
     pub fn run_ids_with_tag(&self, tag: &str) -> Result<Vec<String>> {
         self.multimap_ids(&self.by_tag, tag)
