@@ -126,7 +126,9 @@ pub(crate) fn scan(
     for found in walk.sidecars {
         report.total_sidecars += 1;
         if let Some(progress) = &settings.progress
-            && report.total_sidecars % progress::PROGRESS_EVERY == 0
+            && report
+                .total_sidecars
+                .is_multiple_of(progress::PROGRESS_EVERY)
         {
             progress.report(ScanProgress {
                 walking: false,

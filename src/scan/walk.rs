@@ -71,7 +71,7 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&Progr
                     let meta = fs::symlink_metadata(&path);
                     walk.sidecars.push(Found { path, meta });
                     if let Some(progress) = progress
-                        && walk.sidecars.len() % PROGRESS_EVERY == 0
+                        && walk.sidecars.len().is_multiple_of(PROGRESS_EVERY)
                     {
                         progress.report(ScanProgress {
                             walking: true,
