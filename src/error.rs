@@ -61,6 +61,11 @@ pub enum Error {
         reason: String,
     },
 
+    /// A filter expression that could not be parsed; its message shows the
+    /// expression with a caret under the problem.
+    #[error("invalid filter: {0}")]
+    InvalidFilter(#[from] crate::query::FilterError),
+
     /// A status that is not one of the known statuses.
     #[error(
         "unknown status {status:?}: expected one of running, completed, failed, interrupted, orphaned"

@@ -49,7 +49,9 @@ mod value;
 
 pub use error::{Error, Result};
 pub use liveness::Liveness;
-pub use query::{Column, Query, SortKey, SortSpec};
+pub use query::{
+    CmpOp, Column, Field, Filter, FilterError, Literal, Query, SortKey, SortSpec, TimeLiteral,
+};
 pub use record::RunRecord;
 pub use registry::{DB_FILE_NAME, Registry, RegistryBuilder};
 pub use scan::{Duplicate, RACY_WINDOW_S, ScanIssue, ScanMode, ScanProgress, ScanReport};

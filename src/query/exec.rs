@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::Query;
+use super::filter::{CmpOp, Field, Filter, Literal, RunView};
 use super::sort::{Column, SortKey, SortSpec, compare};
 use crate::error::Result;
 use crate::liveness::Liveness;
@@ -37,15 +38,18 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
     } else {
         &query.sort
     };
-    let needs_hparams =
-        !query.hparams.is_empty() || specs.iter().any(|s| matches!(s.key, SortKey::Hparam(_)));
-    let needs_cold = specs.iter().any(|s| {
-        matches!(
-            s.key,
-            SortKey::Config(_)
-                | SortKey::Column(Column::RunDir | Column::CheckpointPath | Column::Notes)
-        )
-    });
+    let needs = query.filter.as_ref().map(Filter::needs).unwrap_or_default();
+    let needs_hparams = needs.hparams
+        || !query.hparams.is_empty()
+        || specs.iter().any(|s| matches!(s.key, SortKey::Hparam(_)));
+    let needs_cold = needs.cold
+        || specs.iter().any(|s| {
+            matches!(
+                s.key,
+                SortKey::Config(_)
+                    | SortKey::Column(Column::RunDir | Column::CheckpointPath | Column::Notes)
+            )
+        });
 
     let mut rows = Vec::new();
     let mut visit = |run_id: &str, bytes: RecordBytes<'_>| -> Result<()> {
@@ -70,6 +74,19 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
         let alive = ctx
             .liveness
             .is_alive(&hot.status, hot.heartbeat_at, ctx.now);
+        if let Some(filter) = &query.filter {
+            let view = RunView {
+                run_id,
+                hot: &hot,
+                alive,
+                hparams: &hparams,
+                cold: cold.as_ref(),
+                now: ctx.now,
+            };
+            if !filter.matches(&view) {
+                return Ok(());
+            }
+        }
         let keys = specs
             .iter()
             .map(|spec| sort_value(&spec.key, run_id, &hot, alive, &hparams, cold.as_ref()))
@@ -81,7 +98,7 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
         Ok(())
     };
 
-    match candidates(reader, query)? {
+    match candidates(reader, query, ctx.now)? {
         Some(ids) => {
             for id in &ids {
                 reader.with_run(id, |bytes| visit(id, bytes))?;
@@ -124,25 +141,84 @@ pub(crate) fn get(reader: &Reader<'_>, run_id: &str, ctx: &Context) -> Result<Op
 }
 
 /// The run ids the indexes allow, sorted; `None` when no indexed filter is
-/// given (every run is a candidate).
-fn candidates(reader: &Reader<'_>, query: &Query) -> Result<Option<Vec<String>>> {
-    let by_tag = query
-        .tag
-        .as_deref()
-        .map(|t| reader.run_ids_with_tag(t))
-        .transpose()?;
-    let by_status = query
-        .status
+/// given (every run is a candidate). Indexed: the tag and status of the
+/// query, and the top-level conjuncts of its filter that name a tag
+/// (`tags has`), a status (`=` or `in`) or an `updated_at` bound.
+fn candidates(reader: &Reader<'_>, query: &Query, now: f64) -> Result<Option<Vec<String>>> {
+    let mut sets: Vec<Vec<String>> = Vec::new();
+    if let Some(tag) = &query.tag {
+        sets.push(reader.run_ids_with_tag(tag)?);
+    }
+    if let Some(status) = &query.status {
+        sets.push(reader.run_ids_with_status(status.as_str())?);
+    }
+    let conjuncts = query
+        .filter
         .as_ref()
-        .map(|s| reader.run_ids_with_status(s.as_str()))
-        .transpose()?;
-    Ok(match (by_tag, by_status) {
-        (Some(mut tagged), Some(in_status)) => {
-            tagged.retain(|id| in_status.binary_search(id).is_ok());
-            Some(tagged)
+        .map(Filter::conjuncts)
+        .unwrap_or_default();
+    let mut updated = (f64::NEG_INFINITY, f64::INFINITY);
+    for conjunct in conjuncts {
+        match conjunct {
+            Filter::HasTag(tag) => sets.push(reader.run_ids_with_tag(tag)?),
+            Filter::Compare {
+                field: Field::Column(Column::Status),
+                op: CmpOp::Eq,
+                literal: Literal::Value(Value::Str(status)),
+            } => sets.push(reader.run_ids_with_status(status)?),
+            Filter::In {
+                field: Field::Column(Column::Status),
+                literals,
+                negated: false,
+            } => {
+                let statuses: Option<Vec<&str>> = literals
+                    .iter()
+                    .map(|l| match l {
+                        Literal::Value(Value::Str(s)) => Some(s.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(statuses) = statuses {
+                    let mut ids = Vec::new();
+                    for status in statuses {
+                        ids.extend(reader.run_ids_with_status(status)?);
+                    }
+                    ids.sort_unstable();
+                    ids.dedup();
+                    sets.push(ids);
+                }
+            }
+            Filter::Compare {
+                field: Field::Column(Column::UpdatedAt),
+                op,
+                literal,
+            } => {
+                let bound = match literal {
+                    Literal::Time(t) => Some(t.resolve(now)),
+                    Literal::Value(v) => v.as_f64(),
+                };
+                match (op, bound) {
+                    (CmpOp::Gt | CmpOp::Ge, Some(b)) if !b.is_nan() => updated.0 = updated.0.max(b),
+                    (CmpOp::Lt | CmpOp::Le, Some(b)) if !b.is_nan() => updated.1 = updated.1.min(b),
+                    _ => {}
+                }
+            }
+            _ => {}
         }
-        (one, other) => one.or(other),
-    })
+    }
+    if updated != (f64::NEG_INFINITY, f64::INFINITY) {
+        sets.push(reader.run_ids_updated_between(updated.0, updated.1)?);
+    }
+    // Intersect, smallest set first.
+    sets.sort_by_key(Vec::len);
+    let mut sets = sets.into_iter();
+    let Some(mut ids) = sets.next() else {
+        return Ok(None);
+    };
+    for other in sets {
+        ids.retain(|id| other.binary_search(id).is_ok());
+    }
+    Ok(Some(ids))
 }
 
 /// The filters the hot section answers (the indexed ones are checked again:
@@ -294,6 +370,61 @@ mod tests {
     }
 
     #[test]
+    fn filter_conjuncts_on_tags_and_status_decode_only_runs_inside_them() {
+        let (_dir, store) = store_with_a_corrupt_record();
+        for text in [
+            "tags has 'fine'",
+            "status = 'completed'",
+            "status in ('completed', 'failed') and not exists summary.x",
+        ] {
+            let filter = Filter::parse(text).unwrap();
+            let found = store.read(|r| run(r, &Query::new().filter(filter), &ctx()));
+            assert_eq!(found.unwrap().len(), 1, "{text}");
+        }
+        // An `or` at the top cannot narrow: every record is decoded.
+        let either = Filter::parse("tags has 'fine' or status = 'completed'").unwrap();
+        let err = store
+            .read(|r| run(r, &Query::new().filter(either), &ctx()))
+            .unwrap_err();
+        assert!(err.to_string().contains("run bad"), "{err}");
+    }
+
+    #[test]
+    fn updated_at_bounds_go_through_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("c.redb"), Duration::from_secs(5));
+        store
+            .write(|w, _| {
+                for (id, t) in [("old", 100.0), ("mid", 200.0), ("new", 300.0)] {
+                    let mut run = parts(Status::Completed, "x");
+                    run.hot.updated_at = t;
+                    w.upsert(id, &run)?;
+                }
+                w.put_raw_record("bad", "x", b"garbage")
+            })
+            .unwrap();
+        // `bad` has no updated_at index entry, so a bounded query never meets it.
+        let q =
+            Query::new().filter(Filter::parse("updated_at >= 150 and updated_at <= 300").unwrap());
+        let mut ids: Vec<String> = store
+            .read(|r| run(r, &q, &ctx()))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["mid", "new"]);
+        let q = Query::new().filter(Filter::parse("updated_at > 200").unwrap());
+        let ids: Vec<String> = store
+            .read(|r| run(r, &q, &ctx()))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        assert_eq!(ids, ["new"], "the bound is exact, not the index's rounding");
+    }
+
+    #[test]
     fn a_corrupt_record_is_reported_with_its_run_id() {
         let (_dir, store) = store_with_a_corrupt_record();
         let err = store
@@ -304,5 +435,133 @@ mod tests {
             err.contains("run bad") && err.contains("undecodable"),
             "{err}"
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::query::filter::tests::filter;
+    use crate::status::Status;
+    use crate::store::{Store, StoredRun};
+
+    fn stored(status: u8, tags: &[u8], metric: Option<i8>, updated: u8) -> StoredRun {
+        let mut summary = BTreeMap::new();
+        if let Some(m) = metric {
+            summary.insert("acc".to_owned(), Value::Float(f64::from(m) / 10.0));
+        }
+        StoredRun {
+            hot: Hot {
+                status: Status::KNOWN[usize::from(status) % 5].clone(),
+                created_at: 1.0,
+                updated_at: f64::from(updated) * 100.0,
+                ended_at: None,
+                heartbeat_at: None,
+                tags: tags.iter().map(|t| format!("t{t}")).collect(),
+                summary,
+            },
+            hparams: [("lr".to_owned(), Value::Int(i64::from(updated % 3)))].into(),
+            cold: Cold {
+                run_dir: "/r".into(),
+                checkpoint_path: None,
+                notes: String::new(),
+                config: BTreeMap::new(),
+            },
+        }
+    }
+
+    fn runs() -> impl Strategy<Value = Vec<(u8, Vec<u8>, Option<i8>, u8)>> {
+        proptest::collection::vec(
+            (
+                0u8..5,
+                proptest::collection::vec(0u8..3, 0..3),
+                proptest::option::of(-10i8..10),
+                0u8..6,
+            ),
+            0..12,
+        )
+    }
+
+    /// Filters built around what the runs hold, so that index conjuncts
+    /// narrow for real.
+    fn indexed_filter() -> impl Strategy<Value = Filter> {
+        let conjunct = prop_oneof![
+            (0u8..3).prop_map(|t| format!("tags has 't{t}'")),
+            (0usize..5).prop_map(|s| format!("status = '{}'", Status::KNOWN[s])),
+            (0usize..5, 0usize..5).prop_map(|(a, b)| format!(
+                "status in ('{}', '{}')",
+                Status::KNOWN[a],
+                Status::KNOWN[b]
+            )),
+            (0u8..6).prop_map(|u| format!("updated_at >= {}", u32::from(u) * 100)),
+            (0u8..6).prop_map(|u| format!("updated_at < {}", u32::from(u) * 100)),
+            (-10i8..10).prop_map(|m| format!("summary.acc > {}", f64::from(m) / 10.0)),
+            (0u8..3).prop_map(|l| format!("hparams.lr = {l}")),
+            Just("not exists summary.acc".to_owned()),
+        ];
+        proptest::collection::vec(conjunct, 1..4)
+            .prop_map(|parts| Filter::parse(&parts.join(" and ")).unwrap())
+    }
+
+    fn ids(store: &Store, query: &Query) -> Vec<String> {
+        let ctx = Context {
+            liveness: Liveness::default(),
+            now: 0.0,
+        };
+        let mut ids: Vec<String> = store
+            .read(|r| run(r, query, &ctx))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn check(runs: &[(u8, Vec<u8>, Option<i8>, u8)], filter: Filter) -> Result<(), TestCaseError> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("c.redb"), Duration::from_secs(5));
+        store
+            .write(|w, _| {
+                for (i, (status, tags, metric, updated)) in runs.iter().enumerate() {
+                    w.upsert(
+                        &format!("r{i:02}"),
+                        &stored(*status, tags, *metric, *updated),
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let indexed = ids(&store, &Query::new().filter(filter.clone()));
+        // `not not f` holds exactly when `f` does, but has no conjunct an
+        // index can serve: every record is decoded and evaluated.
+        let plain = ids(
+            &store,
+            &Query::new().filter(Filter::Not(Box::new(Filter::Not(Box::new(filter))))),
+        );
+        prop_assert_eq!(indexed, plain);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// For random runs and expressions, the indexed path and a plain
+        /// evaluation over every record agree.
+        #[test]
+        fn the_indexed_path_agrees_with_a_plain_evaluation(runs in runs(), filter in indexed_filter()) {
+            check(&runs, filter)?;
+        }
+
+        /// The same for arbitrary expressions.
+        #[test]
+        fn arbitrary_expressions_agree_too(runs in runs(), filter in filter()) {
+            check(&runs, filter)?;
+        }
     }
 }

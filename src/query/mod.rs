@@ -1,9 +1,11 @@
 //! Queries: which runs to return, in which order, how many.
 
 mod exec;
+pub(crate) mod filter;
 mod sort;
 
 pub(crate) use exec::{Context, get, run};
+pub use filter::{CmpOp, Field, Filter, FilterError, Literal, TimeLiteral};
 pub use sort::{Column, SortKey, SortSpec};
 
 use crate::status::Status;
@@ -43,6 +45,8 @@ pub struct Query {
     /// Only runs whose hparams hold each of these values (numeric-aware:
     /// `1` matches `1.0`).
     pub hparams: Vec<(String, Value)>,
+    /// Only runs the expression holds for (see [`Filter`]).
+    pub filter: Option<Filter>,
     /// Sort keys, most significant first; run_id breaks the remaining ties.
     pub sort: Vec<SortSpec>,
     /// Runs to skip after sorting.
@@ -78,6 +82,22 @@ impl Query {
     /// Keeps runs whose hparam `key` equals `value`.
     pub fn hparam(mut self, key: impl Into<String>, value: impl Into<Value>) -> Query {
         self.hparams.push((key.into(), value.into()));
+        self
+    }
+
+    /// Keeps runs `filter` holds for; a second call ANDs with the first.
+    ///
+    /// ```
+    /// use runreg::{Filter, Query};
+    ///
+    /// let q = Query::new().filter(Filter::parse("summary.val_acc > 0.8 and tags has 'dino'")?);
+    /// # Ok::<(), runreg::FilterError>(())
+    /// ```
+    pub fn filter(mut self, filter: Filter) -> Query {
+        self.filter = Some(match self.filter.take() {
+            Some(existing) => Filter::And(Box::new(existing), Box::new(filter)),
+            None => filter,
+        });
         self
     }
 

@@ -154,6 +154,51 @@ impl SortSpec {
     }
 }
 
+impl FromStr for SortSpec {
+    type Err = Error;
+
+    /// `KEY`, `KEY:desc` or `KEY:asc`; descending when no direction is
+    /// given.
+    ///
+    /// ```
+    /// use runreg::{SortKey, SortSpec};
+    ///
+    /// let spec: SortSpec = "summary.val_acc:asc".parse()?;
+    /// assert_eq!(spec, SortSpec::asc(SortKey::Summary("val_acc".into())));
+    /// let list = SortSpec::parse_list("summary.val_acc:desc, created_at:asc")?;
+    /// assert_eq!(list.len(), 2);
+    /// # Ok::<(), runreg::Error>(())
+    /// ```
+    fn from_str(text: &str) -> Result<SortSpec, Error> {
+        let text = text.trim();
+        if let Some(key) = text.strip_suffix(":asc") {
+            return Ok(SortSpec::asc(key.parse()?));
+        }
+        if let Some(key) = text.strip_suffix(":desc") {
+            return Ok(SortSpec::desc(key.parse()?));
+        }
+        Ok(SortSpec::desc(text.parse()?))
+    }
+}
+
+impl SortSpec {
+    /// A comma-separated list of sort specs, most significant first.
+    pub fn parse_list(text: &str) -> Result<Vec<SortSpec>, Error> {
+        text.split(',').map(str::parse).collect()
+    }
+}
+
+impl fmt::Display for SortSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}",
+            self.key,
+            if self.descending { "desc" } else { "asc" }
+        )
+    }
+}
+
 /// Orders two runs' values for one sort spec: missing values (absent,
 /// `null`, `NaN`) last in both directions, present ones by
 /// [`Value::sort_cmp`], reversed when descending.

@@ -95,6 +95,25 @@ impl<'txn> Reader<'txn> {
         Ok(ids)
     }
 
+    /// The run ids whose `updated_at` may lie in `[from, to]` (epoch
+    /// seconds; the bounds are widened by the index's nanosecond rounding,
+    /// so callers check the exact value), sorted.
+    pub fn run_ids_updated_between(&self, from: f64, to: f64) -> Result<Vec<String>> {
+        let low = (super::tables::updated_key(from).saturating_sub(1), "");
+        let high = super::tables::updated_key(to).saturating_add(1);
+        let mut ids = Vec::new();
+        for entry in self.by_updated.range(low..).map_err(|e| self.err(e))? {
+            let (key, _) = entry.map_err(|e| self.err(e))?;
+            let (ns, id) = key.value();
+            if ns > high {
+                break;
+            }
+            ids.push(id.to_owned());
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
     /// The run ids carrying `tag` (exactly), sorted.
     pub fn run_ids_with_tag(&self, tag: &str) -> Result<Vec<String>> {
         self.multimap_ids(&self.by_tag, tag)

@@ -1,0 +1,234 @@
+//! Evaluating a filter against one run.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use super::{CmpOp, Field, Filter, Literal};
+use crate::query::sort::Column;
+use crate::record::lookup_nested;
+use crate::store::{Cold, Hot};
+use crate::value::Value;
+
+/// The parts of a run a filter reads. `hparams` and `cold` are only
+/// decoded when the filter names them (see [`Filter::needs`]).
+pub(crate) struct RunView<'a> {
+    pub run_id: &'a str,
+    pub hot: &'a Hot,
+    pub alive: bool,
+    pub hparams: &'a BTreeMap<String, Value>,
+    pub cold: Option<&'a Cold>,
+    /// Epoch seconds, for relative times.
+    pub now: f64,
+}
+
+/// A field's value, borrowed.
+#[derive(Clone, Copy)]
+enum Scalar<'a> {
+    Value(&'a Value),
+    Str(&'a str),
+    Num(f64),
+    Bool(bool),
+}
+
+/// What a filter needs decoded beyond the hot section.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Needs {
+    pub hparams: bool,
+    pub cold: bool,
+}
+
+impl Filter {
+    /// Which sections of a record the filter reads.
+    pub(crate) fn needs(&self) -> Needs {
+        let mut needs = Needs::default();
+        for field in self.fields() {
+            match field {
+                Field::Hparam(_) => needs.hparams = true,
+                Field::Config(_)
+                | Field::Column(Column::RunDir | Column::CheckpointPath | Column::Notes) => {
+                    needs.cold = true
+                }
+                _ => {}
+            }
+        }
+        needs
+    }
+
+    /// Whether the run satisfies the filter.
+    pub(crate) fn matches(&self, run: &RunView<'_>) -> bool {
+        match self {
+            Filter::And(a, b) => a.matches(run) && b.matches(run),
+            Filter::Or(a, b) => a.matches(run) || b.matches(run),
+            Filter::Not(inner) => !inner.matches(run),
+            Filter::HasTag(tag) => run.hot.tags.iter().any(|t| t == tag),
+            Filter::Exists(Field::Tags) => !run.hot.tags.is_empty(),
+            Filter::Exists(field) => {
+                scalar(field, run).is_some_and(|s| !matches!(s, Scalar::Value(Value::Null)))
+            }
+            Filter::Compare {
+                field: Field::Tags,
+                op,
+                literal,
+            } => {
+                let has = run.hot.tags.iter().any(|t| literal_is_str(literal, t));
+                match op {
+                    CmpOp::Eq => has,
+                    CmpOp::Ne => !has,
+                    _ => false,
+                }
+            }
+            Filter::Compare { field, op, literal } => {
+                scalar(field, run).is_some_and(|s| compare(s, *op, literal, run.now))
+            }
+            Filter::In {
+                field: Field::Tags,
+                literals,
+                negated,
+            } => {
+                let any = run
+                    .hot
+                    .tags
+                    .iter()
+                    .any(|t| literals.iter().any(|l| literal_is_str(l, t)));
+                any != *negated
+            }
+            Filter::In {
+                field,
+                literals,
+                negated,
+            } => match scalar(field, run) {
+                Some(s) if !is_nan(s) => {
+                    literals.iter().any(|l| compare(s, CmpOp::Eq, l, run.now)) != *negated
+                }
+                _ => false,
+            },
+            Filter::Glob {
+                field: Field::Tags,
+                pattern,
+            } => run.hot.tags.iter().any(|t| glob(pattern, t)),
+            Filter::Glob { field, pattern } => match scalar(field, run) {
+                Some(Scalar::Str(s)) => glob(pattern, s),
+                Some(Scalar::Value(Value::Str(s))) => glob(pattern, s),
+                _ => false,
+            },
+        }
+    }
+}
+
+fn literal_is_str(literal: &Literal, s: &str) -> bool {
+    matches!(literal, Literal::Value(Value::Str(l)) if l == s)
+}
+
+fn is_nan(s: Scalar<'_>) -> bool {
+    match s {
+        Scalar::Num(x) => x.is_nan(),
+        Scalar::Value(Value::Float(x)) => x.is_nan(),
+        _ => false,
+    }
+}
+
+fn scalar<'a>(field: &Field, run: &RunView<'a>) -> Option<Scalar<'a>> {
+    let hot = run.hot;
+    Some(match field {
+        Field::Summary(k) => Scalar::Value(hot.summary.get(k)?),
+        Field::Hparam(k) => Scalar::Value(run.hparams.get(k)?),
+        Field::Config(k) => Scalar::Value(lookup_nested(&run.cold?.config, k)?),
+        Field::Tags => return None,
+        Field::Column(column) => match column {
+            Column::RunId => Scalar::Str(run.run_id),
+            Column::Status => Scalar::Str(hot.status.as_str()),
+            Column::Alive => Scalar::Bool(run.alive),
+            Column::CreatedAt => Scalar::Num(hot.created_at),
+            Column::UpdatedAt => Scalar::Num(hot.updated_at),
+            Column::EndedAt => Scalar::Num(hot.ended_at?),
+            Column::RunDir => Scalar::Str(&run.cold?.run_dir),
+            Column::CheckpointPath => Scalar::Str(run.cold?.checkpoint_path.as_deref()?),
+            Column::Notes => Scalar::Str(&run.cold?.notes),
+        },
+    })
+}
+
+/// `value op literal`; false across types, for NaN, and for orderings of
+/// booleans and nulls.
+fn compare(value: Scalar<'_>, op: CmpOp, literal: &Literal, now: f64) -> bool {
+    let resolved;
+    let literal = match literal {
+        Literal::Time(t) => {
+            resolved = Value::Float(t.resolve(now));
+            &resolved
+        }
+        Literal::Value(v) => v,
+    };
+    let value = match value {
+        Scalar::Value(v) => v.clone_scalar(),
+        Scalar::Str(s) => Plain::Str(s),
+        Scalar::Num(x) => Plain::Num(Value::Float(x)),
+        Scalar::Bool(b) => Plain::Bool(b),
+    };
+    let ordering = match (value, literal) {
+        (Plain::Num(a), Value::Int(_) | Value::Float(_)) => {
+            if a.is_missing() || literal.is_missing() {
+                return false;
+            }
+            a.sort_cmp(literal)
+        }
+        (Plain::Str(a), Value::Str(b)) => a.cmp(b.as_str()),
+        (Plain::Bool(a), Value::Bool(b)) if matches!(op, CmpOp::Eq | CmpOp::Ne) => a.cmp(b),
+        (Plain::Null, Value::Null) if matches!(op, CmpOp::Eq | CmpOp::Ne) => Ordering::Equal,
+        _ => return false,
+    };
+    match op {
+        CmpOp::Eq => ordering == Ordering::Equal,
+        CmpOp::Ne => ordering != Ordering::Equal,
+        CmpOp::Lt => ordering == Ordering::Less,
+        CmpOp::Le => ordering != Ordering::Greater,
+        CmpOp::Gt => ordering == Ordering::Greater,
+        CmpOp::Ge => ordering != Ordering::Less,
+    }
+}
+
+/// A stored value reduced to what comparisons use (no allocation).
+enum Plain<'a> {
+    Num(Value),
+    Str(&'a str),
+    Bool(bool),
+    Null,
+    Other,
+}
+
+impl Value {
+    fn clone_scalar(&self) -> Plain<'_> {
+        match self {
+            Value::Int(i) => Plain::Num(Value::Int(*i)),
+            Value::Float(x) => Plain::Num(Value::Float(*x)),
+            Value::Str(s) => Plain::Str(s),
+            Value::Bool(b) => Plain::Bool(*b),
+            Value::Null => Plain::Null,
+            Value::List(_) | Value::Map(_) => Plain::Other,
+        }
+    }
+}
+
+/// Glob match: `*` any run of characters (even none), `?` exactly one.
+pub(super) fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) && p[pi] != '*' {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}

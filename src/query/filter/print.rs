@@ -1,0 +1,125 @@
+//! Printing filters back as text that parses to the same filter.
+
+use std::fmt;
+
+use super::lexer::is_path_char;
+use super::{CmpOp, Field, Filter, Literal, TimeLiteral};
+use crate::value::Value;
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // `or` and `and` group to the left: a right operand of the same
+            // kind needs parentheses to print back the same tree.
+            Filter::Or(a, b) => {
+                write!(f, "{a} or ")?;
+                wrap(f, b, matches!(**b, Filter::Or(..)))
+            }
+            Filter::And(a, b) => {
+                wrap(f, a, matches!(**a, Filter::Or(..)))?;
+                f.write_str(" and ")?;
+                wrap(f, b, matches!(**b, Filter::Or(..) | Filter::And(..)))
+            }
+            Filter::Not(inner) => {
+                f.write_str("not ")?;
+                wrap(
+                    f,
+                    inner,
+                    matches!(**inner, Filter::Or(..) | Filter::And(..)),
+                )
+            }
+            Filter::Compare { field, op, literal } => write!(f, "{field} {op} {literal}"),
+            Filter::In {
+                field,
+                literals,
+                negated,
+            } => {
+                write!(f, "{field} {}in (", if *negated { "not " } else { "" })?;
+                for (i, literal) in literals.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{literal}")?;
+                }
+                f.write_str(")")
+            }
+            Filter::Glob { field, pattern } => {
+                write!(f, "{field} ~ ")?;
+                quoted(f, pattern)
+            }
+            Filter::HasTag(tag) => {
+                f.write_str("tags has ")?;
+                quoted(f, tag)
+            }
+            Filter::Exists(field) => write!(f, "exists {field}"),
+        }
+    }
+}
+
+fn wrap(f: &mut fmt::Formatter<'_>, filter: &Filter, parens: bool) -> fmt::Result {
+    if parens {
+        write!(f, "({filter})")
+    } else {
+        write!(f, "{filter}")
+    }
+}
+
+fn quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    f.write_str("'")?;
+    for c in s.chars() {
+        match c {
+            '\'' => f.write_str("\\'")?,
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\t' => f.write_str("\\t")?,
+            c => write!(f, "{c}")?,
+        }
+    }
+    f.write_str("'")
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (root, key) = match self {
+            Field::Column(c) => return f.write_str(c.name()),
+            Field::Tags => return f.write_str("tags"),
+            Field::Summary(k) => ("summary", k),
+            Field::Hparam(k) => ("hparams", k),
+            Field::Config(k) => ("config", k),
+        };
+        if key.chars().all(is_path_char) {
+            write!(f, "{root}.{key}")
+        } else {
+            write!(f, "{root}.`{key}`")
+        }
+    }
+}
+
+impl fmt::Display for CmpOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        })
+    }
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Time(TimeLiteral::Relative { amount, unit }) => write!(f, "-{amount}{unit}"),
+            Literal::Time(TimeLiteral::Absolute { text, .. }) => f.write_str(text),
+            Literal::Value(Value::Str(s)) => quoted(f, s),
+            Literal::Value(Value::Float(x)) if x.is_infinite() => {
+                f.write_str(if *x > 0.0 { "1e999" } else { "-1e999" })
+            }
+            // Debug keeps the `.0` of whole floats and round-trips exactly.
+            Literal::Value(Value::Float(x)) => write!(f, "{x:?}"),
+            Literal::Value(v) => write!(f, "{v}"),
+        }
+    }
+}
