@@ -490,3 +490,134 @@ fn the_reference_sqlite_cache_is_never_touched() {
     assert_eq!(before.modified().unwrap(), after.modified().unwrap());
     assert_eq!(reg.db_path().file_name().unwrap(), "registry.redb");
 }
+
+/// Every run as the registry answers it, for comparing two caches.
+fn snapshot(reg: &Registry) -> Vec<String> {
+    let mut runs: Vec<String> = reg
+        .query(&Query::new())
+        .unwrap()
+        .into_iter()
+        .map(|r| format!("{} {} {} {:?}", r.run_id, r.status, r.run_dir, r.summary))
+        .collect();
+    runs.sort();
+    runs
+}
+
+#[test]
+fn an_incremental_scan_of_an_unchanged_tree_reads_no_directory() {
+    let tree = Tree::new();
+    for i in 0..20 {
+        tree.run(&format!("r{i}"))
+            .at(&format!("2026110{}/1200{i:02}/r{i}", i % 3))
+            .write();
+    }
+    tree.age_tree();
+    let mut reg = registry(&tree);
+    let full = reg.scan(ScanMode::Full).unwrap();
+    assert!(full.dirs_read > 20, "{}", full.dirs_read);
+    let report = scan(&mut reg);
+    assert_eq!(report.dirs_read, 0);
+    assert_eq!((report.total_sidecars, report.skipped_unchanged), (20, 20));
+}
+
+#[test]
+fn an_incremental_scan_sees_every_change_a_full_scan_sees() {
+    let tree = Tree::new();
+    for i in 0..12 {
+        tree.run(&format!("r{i:02}"))
+            .at(&format!("2026110{}/1200{i:02}/r{i:02}", i % 3))
+            .metric("m", f64::from(i))
+            .write();
+    }
+    tree.age_tree();
+    let mut reg = registry(&tree);
+    reg.scan(ScanMode::Full).unwrap();
+    // A second cache of the same tree, kept by full scans only.
+    let mut full = Registry::builder(tree.cache_dir())
+        .db_path(tree.cache_dir().join("full.redb"))
+        .scan(false)
+        .open()
+        .unwrap();
+    full.scan(ScanMode::Full).unwrap();
+    let runs = tree.runs();
+    type Change = Box<dyn Fn(&Tree)>;
+    let changes: Vec<(&str, Change)> = vec![
+        (
+            "a new run in a new date directory",
+            Box::new(|t: &Tree| {
+                t.run("new1").at("20261201/090000/new1").write();
+            }),
+        ),
+        (
+            "a new run beside others in a known directory",
+            Box::new(|t: &Tree| {
+                t.run("new2").at("20261100/120000/new2").write();
+            }),
+        ),
+        (
+            "an in-place rewrite",
+            Box::new(|t: &Tree| {
+                let p = t.runs().join("20261100/120000/r00/sidecar.json");
+                let text = fs::read_to_string(&p)
+                    .unwrap()
+                    .replace("\"m\": 0.0", "\"m\": 100.0");
+                fs::write(&p, text).unwrap();
+            }),
+        ),
+        (
+            "an atomic replace",
+            Box::new(|t: &Tree| {
+                let dir = t.runs().join("20261101/120001/r01");
+                let text = fs::read_to_string(dir.join("sidecar.json"))
+                    .unwrap()
+                    .replace("\"m\": 1.0", "\"m\": 101.0");
+                fs::write(dir.join(".sidecar.json.abc.tmp"), text).unwrap();
+                fs::rename(dir.join(".sidecar.json.abc.tmp"), dir.join("sidecar.json")).unwrap();
+            }),
+        ),
+        (
+            "a deleted run",
+            Box::new(|t: &Tree| {
+                fs::remove_dir_all(t.runs().join("20261102/120002/r02")).unwrap();
+            }),
+        ),
+        (
+            "a renamed date directory",
+            Box::new(|t: &Tree| {
+                fs::rename(t.runs().join("20261100"), t.runs().join("20261199")).unwrap();
+            }),
+        ),
+        (
+            "a run directory that became a plain one",
+            Box::new(|t: &Tree| {
+                let dir = t.runs().join("20261101/120004/r04");
+                fs::remove_file(dir.join("sidecar.json")).unwrap();
+                t.run("inner").at("20261101/120004/r04/inner").write();
+            }),
+        ),
+        (
+            "a sidecar replaced by a directory",
+            Box::new(|t: &Tree| {
+                let dir = t.runs().join("20261102/120005/r05");
+                fs::remove_file(dir.join("sidecar.json")).unwrap();
+                fs::create_dir(dir.join("sidecar.json")).unwrap();
+            }),
+        ),
+        (
+            "a run nested in a run directory (not walked)",
+            Box::new(|t: &Tree| {
+                t.run("nested")
+                    .at("20261101/120007/r07/checkpoints/nested")
+                    .write();
+            }),
+        ),
+    ];
+    for (what, change) in changes {
+        change(&tree);
+        tree.age_tree();
+        scan(&mut reg);
+        full.scan(ScanMode::Full).unwrap();
+        assert_eq!(snapshot(&reg), snapshot(&full), "after {what}");
+    }
+    assert!(runs.exists());
+}

@@ -23,6 +23,7 @@
 
 mod progress;
 mod report;
+mod revisit;
 mod walk;
 
 use std::collections::{HashMap, HashSet};
@@ -41,6 +42,7 @@ use crate::error::Result;
 use crate::sidecar::{HEARTBEAT_NAME, Sidecar};
 use crate::status::Status;
 use crate::store::{Cold, FileStamp, FileState, Hot, StoredRun, Writer};
+use revisit::Remembered;
 
 /// Sidecars modified this close (in seconds) before the previous scan
 /// started are re-read even when their stamp matches.
@@ -107,12 +109,22 @@ pub(crate) fn scan(
     let last_start = writer.meta_f64(LAST_SCAN_STARTED)?;
     let mut remembered = writer.files()?;
 
-    let walk = walk::find_sidecars(
-        &cache_dir.join("runs"),
-        settings.threads,
-        settings.progress.as_ref(),
-    );
+    let mut remembered_dirs = writer.dirs()?;
+    let root = cache_dir.join("runs");
+    let progress = settings.progress.as_ref();
+    let mut walk = match (mode, last_start) {
+        (ScanMode::Incremental, Some(last_start)) if !remembered_dirs.is_empty() => {
+            let known = Remembered {
+                dirs: &remembered_dirs,
+                files: &remembered,
+                last_start,
+            };
+            revisit::revisit(&root, &known, settings.threads, progress)
+        }
+        _ => walk::find_sidecars(&root, settings.threads, progress),
+    };
     let total = walk.sidecars.len();
+    report.dirs_read = walk.dirs_read;
     report.errors.extend(
         walk.unreadable
             .iter()
@@ -123,7 +135,7 @@ pub(crate) fn scan(
     // Runs whose sidecar exists but could not be used in this scan: kept as
     // they are, never orphaned.
     let mut protected: HashSet<String> = HashSet::new();
-    for found in walk.sidecars {
+    for found in std::mem::take(&mut walk.sidecars) {
         report.total_sidecars += 1;
         if let Some(progress) = &settings.progress
             && report
@@ -235,10 +247,7 @@ pub(crate) fn scan(
     // a directory the walk could not read.
     let mut gone: Vec<(Vec<u8>, FileState)> = remembered
         .into_iter()
-        .filter(|(key, _)| {
-            let path = Path::new(OsStr::from_bytes(key));
-            !walk.unreadable.iter().any(|(dir, _)| path.starts_with(dir))
-        })
+        .filter(|(key, _)| !walk.is_unknown(Path::new(OsStr::from_bytes(key))))
         .collect();
     gone.sort_by(|a, b| a.0.cmp(&b.0));
     for (key, state) in gone {
@@ -256,6 +265,20 @@ pub(crate) fn scan(
             run.hot.heartbeat_at = None;
             writer.upsert(&run_id, &run)?;
             report.orphaned += 1;
+        }
+    }
+
+    // Remember the directories for the next incremental walk.
+    for (path, state) in &walk.dirs {
+        let key = path.as_os_str().as_bytes();
+        match remembered_dirs.remove(key) {
+            Some(old) if old == *state => {}
+            _ => writer.put_dir(key, state)?,
+        }
+    }
+    for key in remembered_dirs.into_keys() {
+        if !walk.is_unknown(Path::new(OsStr::from_bytes(&key))) {
+            writer.remove_dir(&key)?;
         }
     }
 

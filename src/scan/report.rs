@@ -23,6 +23,9 @@ pub struct ScanReport {
     pub skipped_unchanged: usize,
     /// Sidecars rejected; each is in [`invalid`](Self::invalid).
     pub skipped_invalid: usize,
+    /// Directories listed: every directory in a full walk, only the changed
+    /// ones in an incremental scan.
+    pub dirs_read: usize,
     /// Runs newly marked `orphaned` because their sidecar is gone.
     pub orphaned: usize,
     /// run_ids declared by more than one sidecar, and which one won.

@@ -1,10 +1,11 @@
-//! Finding sidecars: the only user of jwalk.
+//! Finding sidecars by walking the tree: the only user of jwalk.
 //!
 //! A directory holding `sidecar.json` is a run directory: the walk keeps
 //! only that entry and does not descend into its subdirectories
 //! (`checkpoints/`, `media/`). Symbolic links are not followed. Hidden
 //! entries are walked (the reference does not skip them).
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -13,28 +14,54 @@ use jwalk::{Parallelism, WalkDirGeneric};
 
 use super::progress::{PROGRESS_EVERY, ProgressFn, ScanProgress};
 use crate::sidecar::SIDECAR_NAME;
+use crate::store::{DirState, FileStamp};
 
-/// One `sidecar.json` the walk found, with its lstat.
+/// One `sidecar.json` found, with its lstat.
 #[derive(Debug)]
 pub(crate) struct Found {
     pub path: PathBuf,
     pub meta: io::Result<fs::Metadata>,
 }
 
-/// What a walk of `runs/` found.
+/// What a walk (or a revisit) of `runs/` found.
 #[derive(Debug, Default)]
 pub(crate) struct Walk {
     pub sidecars: Vec<Found>,
+    /// Every directory walked, with its state: what the next scan compares
+    /// against to skip reading unchanged directories.
+    pub dirs: Vec<(PathBuf, DirState)>,
     /// Directories that could not be read: what is under them is unknown,
     /// not gone.
     pub unreadable: Vec<(PathBuf, String)>,
+    /// How many directories were listed.
+    pub dirs_read: usize,
 }
 
-/// Walks `root` for sidecars with `threads` threads (1: on this thread).
+impl Walk {
+    pub fn merge(&mut self, other: Walk) {
+        self.sidecars.extend(other.sidecars);
+        self.dirs.extend(other.dirs);
+        self.unreadable.extend(other.unreadable);
+        self.dirs_read += other.dirs_read;
+    }
+
+    /// Whether `path` lies under a directory that could not be read.
+    pub fn is_unknown(&self, path: &Path) -> bool {
+        self.unreadable.iter().any(|(dir, _)| path.starts_with(dir))
+    }
+}
+
+/// Walks the tree under `root` with `threads` threads (1: on this thread).
 /// A missing `root` is an empty walk.
 pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&ProgressFn>) -> Walk {
     let mut walk = Walk::default();
-    if fs::symlink_metadata(root).is_err() {
+    // Directories are stamped after jwalk read them: a change in between
+    // has an mtime after this scan started, inside the racy window, so the
+    // next scan reads that directory again.
+    let Ok(root_meta) = fs::symlink_metadata(root) else {
+        return walk;
+    };
+    if !root_meta.is_dir() {
         return walk;
     }
     let parallelism = if threads <= 1 {
@@ -61,6 +88,7 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&Progr
                 }
             }
         });
+    let mut dirs = vec![(root.to_path_buf(), root_meta)];
     for entry in walker {
         match entry {
             Ok(entry) => {
@@ -79,6 +107,11 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&Progr
                             processed: 0,
                         });
                     }
+                } else if entry.depth > 0 && entry.file_type.is_dir() {
+                    let path = entry.path();
+                    if let Ok(meta) = fs::symlink_metadata(&path) {
+                        dirs.push((path, meta));
+                    }
                 }
             }
             Err(err) => {
@@ -90,6 +123,27 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&Progr
             }
         }
     }
+    let run_dirs: HashSet<&Path> = walk
+        .sidecars
+        .iter()
+        .filter_map(|f| f.path.parent())
+        .collect();
+    let stamped: Vec<(PathBuf, DirState)> = dirs
+        .into_iter()
+        .filter(|(path, _)| !walk.unreadable.iter().any(|(bad, _)| bad == path))
+        .map(|(path, meta)| {
+            let run_dir = run_dirs.contains(path.as_path());
+            (
+                path,
+                DirState {
+                    stamp: FileStamp::of(&meta),
+                    run_dir,
+                },
+            )
+        })
+        .collect();
+    walk.dirs = stamped;
+    walk.dirs_read = walk.dirs.len();
     walk
 }
 

@@ -54,3 +54,13 @@ pub(crate) struct FileState {
     /// Heartbeat mtime (epoch seconds) at the last scan.
     pub heartbeat_at: Option<f64>,
 }
+
+/// The scanner's memory of one directory of the tree: if its stamp has not
+/// changed, neither has its list of entries, and it need not be read again.
+#[derive(Clone, Debug, PartialEq, bincode::Encode, bincode::Decode)]
+pub(crate) struct DirState {
+    pub stamp: FileStamp,
+    /// It holds a sidecar.json: a run directory, whose subdirectories are
+    /// not walked.
+    pub run_dir: bool,
+}

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase};
 
 pub(crate) use codec::{Cold, Hot, RecordBytes, StoredRun};
-pub(crate) use files::{FileStamp, FileState};
+pub(crate) use files::{DirState, FileStamp, FileState};
 pub(crate) use reader::Reader;
 pub(crate) use writer::Writer;
 

@@ -19,6 +19,8 @@ pub(super) const BY_STATUS: MultimapTableDefinition<&str, &str> =
 pub(super) const BY_UPDATED: TableDefinition<(i64, &str), ()> = TableDefinition::new("by_updated");
 /// sidecar path (raw bytes) -> encoded `FileState`.
 pub(super) const FILES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("files");
+/// directory path (raw bytes) -> encoded `DirState`.
+pub(super) const DIRS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("dirs");
 /// key -> encoded value: format version, scan times.
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 

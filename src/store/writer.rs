@@ -10,8 +10,8 @@ use redb::{
 
 use super::FORMAT_VERSION;
 use super::codec::{self, Hot, RecordBytes, StoredRun};
-use super::files::FileState;
-use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, FILES, META, RUNS, updated_key};
+use super::files::{DirState, FileState};
+use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, DIRS, FILES, META, RUNS, updated_key};
 use crate::error::{Error, Result};
 
 const FORMAT_KEY: &str = "format_version";
@@ -24,6 +24,7 @@ pub(crate) struct Writer<'txn> {
     by_status: MultimapTable<'txn, &'static str, &'static str>,
     by_updated: Table<'txn, (i64, &'static str), ()>,
     files: Table<'txn, &'static [u8], &'static [u8]>,
+    dirs: Table<'txn, &'static [u8], &'static [u8]>,
     meta: Table<'txn, &'static str, &'static [u8]>,
 }
 
@@ -66,6 +67,7 @@ impl<'txn> Writer<'txn> {
             by_status: txn.open_multimap_table(BY_STATUS).map_err(err)?,
             by_updated: txn.open_table(BY_UPDATED).map_err(err)?,
             files: txn.open_table(FILES).map_err(err)?,
+            dirs: txn.open_table(DIRS).map_err(err)?,
             meta: txn.open_table(META).map_err(err)?,
         })
     }
@@ -97,6 +99,34 @@ impl<'txn> Writer<'txn> {
 
     pub fn remove_file(&mut self, path: &[u8]) -> Result<()> {
         self.files
+            .remove(path)
+            .map_err(|e| Error::store(&self.path, e))?;
+        Ok(())
+    }
+
+    /// Every remembered directory and its state (undecodable entries are
+    /// dropped: those directories are then read again).
+    pub fn dirs(&self) -> Result<HashMap<Vec<u8>, DirState>> {
+        let mut out = HashMap::new();
+        for entry in self.dirs.iter().map_err(|e| Error::store(&self.path, e))? {
+            let (path, state) = entry.map_err(|e| Error::store(&self.path, e))?;
+            if let Ok(state) = codec::decode_plain::<DirState>(state.value()) {
+                out.insert(path.value().to_vec(), state);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn put_dir(&mut self, path: &[u8], state: &DirState) -> Result<()> {
+        let bytes = codec::encode_plain(state);
+        self.dirs
+            .insert(path, bytes.as_slice())
+            .map_err(|e| Error::store(&self.path, e))?;
+        Ok(())
+    }
+
+    pub fn remove_dir(&mut self, path: &[u8]) -> Result<()> {
+        self.dirs
             .remove(path)
             .map_err(|e| Error::store(&self.path, e))?;
         Ok(())

@@ -84,6 +84,23 @@ impl Tree {
         out
     }
 
+    /// Moves the mtime of every sidecar and every directory under `runs/`
+    /// an hour back, out of the racy window, so that the next incremental
+    /// scan trusts unchanged stamps.
+    pub fn age_tree(&self) {
+        self.age_sidecars();
+        let mut stack = vec![self.runs()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).unwrap() {
+                let entry = entry.unwrap();
+                if entry.file_type().unwrap().is_dir() {
+                    stack.push(entry.path());
+                }
+            }
+            set_mtime(&dir, now() - 3600.0);
+        }
+    }
+
     /// Moves every sidecar's mtime an hour back, out of the racy window, so
     /// the next incremental scan trusts unchanged stamps.
     pub fn age_sidecars(&self) {
