@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::cache_location;
 use crate::error::{Error, Result};
 use crate::liveness::Liveness;
 use crate::query::{self, Context, Query};
@@ -51,6 +52,7 @@ static LAST_SCANS: LazyLock<Mutex<HashMap<PathBuf, Instant>>> = LazyLock::new(De
 #[derive(Debug)]
 pub struct Registry {
     cache_dir: PathBuf,
+    relocated: bool,
     store: Store,
     liveness: Liveness,
     walk_threads: usize,
@@ -137,8 +139,12 @@ impl RegistryBuilder {
             .cache_dir
             .canonicalize()
             .map_err(|e| Error::io(&self.cache_dir, e))?;
-        let db_path = self.db_path.unwrap_or_else(|| cache_dir.join(DB_FILE_NAME));
+        let (db_path, relocated) = match self.db_path {
+            Some(path) => (path, false),
+            None => cache_location::default_db_path(&cache_dir)?,
+        };
         let mut registry = Registry {
+            relocated,
             store: Store::new(db_path, self.lock_timeout),
             cache_dir,
             liveness: Liveness::new(self.heartbeat_timeout),
@@ -177,6 +183,13 @@ impl Registry {
     /// The cache directory (canonical).
     pub fn cache_dir(&self) -> &Path {
         &self.cache_dir
+    }
+
+    /// Whether the cache file lives outside the cache directory because that
+    /// is not writable (under `$XDG_CACHE_HOME/runreg/`, else
+    /// `~/.cache/runreg/`); then [`db_path`](Self::db_path) says where.
+    pub fn is_relocated(&self) -> bool {
+        self.relocated
     }
 
     /// The cache file.
@@ -292,6 +305,57 @@ impl Registry {
     /// from the tag index, no record decoded).
     pub fn tags(&self) -> Result<Vec<(String, u64)>> {
         self.store.read(|reader| reader.tag_counts())
+    }
+
+    /// How many runs are in each known status (in [`Status::KNOWN`] order),
+    /// and how many runs there are in all, read from the indexes without
+    /// decoding a record; with `tag`, only the runs carrying it. Runs in a
+    /// status outside the known five count in the total only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for (id, status, tag) in [("a", "completed", "x"), ("b", "failed", "x"), ("c", "paused", "y")] {
+    /// #     let run = dir.path().join("runs").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     std::fs::write(run.join("sidecar.json"), format!(
+    /// #         r#"{{"run_id": "{id}", "status": "{status}", "tags": ["{tag}"]}}"#)).unwrap();
+    /// # }
+    /// use runreg::{Registry, Status};
+    ///
+    /// let registry = Registry::open(dir.path())?;
+    /// let (counts, total) = registry.status_counts(None)?;
+    /// assert_eq!(total, 3); // "paused" is in the total only
+    /// assert_eq!(counts[1], (Status::Completed, 1));
+    /// let (counts, total) = registry.status_counts(Some("x"))?;
+    /// assert_eq!((counts[2].clone(), total), ((Status::Failed, 1), 2));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn status_counts(&self, tag: Option<&str>) -> Result<(Vec<(Status, usize)>, usize)> {
+        self.store.read(|reader| {
+            let tagged = tag.map(|t| reader.run_ids_with_tag(t)).transpose()?;
+            let mut counts = Vec::with_capacity(Status::KNOWN.len());
+            for status in Status::KNOWN {
+                let ids = reader.run_ids_with_status(status.as_str())?;
+                let n = match &tagged {
+                    // Both id lists are sorted.
+                    Some(tagged) => ids
+                        .iter()
+                        .filter(|id| tagged.binary_search(id).is_ok())
+                        .count(),
+                    None => ids.len(),
+                };
+                counts.push((status, n));
+            }
+            let total = match &tagged {
+                Some(tagged) => tagged.len(),
+                None => reader.len()? as usize,
+            };
+            Ok((counts, total))
+        })
     }
 
     /// Removes orphaned runs (whose sidecar is gone) from the cache and

@@ -621,3 +621,36 @@ fn an_incremental_scan_sees_every_change_a_full_scan_sees() {
     }
     assert!(runs.exists());
 }
+
+#[test]
+fn a_cache_with_damaged_pages_is_moved_aside_and_rebuilt() {
+    let tree = Tree::new();
+    for i in 0..400 {
+        tree.run(&format!("r{i:03}"))
+            .tag("sweep:1")
+            .hparam("optim.lr", 0.1)
+            .metric("acc", f64::from(i))
+            .write();
+    }
+    let mut reg = registry(&tree);
+    reg.scan(ScanMode::Full).unwrap();
+    let want = snapshot(&reg);
+    let db = reg.db_path().to_path_buf();
+    drop(reg);
+    let mut bytes = fs::read(&db).unwrap();
+    let len = bytes.len();
+    for b in &mut bytes[len / 3..len / 3 + len / 3] {
+        *b = 0xAB;
+    }
+    fs::write(&db, &bytes).unwrap();
+    let mut reg = registry(&tree);
+    let report = reg.scan(ScanMode::Incremental).unwrap();
+    assert!(report.rebuilt.is_some(), "{report}");
+    assert_eq!(snapshot(&reg), want);
+    let aside: Vec<_> = fs::read_dir(tree.cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("registry.redb.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+}

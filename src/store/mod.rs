@@ -14,6 +14,7 @@ mod writer;
 
 use std::fs;
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -76,12 +77,45 @@ impl Store {
     /// commits it when `work` succeeds. A missing cache is created; one that
     /// cannot be opened or has another format version is moved aside and
     /// created afresh (the returned [`Opening`] says so).
+    ///
+    /// redb panics on some damaged files (overwritten pages pass the checks
+    /// made on open): such a file is moved aside like any unusable one and
+    /// `work` runs again on a fresh file.
     pub fn write<T>(
         &self,
-        work: impl FnOnce(&mut Writer<'_>, &Opening) -> Result<T>,
+        mut work: impl FnMut(&mut Writer<'_>, &Opening) -> Result<T>,
     ) -> Result<(T, Opening)> {
         let _lock = CacheLock::acquire(&self.lock_path, LockKind::Exclusive, self.lock_timeout)?;
-        let (db, opening) = self.open_writable()?;
+        match catch_unwind(AssertUnwindSafe(|| self.write_locked(&mut work, None))) {
+            Ok(done) => done,
+            Err(panic) => {
+                let why = format!("damaged ({})", panic_message(&panic));
+                let aside = self.move_aside()?;
+                match catch_unwind(AssertUnwindSafe(|| {
+                    self.write_locked(&mut work, Some((aside, why)))
+                })) {
+                    Ok(done) => done,
+                    Err(panic) => Err(Error::store(
+                        &self.path,
+                        format!("redb failed: {}", panic_message(&panic)),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// One write transaction, the exclusive lock held; `moved` says the file
+    /// was just moved aside.
+    fn write_locked<T>(
+        &self,
+        work: &mut impl FnMut(&mut Writer<'_>, &Opening) -> Result<T>,
+        moved: Option<(PathBuf, String)>,
+    ) -> Result<(T, Opening)> {
+        let (db, mut opening) = self.open_writable()?;
+        if moved.is_some() {
+            opening.fresh = true;
+            opening.moved_aside = moved;
+        }
         let txn = db.begin_write().map_err(|e| Error::store(&self.path, e))?;
         let value = {
             let mut writer = Writer::open(&txn, &self.path)?;
@@ -97,6 +131,18 @@ impl Store {
     ///
     /// [`Error::Store`] when the cache was never built or cannot be read.
     pub fn read<T>(&self, work: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
+        catch_unwind(AssertUnwindSafe(|| self.read_locked(work))).unwrap_or_else(|panic| {
+            Err(Error::store(
+                &self.path,
+                format!(
+                    "the cache is damaged ({}): run `runreg scan` to rebuild it",
+                    panic_message(&panic)
+                ),
+            ))
+        })
+    }
+
+    fn read_locked<T>(&self, work: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
         if !self.exists() {
             return Err(Error::store(
                 &self.path,
@@ -212,6 +258,15 @@ impl Store {
         fs::rename(&self.path, &aside).map_err(|e| Error::io(&self.path, e))?;
         Ok(aside)
     }
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "panic".to_owned())
 }
 
 fn is_access_error(e: &io::Error) -> bool {

@@ -1,0 +1,109 @@
+//! Where a cache directory's cache file lives: beside its runs when the
+//! directory is writable, else in the user's own cache directory.
+//!
+//! A colleague's runs, or a read-only mount, can then still be queried: the
+//! cache is built under `$XDG_CACHE_HOME/runreg/` (else `~/.cache/runreg/`),
+//! in a folder named after the cache directory's canonical path.
+
+use std::fs::{self, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::registry::DB_FILE_NAME;
+
+/// The cache file for `cache_dir` (canonical), and whether it had to move
+/// out of `cache_dir` because that is not writable.
+pub(crate) fn default_db_path(cache_dir: &Path) -> Result<(PathBuf, bool)> {
+    let beside = cache_dir.join(DB_FILE_NAME);
+    if can_write(&beside) {
+        return Ok((beside, false));
+    }
+    let base = user_cache_home().ok_or_else(|| Error::Io {
+        path: cache_dir.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "not writable, and neither XDG_CACHE_HOME nor HOME is set to hold the cache elsewhere (use --db FILE)",
+        ),
+    })?;
+    let dir = base.join("runreg").join(folder_name(cache_dir));
+    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    Ok((dir.join(DB_FILE_NAME), true))
+}
+
+/// Whether runreg may keep its cache at `db`: its lock file can be opened
+/// for writing, and so can the cache file if it exists.
+fn can_write(db: &Path) -> bool {
+    let mut lock = db.as_os_str().to_owned();
+    lock.push(".lock");
+    let lock_ok = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(PathBuf::from(lock))
+        .is_ok();
+    lock_ok && (!db.exists() || OpenOptions::new().write(true).open(db).is_ok())
+}
+
+fn user_cache_home() -> Option<PathBuf> {
+    let absolute = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|home| home.join(".cache")))
+}
+
+/// `<last component>-<16 hex digits of a hash of the whole path>`: readable,
+/// and distinct for distinct paths.
+fn folder_name(cache_dir: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    // FNV-1a: stable across runs and releases (std's hasher is not).
+    let hash = cache_dir
+        .as_os_str()
+        .as_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let name: String = cache_dir
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("{name}-{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_are_readable_and_distinct() {
+        let a = folder_name(Path::new("/data/alice/runs cache"));
+        let b = folder_name(Path::new("/data/bob/runs cache"));
+        assert!(a.starts_with("runs_cache-"), "{a}");
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            folder_name(Path::new("/data/alice/runs cache")),
+            "stable"
+        );
+        assert_eq!(a.len(), "runs_cache-".len() + 16);
+    }
+
+    #[test]
+    fn a_writable_cache_dir_keeps_its_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, moved) = default_db_path(dir.path()).unwrap();
+        assert_eq!((db, moved), (dir.path().join(DB_FILE_NAME), false));
+    }
+}
