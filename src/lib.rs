@@ -36,6 +36,7 @@
 //! (the only user of redb and bincode); queries filter and sort; [`Registry`]
 //! puts them together.
 
+mod cache_location;
 mod error;
 mod liveness;
 mod query;
