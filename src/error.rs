@@ -74,6 +74,68 @@ pub enum Error {
         /// The status as given.
         status: String,
     },
+
+    /// A run id that cannot name a run directory.
+    #[error("invalid run id {run_id:?}: {reason}")]
+    InvalidRunId {
+        /// The id as given.
+        run_id: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+
+    /// A directory given as a run has no valid `sidecar.json`.
+    #[error("{} is not a run: sidecar.json {source}", path.display())]
+    NotARun {
+        /// The directory.
+        path: PathBuf,
+        /// Why its sidecar could not be used.
+        #[source]
+        source: crate::sidecar::InvalidSidecar,
+    },
+
+    /// Hyper-parameters or a config whose `Serialize` impl failed, or that
+    /// do not have the required shape.
+    #[error("cannot serialize {what}: {message}")]
+    Serialize {
+        /// `hparams` or `config`.
+        what: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// Another writer (another process, or another `RunWriter`) has the run
+    /// open: its heartbeat file is locked.
+    #[error(
+        "run {} is being written by another process (waited {waited:?} for its heartbeat lock)",
+        run_dir.display()
+    )]
+    RunBusy {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// How long this writer waited.
+        waited: Duration,
+    },
+
+    /// A run writer was used after `finish` or `detach`.
+    #[error("run {run_id:?} was already {state}: its writer accepts no more changes")]
+    RunClosed {
+        /// The run.
+        run_id: String,
+        /// `finished` or `detached`.
+        state: &'static str,
+    },
+
+    /// A run cannot finish in a status that means it is still running.
+    #[error(
+        "run {run_id:?} cannot finish as {status:?}: finish as completed, failed or interrupted"
+    )]
+    FinishStatus {
+        /// The run.
+        run_id: String,
+        /// The status given.
+        status: String,
+    },
 }
 
 impl Error {

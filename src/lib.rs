@@ -38,6 +38,9 @@
 
 mod cache_location;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod liveness;
 mod query;
 mod record;
@@ -47,6 +50,7 @@ pub mod sidecar;
 mod status;
 mod store;
 mod value;
+pub mod writer;
 
 pub use error::{Error, Result};
 pub use liveness::Liveness;
@@ -59,3 +63,4 @@ pub use scan::{Duplicate, RACY_WINDOW_S, ScanIssue, ScanMode, ScanProgress, Scan
 pub use sidecar::Sidecar;
 pub use status::Status;
 pub use value::Value;
+pub use writer::{RunOptions, RunWriter};

@@ -31,6 +31,35 @@ Subcommands:
 
 Output is strict JSON: non-finite floats become the strings ``"NaN"``,
 ``"Infinity"`` and ``"-Infinity"``, as in ``runreg ls --json``.
+
+The subcommands below prove interop with runreg's run writer. They print
+Python's own JSON dialect instead (``json.dump`` with its defaults: bare
+``NaN``/``Infinity`` tokens, ``\\uXXXX`` escapes), which runreg parses:
+nothing is converted on the way.
+
+``write-runs CACHE_DIR SPEC_JSON_FILE``
+    Writes the runs the spec file lists (a JSON list in Python's dialect of
+    objects with ``dir`` (relative to ``CACHE_DIR/runs``), ``run_id`` and
+    any of ``make_sidecar``'s keyword arguments, plus ``config`` and
+    ``heartbeat`` (default true)) with ``make_sidecar``, ``write_sidecar``
+    and ``touch_heartbeat``. Prints the run directories.
+
+``scan-json CACHE_DIR``
+    Runs the reference scanner (a full scan) and prints
+    ``{"report": ..., "runs": [...], "sidecars": {path: read_sidecar(path)},
+    "summaries": {path: summary.json}}``: every record with every field
+    (``config`` included), and every file as the reference reads it.
+
+``logger-replay SCRIPT_JSON_FILE RUN_DIR``
+    Drives the reference's ``RegistryLogger`` (Lightning replaced by inert
+    stand-ins, so that only the registry's own code runs) through a script:
+    ``{"run_id", "tags", "notes", "hparams" (nested), "steps": [[step,
+    {metric: value}], ...], "save_every", "checkpoint", "finalize"}``.
+    Writes ``RUN_DIR/sidecar.json``, ``summary.json`` and ``heartbeat``.
+
+``csv-header RUN_DIR``
+    Prints the column names the reference's appending CSV writer (the one
+    a requeued job uses) takes from ``RUN_DIR/metrics.csv``.
 """
 
 from __future__ import annotations
@@ -359,6 +388,162 @@ def run_queries(cache_dir: Path, queries_file: Path) -> None:
     _dump(results)
 
 
+# ---------------------------------------------------------------- interop
+
+UNPACKED_REGISTRY = (
+    Path(__file__).resolve().parents[2] / "target" / "oracle" / "unpacked" / "stable_pretraining" / "registry"
+)
+
+
+def _dump_python(obj: Any) -> None:
+    """Prints ``obj`` as Python's ``json.dump`` writes it (NaN tokens kept)."""
+    json.dump(obj, sys.stdout)
+    sys.stdout.write("\n")
+
+
+def write_runs(cache_dir: Path, spec_file: Path) -> None:
+    written = []
+    for run in json.loads(spec_file.read_text()):
+        run = dict(run)
+        run_dir = cache_dir / "runs" / run.pop("dir")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config = run.pop("config", None)
+        heartbeat = run.pop("heartbeat", True)
+        data = _sidecar.make_sidecar(run_dir=str(run_dir), **run)
+        if config is not None:
+            data["config"] = config
+        _sidecar.write_sidecar(run_dir, data)
+        if heartbeat:
+            _sidecar.touch_heartbeat(run_dir)
+        written.append(str(run_dir))
+    _dump_python(written)
+
+
+def scan_json(cache_dir: Path) -> None:
+    from spt_registry import _scanner, _store
+
+    db_path = cache_dir / "registry.db"
+    with _store.Store(db_path, readonly=False) as store:
+        report = _scanner.scan(cache_dir, store, full=True)
+    reg = _query.open_registry(cache_dir=cache_dir, db_path=db_path)
+    try:
+        runs = [dict(_record(r), config=r.config) for r in reg.query()]
+    finally:
+        reg.close()
+    runs_dir = cache_dir / "runs"
+    sidecars = {str(p): _sidecar.read_sidecar(p) for p in sorted(runs_dir.rglob(_sidecar.SIDECAR_NAME))}
+    summaries = {str(p): json.loads(p.read_text()) for p in sorted(runs_dir.rglob("summary.json"))}
+    report_fields = ("total_sidecars", "upserted", "skipped_unchanged", "skipped_invalid", "orphaned")
+    _dump_python(
+        {
+            "report": {f: getattr(report, f) for f in report_fields},
+            "runs": runs,
+            "sidecars": sidecars,
+            "summaries": summaries,
+        }
+    )
+
+
+def _import_logger() -> Any:
+    """Imports the reference's ``registry/logger.py`` from the unpacked wheel.
+
+    The logger subclasses Lightning's CSV logger, which pulls in torch. Inert
+    stand-ins take the place of Lightning and of stable_pretraining's
+    ``rank_zero_only``, so that the logger's own code (sidecar, summary,
+    hparams flattening, CSV header bootstrap) runs unchanged.
+    """
+    import importlib
+    import types
+
+    class _LocalFS:
+        def isfile(self, path: str) -> bool:
+            return os.path.isfile(path)
+
+        def open(self, path: str, mode: str = "r", **kw: Any) -> Any:
+            return open(path, mode, **kw)
+
+        def makedirs(self, path: str, exist_ok: bool = False) -> None:
+            os.makedirs(path, exist_ok=exist_ok)
+
+    class ExperimentWriter:
+        NAME_METRICS_FILE = "metrics.csv"
+
+        def __init__(self, log_dir: str) -> None:
+            self.metrics: list[dict[str, Any]] = []
+            self.metrics_keys: list[str] = []
+            self._fs = _LocalFS()
+            self.log_dir = log_dir
+            self._check_log_dir_exists()
+            self.metrics_file_path = os.path.join(log_dir, self.NAME_METRICS_FILE)
+
+        def _check_log_dir_exists(self) -> None:
+            pass
+
+    class CSVLogger:
+        def __init__(self, save_dir: str, name: str = "", version: Any = "", **kw: Any) -> None:
+            self._experiment = None
+
+        def log_hyperparams(self, params: Any, *args: Any, **kw: Any) -> None:
+            pass
+
+        def log_metrics(self, metrics: dict[str, Any], step: Any = None) -> None:
+            pass
+
+        def save(self) -> None:
+            pass
+
+        def finalize(self, status: str) -> None:
+            pass
+
+    def module(name: str, **attrs: Any) -> types.ModuleType:
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        sys.modules[name] = m
+        return m
+
+    module("lightning", __path__=[])
+    module("lightning.pytorch", __path__=[])
+    module("lightning.pytorch.loggers", __path__=[], CSVLogger=CSVLogger)
+    module("lightning.pytorch.loggers.csv_logs", ExperimentWriter=ExperimentWriter)
+    module("stable_pretraining", __path__=[])
+    module("stable_pretraining.utils", __path__=[])
+    module("stable_pretraining.utils.distributed", rank_zero_only=lambda f: f)
+    module("stable_pretraining.registry", __path__=[str(UNPACKED_REGISTRY)])
+    from loguru import logger
+
+    logger.remove()  # the logger's info lines would go to stderr
+    return importlib.import_module("stable_pretraining.registry.logger")
+
+
+def logger_replay(script_file: Path, run_dir: Path) -> None:
+    import types
+
+    script = json.loads(script_file.read_text())
+    registry_logger = _import_logger().RegistryLogger(
+        run_dir=run_dir, run_id=script["run_id"], tags=script.get("tags"), notes=script.get("notes")
+    )
+    if "hparams" in script:
+        registry_logger.log_hyperparams(script["hparams"])
+    save_every = script.get("save_every", 0)
+    for i, (step, metrics) in enumerate(script.get("steps", [])):
+        registry_logger.log_metrics(metrics, step=step)
+        if save_every and (i + 1) % save_every == 0:
+            registry_logger.save()
+    if script.get("checkpoint"):
+        callback = types.SimpleNamespace(best_model_path=script["checkpoint"], last_model_path=None)
+        registry_logger.after_save_checkpoint(callback)
+    if script.get("finalize"):
+        registry_logger.finalize(script["finalize"])
+    else:
+        registry_logger.save()
+    _dump_python(str(registry_logger.run_dir))
+
+
+def csv_header(run_dir: Path) -> None:
+    writer = _import_logger()._AppendingExperimentWriter(log_dir=str(run_dir))
+    _dump_python(writer.metrics_keys)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -376,11 +561,33 @@ def main() -> None:
     p = sub.add_parser("read-sidecar", help="print the reference's read_sidecar()")
     p.add_argument("path", type=Path)
 
+    p = sub.add_parser("write-runs", help="write the runs of a spec file")
+    p.add_argument("cache_dir", type=Path)
+    p.add_argument("spec_file", type=Path)
+
+    p = sub.add_parser("scan-json", help="scan and print every record and file")
+    p.add_argument("cache_dir", type=Path)
+
+    p = sub.add_parser("logger-replay", help="drive RegistryLogger through a script")
+    p.add_argument("script_file", type=Path)
+    p.add_argument("run_dir", type=Path)
+
+    p = sub.add_parser("csv-header", help="print the CSV writer's bootstrapped header")
+    p.add_argument("run_dir", type=Path)
+
     args = parser.parse_args()
     if args.command == "write-tree":
         write_tree(args.cache_dir, args.runs, args.seed, args.nan)
     elif args.command == "query":
         run_queries(args.cache_dir, args.queries_file)
+    elif args.command == "write-runs":
+        write_runs(args.cache_dir, args.spec_file)
+    elif args.command == "scan-json":
+        scan_json(args.cache_dir)
+    elif args.command == "logger-replay":
+        logger_replay(args.script_file, args.run_dir)
+    elif args.command == "csv-header":
+        csv_header(args.run_dir)
     else:
         _dump(_sidecar.read_sidecar(args.path))
 

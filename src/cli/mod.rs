@@ -1,39 +1,90 @@
 //! `runreg`'s commands: parse, open the registry, answer, print.
+//!
+//! Each command group has its own file (its clap arguments and its `run`);
+//! [`args`] holds the global options and the argument groups several
+//! commands share; [`Context`] is the resolved global settings every command
+//! opens the registry through.
+//!
+//! Invariant: nothing is printed while a registry call holds the cache
+//! (each call opens and closes it), except the progress bar on stderr; a
+//! command gathers its answer first, then prints it.
 
 mod args;
+mod best;
+mod color;
+mod columns;
+mod export;
+mod housekeeping;
+mod ls;
 mod output;
+mod overview;
+mod progress;
+mod show;
+mod table;
+mod time;
+mod write;
 
-use std::io::{self, Write};
+use std::cell::Cell;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use runreg::sidecar::parse_value;
-use runreg::{Error, Query, Registry, ScanMode, SortKey, SortSpec, Status, Value};
+use runreg::{Error, Registry, RegistryBuilder, ScanReport};
 
-use args::{Cli, Command, LsArgs};
+use args::{Cli, Command};
+use color::Palette;
+use progress::ScanBar;
 
-/// A failure to report: one line on stderr, and the exit code.
-struct Failure {
+/// A failure to report: one line on stderr (none when `message` is empty),
+/// and the exit code.
+#[derive(Debug)]
+pub struct Failure {
     message: String,
     code: u8,
 }
 
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
+impl Failure {
+    /// A usage error: exit 2.
+    pub fn usage(message: impl Into<String>) -> Failure {
         Failure {
-            message: e.to_string(),
+            message: message.into(),
+            code: 2,
+        }
+    }
+
+    /// Something failed or was not found: exit 1.
+    pub fn failed(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
             code: 1,
+        }
+    }
+
+    /// The reader of stdout went away (`runreg ls | head -1`): stop quietly,
+    /// successfully.
+    pub fn closed_pipe() -> Failure {
+        Failure {
+            message: String::new(),
+            code: 0,
         }
     }
 }
 
-impl Failure {
-    fn usage(message: impl Into<String>) -> Failure {
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = match e {
+            Error::NoCacheDir
+            | Error::InvalidSortKey { .. }
+            | Error::InvalidFilter(_)
+            | Error::UnknownStatus { .. } => 2,
+            _ => 1,
+        };
         Failure {
-            message: message.into(),
-            code: 2,
+            message: e.to_string(),
+            code,
         }
     }
 }
@@ -47,144 +98,176 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    match run(cli) {
-        Ok(out) => output::emit(&out),
+    let result = Context::new(&cli).and_then(|ctx| dispatch(&ctx, cli.command));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("runreg: {}", failure.message);
+            if !failure.message.is_empty() {
+                eprintln!("runreg: {}", failure.message);
+            }
             ExitCode::from(failure.code)
         }
     }
 }
 
-/// Runs one command and returns what to print; nothing is printed while
-/// the cache is open (a closed pipe must not interrupt a write).
-fn run(cli: Cli) -> Result<String, Failure> {
-    let cache_dir = resolve_cache_dir(cli.cache_dir.clone())?;
-    if !(cli.heartbeat_timeout.is_finite() && cli.heartbeat_timeout >= 0.0) {
-        return Err(Failure::usage(
-            "--heartbeat-timeout must be a number of seconds >= 0",
-        ));
-    }
-    let mut builder = Registry::builder(&cache_dir)
-        .heartbeat_timeout(Duration::from_secs_f64(cli.heartbeat_timeout))
-        .scan(!cli.no_scan && !matches!(cli.command, Command::Scan { .. }));
-    if let Some(db) = &cli.db {
-        builder = builder.db_path(db);
-    }
-    let mut registry = builder.open()?;
-    if let Some(report) = registry.last_scan() {
-        warn_rebuilt(report);
-    }
-    match cli.command {
-        Command::Scan { full, json } => {
-            let mode = if full {
-                ScanMode::Full
-            } else {
-                ScanMode::Incremental
-            };
-            let report = registry.scan(mode)?;
-            warn_rebuilt(&report);
-            Ok(if json {
-                output::to_json(&report)
-            } else {
-                format!("{report}\n")
-            })
-        }
-        Command::Ls(args) => {
-            let json = args.json;
-            let query = ls_query(&args)?;
-            let runs = registry.query(&query)?;
-            Ok(if json {
-                output::to_json(&runs)
-            } else {
-                output::run_table(&runs, query.sort.first().map(|s| &s.key))
-            })
-        }
-        Command::Show { run_id, json } => match registry.get(&run_id)? {
-            Some(run) if json => Ok(output::to_json(&run)),
-            Some(run) => Ok(output::run_details(&run)),
-            None => Err(Failure {
-                message: format!(
-                    "run {run_id:?} not found in {}",
-                    registry.cache_dir().display()
-                ),
-                code: 1,
-            }),
-        },
+fn dispatch(ctx: &Context, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Scan(args) => housekeeping::scan(ctx, args),
+        Command::Ls(args) => ls::run(ctx, args),
+        Command::Show(args) => show::run(ctx, args),
+        Command::Best(args) => best::run(ctx, args),
+        Command::Export(args) => export::run(ctx, args),
+        Command::Tags(args) => overview::tags(ctx, args),
+        Command::Status(args) => overview::status(ctx, args),
+        Command::Gc(args) => housekeeping::gc(ctx, args),
+        Command::Completions(args) => housekeeping::completions(args),
+        Command::Start(args) => write::start(ctx, args),
+        Command::Log(args) => write::log(args),
+        Command::Heartbeat(args) => write::heartbeat(args),
+        Command::Finish(args) => write::finish(args),
     }
 }
 
-fn warn_rebuilt(report: &runreg::ScanReport) {
-    if let Some(why) = &report.rebuilt {
-        eprintln!("runreg: warning: cache rebuilt from the sidecars: {why}");
+/// The global options, resolved: how to open the registry, how to print.
+pub struct Context {
+    /// `--cache-dir`, or the variable it came from; `None` when none is set
+    /// (an error only for commands that open the registry).
+    cache_dir: Option<(PathBuf, &'static str)>,
+    db: Option<PathBuf>,
+    scan: bool,
+    heartbeat_timeout: Duration,
+    quiet: bool,
+    /// Colours for stdout.
+    pub palette: Palette,
+    /// Width to fit tables in; `None`: do not truncate.
+    pub width: Option<usize>,
+    bar: Arc<ScanBar>,
+    /// Whether the note about a missing runs/ folder was printed (once is
+    /// enough, even under `--watch`).
+    noted_no_runs: Cell<bool>,
+}
+
+impl Context {
+    fn new(cli: &Cli) -> Result<Context, Failure> {
+        if !(cli.heartbeat_timeout.is_finite() && cli.heartbeat_timeout >= 0.0) {
+            return Err(Failure::usage(
+                "--heartbeat-timeout must be a number of seconds >= 0",
+            ));
+        }
+        let stdout_tty = std::io::stdout().is_terminal();
+        let show_bar = !cli.quiet && std::io::stderr().is_terminal();
+        Ok(Context {
+            cache_dir: resolve_cache_dir(cli.cache_dir.clone()),
+            db: cli.db.clone(),
+            scan: !cli.no_scan,
+            heartbeat_timeout: Duration::from_secs_f64(cli.heartbeat_timeout),
+            quiet: cli.quiet,
+            palette: Palette::new(cli.color, stdout_tty),
+            width: table::output_width(stdout_tty),
+            bar: Arc::new(ScanBar::new(show_bar)),
+            noted_no_runs: Cell::new(false),
+        })
+    }
+
+    /// Opens the registry, rescanning what changed first (unless
+    /// `--no-scan`).
+    pub fn open(&self) -> Result<Registry, Failure> {
+        self.open_with(self.scan, Duration::from_secs(2))
+    }
+
+    /// Opens the registry; `scan` says whether to rescan first, skipped when
+    /// this process scanned within `ttl`.
+    pub fn open_with(&self, scan: bool, ttl: Duration) -> Result<Registry, Failure> {
+        let builder = self.builder()?.scan(scan).scan_ttl(ttl);
+        let registry = self.with_bar(|| builder.open());
+        let registry = registry.map_err(|e| self.explain(e))?;
+        if let Some(report) = registry.last_scan() {
+            self.warn_rebuilt(report);
+        }
+        Ok(registry)
+    }
+
+    /// Runs `work`, which may scan, with the progress bar armed; the bar is
+    /// gone when this returns.
+    pub fn with_bar<T>(&self, work: impl FnOnce() -> T) -> T {
+        self.bar.arm();
+        let out = work();
+        self.bar.finish();
+        out
+    }
+
+    fn builder(&self) -> Result<RegistryBuilder, Failure> {
+        let Some((dir, _)) = &self.cache_dir else {
+            return Err(Error::NoCacheDir.into());
+        };
+        if dir.is_dir() && !dir.join("runs").is_dir() && !self.noted_no_runs.replace(true) {
+            self.note(&format!(
+                "note: {} has no runs/ folder, so no runs; is it the cache directory?",
+                dir.display()
+            ));
+        }
+        let bar = Arc::clone(&self.bar);
+        let mut builder = Registry::builder(dir)
+            .heartbeat_timeout(self.heartbeat_timeout)
+            .on_progress(move |p| bar.update(p));
+        if let Some(db) = &self.db {
+            builder = builder.db_path(db);
+        }
+        Ok(builder)
+    }
+
+    /// A library error, with what to do about it where the library cannot
+    /// know.
+    pub fn explain(&self, e: Error) -> Failure {
+        match (e, &self.cache_dir) {
+            (Error::CacheDirMissing { path }, Some((_, from))) => Failure::failed(format!(
+                "cache directory {} (from {from}) does not exist; give the directory that holds runs/",
+                path.display()
+            )),
+            (e, _) => e.into(),
+        }
+    }
+
+    /// A note on stderr, unless `--quiet`.
+    pub fn note(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("runreg: {message}");
+        }
+    }
+
+    pub fn warn_rebuilt(&self, report: &ScanReport) {
+        if let Some(why) = &report.rebuilt {
+            eprintln!("runreg: warning: cache rebuilt from the sidecars: {why}");
+        }
+    }
+
+    /// How old a heartbeat may be for its run to count as alive.
+    pub fn heartbeat_timeout(&self) -> Duration {
+        self.heartbeat_timeout
+    }
+
+    /// Whether commands rescan the tree first (not with `--no-scan`).
+    pub fn scans(&self) -> bool {
+        self.scan
+    }
+
+    /// Width to fit a table in now (a terminal can be resized between two
+    /// frames of `--watch`); `None` when tables are not cut.
+    pub fn width_now(&self) -> Option<usize> {
+        self.width
+            .and_then(|_| table::output_width(std::io::stdout().is_terminal()))
     }
 }
 
-/// `--cache-dir`, else `RUNREG_CACHE_DIR`, else `SPT_CACHE_DIR`.
-fn resolve_cache_dir(flag: Option<PathBuf>) -> Result<PathBuf, Failure> {
-    let from_env = |name: &str| {
+/// `--cache-dir`, else `RUNREG_CACHE_DIR`, else `SPT_CACHE_DIR`, with where
+/// it came from.
+fn resolve_cache_dir(flag: Option<PathBuf>) -> Option<(PathBuf, &'static str)> {
+    let from_env = |name: &'static str| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
+            .map(|v| (PathBuf::from(v), name))
     };
-    let dir = flag
+    flag.map(|dir| (dir, "--cache-dir"))
         .or_else(|| from_env("RUNREG_CACHE_DIR"))
         .or_else(|| from_env("SPT_CACHE_DIR"))
-        .ok_or(Error::NoCacheDir)?;
-    Ok(dir)
-}
-
-fn ls_query(args: &LsArgs) -> Result<Query, Failure> {
-    let mut query = Query::new().offset(args.offset);
-    if let Some(tag) = &args.tag {
-        query = query.tag(tag);
-    }
-    if let Some(status) = &args.status {
-        query = query.status(status.parse::<Status>()?);
-    }
-    if args.alive || args.dead {
-        query = query.alive(args.alive);
-    }
-    for pair in &args.hparams {
-        let (key, value) = parse_hparam(pair)?;
-        query = query.hparam(key, value);
-    }
-    if let Some(key) = &args.sort {
-        let key: SortKey = key.parse()?;
-        query = query.sort(if args.asc {
-            SortSpec::asc(key)
-        } else {
-            SortSpec::desc(key)
-        });
-    } else if args.asc {
-        query = query.sort(SortSpec::asc("created_at".parse()?));
-    }
-    if let Some(limit) = args.limit {
-        query = query.limit(limit);
-    }
-    Ok(query)
-}
-
-/// `KEY=VALUE`: VALUE as JSON when it parses (`0.01`, `true`, `"x"`), else
-/// as a string.
-fn parse_hparam(pair: &str) -> Result<(String, Value), Failure> {
-    let Some((key, raw)) = pair.split_once('=') else {
-        return Err(Failure::usage(format!(
-            "--hparam {pair:?}: expected KEY=VALUE, as in optim.lr=0.01"
-        )));
-    };
-    if key.is_empty() {
-        return Err(Failure::usage(format!(
-            "--hparam {pair:?}: the key is empty"
-        )));
-    }
-    let value = parse_value(raw).unwrap_or_else(|_| Value::Str(raw.to_owned()));
-    Ok((key.to_owned(), value))
-}
-
-/// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
-pub(crate) fn write_stdout(text: &str) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()
 }

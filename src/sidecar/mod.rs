@@ -11,6 +11,7 @@ use crate::status::Status;
 use crate::value::Value;
 
 pub use json::{JsonError, parse_value};
+pub(crate) use json::{write_python_float, write_python_json};
 
 /// The file name of a run's sidecar.
 pub const SIDECAR_NAME: &str = "sidecar.json";

@@ -8,6 +8,8 @@
 mod codec;
 mod files;
 mod lock;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod model;
 mod reader;
 mod tables;
 mod writer;
@@ -260,6 +262,16 @@ impl Store {
     }
 }
 
+/// Decodes arbitrary bytes as a record (for the fuzz targets).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn decode_for_fuzzing(bytes: &[u8]) -> bool {
+    let record = RecordBytes(bytes);
+    let hot = record.hot().is_ok();
+    let hparams = record.hparams().is_ok();
+    let cold = record.cold().is_ok();
+    hot && hparams && cold
+}
+
 /// The message of a caught panic.
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
@@ -321,32 +333,14 @@ mod tests {
         }
     }
 
-    #[derive(Clone, Debug)]
-    enum Op {
-        Upsert {
-            id: u8,
-            status: u8,
-            tags: Vec<u8>,
-            updated: u8,
-        },
-        Remove {
-            id: u8,
-        },
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
+    fn op() -> impl Strategy<Value = model::ModelOp> {
+        use model::ModelOp;
         prop_oneof![
-            3 => (0u8..8, 0u8..6, proptest::collection::vec(0u8..5, 0..4), 0u8..4)
-                .prop_map(|(id, status, tags, updated)| Op::Upsert { id, status, tags, updated }),
-            1 => (0u8..8).prop_map(|id| Op::Remove { id }),
+            6 => (0u8..8, 0u8..6, any::<u8>(), 0u8..4, proptest::option::of(-1.0f64..1.0))
+                .prop_map(|(id, status, tags, updated, metric)| ModelOp::Upsert { id, status, tags, updated, metric }),
+            2 => (0u8..8).prop_map(|id| ModelOp::Remove { id }),
+            1 => Just(ModelOp::Commit),
         ]
-    }
-
-    fn status_of(n: u8) -> Status {
-        Status::KNOWN
-            .get(usize::from(n))
-            .cloned()
-            .unwrap_or_else(|| Status::Other("paused".into()))
     }
 
     proptest! {
@@ -356,46 +350,9 @@ mod tests {
         /// transactions, the indexes agree with a full decode of the records,
         /// and the records with a plain map.
         #[test]
-        fn indexes_always_match_the_records(batches in proptest::collection::vec(proptest::collection::vec(op(), 1..12), 1..4)) {
+        fn indexes_always_match_the_records(ops in proptest::collection::vec(op(), 1..40)) {
             let dir = tempfile::tempdir().unwrap();
-            let store = store(dir.path());
-            let mut model: BTreeMap<String, Hot> = BTreeMap::new();
-            for batch in &batches {
-                store.write(|w, _| {
-                    for op in batch {
-                        match op {
-                            Op::Upsert { id, status, tags, updated } => {
-                                let tags: Vec<String> = tags.iter().map(|t| format!("t{t}")).collect();
-                                let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
-                                let h = hot(status_of(*status), &tag_refs, f64::from(*updated));
-                                w.upsert(&format!("r{id}"), &stored(h.clone(), BTreeMap::new()))?;
-                                model.insert(format!("r{id}"), h);
-                            }
-                            Op::Remove { id } => {
-                                let existed = w.remove(&format!("r{id}"))?;
-                                assert_eq!(existed, model.remove(&format!("r{id}")).is_some());
-                            }
-                        }
-                    }
-                    Ok(())
-                }).unwrap();
-            }
-            store.read(|r| {
-                let problems = r.verify_indexes()?;
-                assert!(problems.is_empty(), "{problems:?}");
-                assert_eq!(r.len()? as usize, model.len());
-                for (id, want) in &model {
-                    let got = r.with_run(id, |b| Ok(b.hot().unwrap()))?.unwrap();
-                    assert_eq!(&got, want);
-                    let mut tagged = Vec::new();
-                    for tag in &want.tags {
-                        tagged.push(r.run_ids_with_tag(tag)?.contains(id));
-                    }
-                    assert!(tagged.iter().all(|t| *t));
-                    assert!(r.run_ids_with_status(want.status.as_str())?.contains(id));
-                }
-                Ok(())
-            }).unwrap();
+            model::check(dir.path(), &ops).map_err(TestCaseError::fail)?;
         }
     }
 

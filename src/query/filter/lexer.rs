@@ -91,7 +91,9 @@ pub(super) fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
                 }
                 Kind::Number(raw)
             }
-            c if c.is_alphabetic() || c == '_' || c == '`' => Kind::Word(word(text, &mut chars)?),
+            c if c.is_ascii_alphabetic() || c == '_' || c == '`' => {
+                Kind::Word(word(text, &mut chars)?)
+            }
             other => {
                 return Err(FilterError::new(
                     text,

@@ -581,3 +581,21 @@ proptest! {
         let _ = Filter::parse(&text);
     }
 }
+
+#[test]
+fn a_non_ascii_letter_outside_quotes_is_an_error_not_a_hang() {
+    // Found by the fuzzer: a letter the lexer did not consume looped forever.
+    let e = Filter::parse("(ts\u{612}baaaa = 1")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("unexpected character `\u{612}` at column 4"),
+        "{e}"
+    );
+    let e = Filter::parse("é = 1").unwrap_err().to_string();
+    assert!(e.starts_with("unexpected character `é` at column 1"), "{e}");
+    assert!(
+        Filter::parse("summary.`é` = 1").is_ok(),
+        "backticks take any character"
+    );
+}

@@ -1,0 +1,207 @@
+//! Times runreg's queries in-process on an already scanned cache, for
+//! `scripts/bench/compare.sh`: the query alone, with no process start-up,
+//! no lazy scan and no printing.
+//!
+//! ```text
+//! cargo run --release --example bench_ops -- CACHE_DIR [--min-reps N] [--min-time SECS] [--scans]
+//! ```
+//!
+//! Opens the registry with `scan(false)` and times `get` by id (1,000 ids
+//! per repetition, reported per call) and each query of
+//! `benches/support`'s `queries()`. With `--scans`, also times an
+//! incremental scan of the cache and a full scan into a fresh cache file
+//! (in a temporary directory), in-process. Each operation is repeated at
+//! least `--min-reps` times (default 5) and until `--min-time` seconds
+//! (default 1) have passed, up to 1,000 times. Prints one JSON object:
+//! `{"op": {"median_s", "min_s", "reps", "rows"}, ...}`.
+
+#[path = "../benches/support/mod.rs"]
+mod support;
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use runreg::{Query, Registry, ScanMode};
+
+struct Settings {
+    cache_dir: PathBuf,
+    min_reps: usize,
+    min_time: Duration,
+    scans: bool,
+}
+
+fn parse_args() -> Result<Settings, String> {
+    let usage = "usage: bench_ops CACHE_DIR [--min-reps N] [--min-time SECS] [--scans]";
+    let mut settings = Settings {
+        cache_dir: PathBuf::new(),
+        min_reps: 5,
+        min_time: Duration::from_secs(1),
+        scans: false,
+    };
+    let mut dir = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--min-reps" => {
+                settings.min_reps = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--min-reps needs a number")?;
+            }
+            "--min-time" => {
+                let secs: f64 = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--min-time needs seconds")?;
+                settings.min_time = Duration::from_secs_f64(secs.max(0.0));
+            }
+            "--scans" => settings.scans = true,
+            "-h" | "--help" => return Err(usage.to_owned()),
+            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}\n{usage}")),
+            _ if dir.is_none() => dir = Some(PathBuf::from(arg)),
+            _ => return Err(format!("unexpected argument {arg:?}\n{usage}")),
+        }
+    }
+    settings.cache_dir = dir.ok_or(usage)?;
+    Ok(settings)
+}
+
+/// Timings of one operation.
+struct Timing {
+    samples: Vec<f64>,
+    rows: usize,
+}
+
+impl Timing {
+    fn json(mut self) -> serde_json::Value {
+        self.samples.sort_by(f64::total_cmp);
+        let n = self.samples.len();
+        let median = if n % 2 == 1 {
+            self.samples[n / 2]
+        } else {
+            (self.samples[n / 2 - 1] + self.samples[n / 2]) / 2.0
+        };
+        serde_json::json!({
+            "median_s": median,
+            "min_s": self.samples[0],
+            "reps": n,
+            "rows": self.rows,
+        })
+    }
+}
+
+/// Runs `op` (which returns a row count) until both limits are met.
+fn measure(settings: &Settings, mut op: impl FnMut() -> usize) -> Timing {
+    let started = Instant::now();
+    let mut timing = Timing {
+        samples: Vec::new(),
+        rows: 0,
+    };
+    while timing.samples.len() < 1000
+        && (timing.samples.len() < settings.min_reps || started.elapsed() < settings.min_time)
+    {
+        let t = Instant::now();
+        timing.rows = black_box(op());
+        timing.samples.push(t.elapsed().as_secs_f64());
+    }
+    timing
+}
+
+fn run(settings: &Settings) -> Result<serde_json::Value, String> {
+    let registry = Registry::builder(&settings.cache_dir)
+        .scan(false)
+        .open()
+        .map_err(|e| e.to_string())?;
+    if registry.is_empty().map_err(|e| e.to_string())? {
+        eprintln!("bench_ops: the cache is empty; scanning first");
+        Registry::builder(&settings.cache_dir)
+            .scan(false)
+            .open()
+            .map_err(|e| e.to_string())?
+            .scan(ScanMode::Full)
+            .map_err(|e| e.to_string())?;
+    }
+    let mut out = serde_json::Map::new();
+
+    // Ids spread over the whole cache.
+    let all: Vec<String> = registry
+        .query(&Query::new())
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|r| r.run_id)
+        .collect();
+    let ids = support::spread_ids(&all, 1000);
+    eprintln!(
+        "bench_ops: {} runs cached; timing get x{}",
+        all.len(),
+        ids.len()
+    );
+    let mut get = measure(settings, || {
+        ids.iter()
+            .filter(|id| matches!(registry.get(id), Ok(Some(_))))
+            .count()
+    });
+    for s in &mut get.samples {
+        *s /= ids.len().max(1) as f64;
+    }
+    out.insert("get_by_id".into(), get.json());
+
+    for (name, query) in support::queries() {
+        eprintln!("bench_ops: timing {name}");
+        let timing = measure(settings, || {
+            registry.query(&query).map_or(0, |rows| rows.len())
+        });
+        out.insert(name.into(), timing.json());
+    }
+
+    if settings.scans {
+        let mut registry = Registry::builder(&settings.cache_dir)
+            .scan(false)
+            .open()
+            .map_err(|e| e.to_string())?;
+        eprintln!("bench_ops: timing incremental scans");
+        let incremental = measure(settings, || {
+            registry
+                .scan(ScanMode::Incremental)
+                .map_or(0, |r| r.upserted)
+        });
+        out.insert("scan_incremental_unchanged".into(), incremental.json());
+
+        let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
+        let db = dir.path().join("fresh.redb");
+        eprintln!("bench_ops: timing full scans into a fresh cache");
+        let full = measure(settings, || {
+            let _ = std::fs::remove_file(&db);
+            Registry::builder(&settings.cache_dir)
+                .scan(false)
+                .db_path(&db)
+                .open()
+                .and_then(|mut r| r.scan(ScanMode::Full))
+                .map_or(0, |r| r.upserted)
+        });
+        out.insert("scan_full_fresh".into(), full.json());
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
+fn main() -> ExitCode {
+    let settings = match parse_args() {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("bench_ops: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&settings) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench_ops: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

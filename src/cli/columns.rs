@@ -1,0 +1,529 @@
+//! The columns of a run table (`-c/--columns`), and each run's cell in
+//! them: a readable form for tables, a raw form for CSV.
+
+use std::collections::BTreeMap;
+
+use anstyle::Style;
+use runreg::{Column, Error, RunRecord, SortKey, Value};
+
+use super::Failure;
+use super::color::{self, ALIVE, DIM};
+use super::output;
+use super::table::{Fit, Header, Table};
+use super::time;
+
+/// The names `-c` accepts besides `summary.<k>`, `hparams.<k>`, `config.<k>`.
+pub const NAMES: &str = "run_id, status, alive, age, heartbeat, tags, created_at, updated_at, ended_at, run_dir, checkpoint_path, notes";
+
+/// A column of a run table.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnSpec {
+    /// A field of the record: run_id, status, alive, timestamps, paths, notes.
+    Field(Column),
+    /// Time since the run was created (`3h ago`; seconds in CSV).
+    Age,
+    /// Time since the last heartbeat (`12s ago`; seconds in CSV).
+    Heartbeat,
+    /// The run's tags.
+    Tags,
+    /// `summary.<k>`.
+    Summary(String),
+    /// `hparams.<k>`.
+    Hparam(String),
+    /// `config.<k>` (nested keys joined by dots).
+    Config(String),
+}
+
+impl ColumnSpec {
+    /// Parses one name given to `-c`.
+    pub fn parse(name: &str) -> Result<ColumnSpec, Failure> {
+        let name = name.trim();
+        match name {
+            "" => {
+                return Err(Failure::usage(
+                    "empty column name in --columns; separate names with single commas",
+                ));
+            }
+            "age" => return Ok(ColumnSpec::Age),
+            "heartbeat" => return Ok(ColumnSpec::Heartbeat),
+            "tags" => return Ok(ColumnSpec::Tags),
+            _ => {}
+        }
+        match name.parse::<SortKey>() {
+            Ok(key) => Ok(key.into()),
+            Err(Error::InvalidSortKey { reason, .. }) if name.contains('.') => {
+                Err(Failure::usage(format!("unknown column {name:?}: {reason}")))
+            }
+            Err(_) => Err(Failure::usage(format!(
+                "unknown column {name:?}: expected one of {NAMES}, or summary.<key>, hparams.<key>, config.<key> (a metric: summary.{name})"
+            ))),
+        }
+    }
+
+    /// Parses every name given to `-c`.
+    pub fn parse_all(names: &[String]) -> Result<Vec<ColumnSpec>, Failure> {
+        names.iter().map(|n| ColumnSpec::parse(n)).collect()
+    }
+
+    /// The column's name, as `-c` takes it (and as CSV headers show it).
+    pub fn name(&self) -> String {
+        match self {
+            ColumnSpec::Field(c) => c.name().to_owned(),
+            ColumnSpec::Age => "age".to_owned(),
+            ColumnSpec::Heartbeat => "heartbeat".to_owned(),
+            ColumnSpec::Tags => "tags".to_owned(),
+            ColumnSpec::Summary(k) => format!("summary.{k}"),
+            ColumnSpec::Hparam(k) => format!("hparams.{k}"),
+            ColumnSpec::Config(k) => format!("config.{k}"),
+        }
+    }
+
+    /// The table header: the name, with a metric's `summary.` left out.
+    pub fn header(&self) -> String {
+        match self {
+            ColumnSpec::Summary(k) => k.clone(),
+            other => other.name(),
+        }
+    }
+
+    /// Whether a table may truncate this column's cells to fit the terminal
+    /// (free text may; ids, numbers and times may not).
+    pub fn shrinkable(&self) -> bool {
+        matches!(
+            self,
+            ColumnSpec::Tags
+                | ColumnSpec::Field(Column::RunDir | Column::CheckpointPath | Column::Notes)
+                | ColumnSpec::Hparam(_)
+                | ColumnSpec::Config(_)
+        )
+    }
+
+    /// The run's value in this column, for a table.
+    pub fn cell(&self, run: &RunRecord, now: f64) -> Cell {
+        match self {
+            ColumnSpec::Field(column) => match column {
+                Column::RunId => Cell::text(&run.run_id),
+                Column::Status => Cell::styled(
+                    run.status.as_str().to_owned(),
+                    color::status_style(&run.status),
+                ),
+                Column::Alive if run.alive => Cell::styled("yes".into(), ALIVE),
+                Column::Alive => Cell::text("no"),
+                Column::CreatedAt => Cell::text(&time::datetime_short(run.created_at)),
+                Column::UpdatedAt => Cell::text(&time::datetime_short(run.updated_at)),
+                Column::EndedAt => run
+                    .ended_at
+                    .map_or_else(Cell::missing, |t| Cell::text(&time::datetime_short(t))),
+                Column::RunDir => Cell::text(&run.run_dir),
+                Column::CheckpointPath => run
+                    .checkpoint_path
+                    .as_deref()
+                    .map_or_else(Cell::missing, Cell::text),
+                Column::Notes if run.notes.is_empty() => Cell::missing(),
+                Column::Notes => Cell::text(&run.notes),
+            },
+            ColumnSpec::Age => Cell::text(&time::age(run.created_at, now)),
+            ColumnSpec::Heartbeat => run
+                .heartbeat_at
+                .map_or_else(Cell::missing, |t| Cell::text(&time::age(t, now))),
+            ColumnSpec::Tags if run.tags.is_empty() => Cell::missing(),
+            ColumnSpec::Tags => Cell::text(&run.tags.join(",")),
+            ColumnSpec::Summary(_) | ColumnSpec::Hparam(_) | ColumnSpec::Config(_) => {
+                self.value(run).map_or_else(Cell::missing, Cell::value)
+            }
+        }
+    }
+
+    /// The run's value in this column, for CSV: times as epoch seconds,
+    /// ages as whole seconds, tags as a JSON array, values in full
+    /// precision; empty when absent.
+    pub fn raw(&self, run: &RunRecord, now: f64) -> String {
+        let seconds = |t: f64| Value::Float(t).to_string();
+        match self {
+            ColumnSpec::Field(column) => match column {
+                Column::RunId => run.run_id.clone(),
+                Column::Status => run.status.as_str().to_owned(),
+                Column::Alive => run.alive.to_string(),
+                Column::CreatedAt => seconds(run.created_at),
+                Column::UpdatedAt => seconds(run.updated_at),
+                Column::EndedAt => run.ended_at.map(seconds).unwrap_or_default(),
+                Column::RunDir => run.run_dir.clone(),
+                Column::CheckpointPath => run.checkpoint_path.clone().unwrap_or_default(),
+                Column::Notes => run.notes.clone(),
+            },
+            ColumnSpec::Age => whole_seconds(now - run.created_at),
+            ColumnSpec::Heartbeat => run
+                .heartbeat_at
+                .map(|t| whole_seconds(now - t))
+                .unwrap_or_default(),
+            ColumnSpec::Tags => serde_json::to_string(&run.tags).unwrap_or_default(),
+            _ => match self.value(run) {
+                None | Some(Value::Null) => String::new(),
+                Some(v) => v.to_string(),
+            },
+        }
+    }
+
+    /// The value a `summary.`, `hparams.` or `config.` column names.
+    pub fn value<'r>(&self, run: &'r RunRecord) -> Option<&'r Value> {
+        match self {
+            ColumnSpec::Summary(k) => run.summary.get(k),
+            ColumnSpec::Hparam(k) => run.hparams.get(k),
+            ColumnSpec::Config(k) => lookup_config(&run.config, k),
+            _ => None,
+        }
+    }
+}
+
+impl From<SortKey> for ColumnSpec {
+    fn from(key: SortKey) -> ColumnSpec {
+        match key {
+            SortKey::Column(c) => ColumnSpec::Field(c),
+            SortKey::Summary(k) => ColumnSpec::Summary(k),
+            SortKey::Hparam(k) => ColumnSpec::Hparam(k),
+            SortKey::Config(k) => ColumnSpec::Config(k),
+        }
+    }
+}
+
+/// A column as a table shows it: what, and how it gives way when the
+/// terminal is too narrow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shown {
+    pub spec: ColumnSpec,
+    pub fit: Fit,
+}
+
+impl Shown {
+    /// A column the user asked for: cut when it is free text, never left out.
+    pub fn asked(spec: ColumnSpec) -> Shown {
+        let fit = if spec.shrinkable() {
+            Fit::Shrink
+        } else {
+            Fit::Keep
+        };
+        Shown { spec, fit }
+    }
+
+    /// A column runreg chose to add: left out when it does not fit.
+    pub fn optional(spec: ColumnSpec) -> Shown {
+        Shown {
+            spec,
+            fit: Fit::Optional,
+        }
+    }
+}
+
+/// A table of `runs` in `columns`.
+pub fn runs_table(runs: &[RunRecord], columns: &[Shown], now: f64) -> Table {
+    let headers = columns
+        .iter()
+        .map(|c| Header {
+            title: c.spec.header(),
+            fit: c.fit,
+        })
+        .collect();
+    let mut table = Table::new(headers);
+    for run in runs {
+        table.push(columns.iter().map(|c| c.spec.cell(run, now)).collect());
+    }
+    table
+}
+
+/// `runs` as CSV in `columns`, raw values, headers as `-c` names them.
+pub fn runs_csv(runs: &[RunRecord], columns: &[ColumnSpec], now: f64) -> String {
+    let header: Vec<String> = columns.iter().map(ColumnSpec::name).collect();
+    output::to_csv(
+        &header,
+        runs.iter()
+            .map(|run| columns.iter().map(|c| c.raw(run, now)).collect()),
+    )
+}
+
+/// The `n` summary metrics a default table shows: among the keys any of
+/// `runs` has (leaving out those in `except`), validation and test metrics
+/// first, then the others, then bookkeeping (epoch, step, learning rate,
+/// time); by name within each group.
+pub fn first_metrics(runs: &[RunRecord], n: usize, except: &[ColumnSpec]) -> Vec<ColumnSpec> {
+    let keys: std::collections::BTreeSet<&String> =
+        runs.iter().flat_map(|r| r.summary.keys()).collect();
+    let mut keys: Vec<&String> = keys.into_iter().collect();
+    keys.sort_by_key(|k| metric_rank(k));
+    keys.into_iter()
+        .map(|k| ColumnSpec::Summary(k.clone()))
+        .filter(|c| !except.contains(c))
+        .take(n)
+        .collect()
+}
+
+/// 0 for validation and test metrics, 2 for bookkeeping, 1 for the rest.
+fn metric_rank(key: &str) -> u8 {
+    const HELD_OUT: [&str; 6] = ["val", "valid", "validation", "test", "eval", "evaluation"];
+    const BOOKKEEPING: [&str; 9] = [
+        "epoch",
+        "step",
+        "lr",
+        "learning",
+        "time",
+        "sec",
+        "secs",
+        "seconds",
+        "throughput",
+    ];
+    let words: Vec<String> = key
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let has = |set: &[&str]| words.iter().any(|w| set.contains(&w.as_str()));
+    if has(&HELD_OUT) {
+        0
+    } else if has(&BOOKKEEPING) {
+        2
+    } else {
+        1
+    }
+}
+
+fn whole_seconds(secs: f64) -> String {
+    if secs.is_finite() {
+        format!("{}", secs.max(0.0).floor() as u64)
+    } else {
+        String::new()
+    }
+}
+
+/// One table cell: its text (control characters made spaces, so a cell
+/// stays on its line and cannot drive the terminal), how to colour it, and
+/// whether it is a number (numbers are right-aligned).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    pub text: String,
+    pub style: Style,
+    pub kind: CellKind,
+}
+
+/// What a cell holds, for alignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CellKind {
+    Text,
+    Number,
+    /// Shown as a dim `-`.
+    Missing,
+}
+
+impl Cell {
+    pub fn text(text: &str) -> Cell {
+        Cell::styled(text.to_owned(), Style::new())
+    }
+
+    pub fn styled(text: String, style: Style) -> Cell {
+        Cell {
+            text: sanitize(&text),
+            style,
+            kind: CellKind::Text,
+        }
+    }
+
+    pub fn number(text: String) -> Cell {
+        Cell {
+            text,
+            style: Style::new(),
+            kind: CellKind::Number,
+        }
+    }
+
+    pub fn missing() -> Cell {
+        Cell {
+            text: "-".to_owned(),
+            style: DIM,
+            kind: CellKind::Missing,
+        }
+    }
+
+    /// A value as a table shows it: numbers compact (6 significant
+    /// digits), `null` and `NaN` as they are.
+    pub fn value(value: &Value) -> Cell {
+        match value {
+            Value::Int(i) => Cell::number(i.to_string()),
+            Value::Float(f) if f.is_nan() => Cell {
+                style: DIM,
+                ..Cell::number("NaN".into())
+            },
+            Value::Float(f) => Cell::number(compact(*f)),
+            Value::Null => Cell {
+                text: "null".into(),
+                ..Cell::missing()
+            },
+            other => Cell::text(&other.to_string()),
+        }
+    }
+}
+
+/// Text safe to put in a table row: control characters become spaces.
+pub fn sanitize(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A float in at most 6 significant digits, trailing zeros dropped:
+/// `0.912346`, `1234.57`, `12`, `1.5e-7`, `Infinity`.
+pub fn compact(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".to_owned();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
+    }
+    if x == 0.0 {
+        return "0".to_owned();
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    if (-4..6).contains(&magnitude) {
+        let decimals = (5 - magnitude).max(0) as usize;
+        let text = format!("{x:.decimals$}");
+        let text = if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            &text
+        };
+        // Rounding can reach the next power of ten (999999.7 -> 1000000),
+        // which is still exact to 6 digits.
+        text.to_owned()
+    } else {
+        let text = format!("{x:.5e}");
+        match text.split_once('e') {
+            Some((mantissa, exp)) if mantissa.contains('.') => {
+                let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+                format!("{mantissa}e{exp}")
+            }
+            _ => text,
+        }
+    }
+}
+
+/// Looks up `key` in a (nested) config: the flattened key (`optim.lr` for
+/// `{"optim": {"lr": ..}}`, `layers.0` for a list item).
+pub fn lookup_config<'a>(config: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a Value> {
+    if let Some(v) = config.get(key) {
+        return Some(v);
+    }
+    flatten_config(config)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// Every leaf of a config with its dotted key, in key order of each level.
+pub fn flatten_config(config: &BTreeMap<String, Value>) -> Vec<(String, &Value)> {
+    fn walk<'a>(prefix: String, value: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+        match value {
+            Value::Map(entries) if !entries.is_empty() => {
+                for (k, v) in entries {
+                    walk(format!("{prefix}.{k}"), v, out);
+                }
+            }
+            Value::List(items) if !items.is_empty() => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(format!("{prefix}.{i}"), v, out);
+                }
+            }
+            leaf => out.push((prefix, leaf)),
+        }
+    }
+    let mut out = Vec::new();
+    for (k, v) in config {
+        walk(k.clone(), v, &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_numbers_keep_six_significant_digits() {
+        assert_eq!(compact(0.912_345_678), "0.912346");
+        assert_eq!(compact(1234.5678), "1234.57");
+        assert_eq!(compact(12.0), "12");
+        assert_eq!(compact(-0.5), "-0.5");
+        assert_eq!(compact(0.000_123_4), "0.0001234");
+        assert_eq!(compact(1.5e-7), "1.5e-7");
+        assert_eq!(compact(123_456_789.0), "1.23457e8");
+        assert_eq!(compact(1e20), "1e20");
+        assert_eq!(compact(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(compact(0.0), "0");
+    }
+
+    #[test]
+    fn column_names_round_trip_and_unknown_ones_say_what_is_accepted() {
+        for name in NAMES
+            .split(", ")
+            .chain(["summary.val/loss", "hparams.optim.lr"])
+        {
+            assert_eq!(ColumnSpec::parse(name).unwrap().name(), name);
+        }
+        let err = ColumnSpec::parse("val_acc").unwrap_err();
+        assert_eq!(err.code, 2);
+        assert!(err.message.contains("summary.val_acc"), "{}", err.message);
+        let err = ColumnSpec::parse("metrics.acc").unwrap_err();
+        assert!(
+            err.message.contains("not one of summary"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn config_keys_reach_nested_values() {
+        let mut config = BTreeMap::new();
+        config.insert(
+            "optim".to_owned(),
+            Value::Map(vec![
+                ("lr".to_owned(), Value::Float(0.1)),
+                ("betas".to_owned(), Value::List(vec![Value::Float(0.9)])),
+            ]),
+        );
+        assert_eq!(lookup_config(&config, "optim.lr"), Some(&Value::Float(0.1)));
+        assert_eq!(
+            lookup_config(&config, "optim.betas.0"),
+            Some(&Value::Float(0.9))
+        );
+        assert_eq!(lookup_config(&config, "optim.wd"), None);
+    }
+
+    #[test]
+    fn default_metrics_put_held_out_ones_first_and_bookkeeping_last() {
+        let mut keys = [
+            "epoch",
+            "lr-SGD",
+            "train_loss",
+            "val/acc",
+            "test_top1",
+            "step",
+        ];
+        keys.sort_by_key(|k| metric_rank(k));
+        assert_eq!(
+            keys,
+            [
+                "val/acc",
+                "test_top1",
+                "train_loss",
+                "epoch",
+                "lr-SGD",
+                "step"
+            ]
+        );
+    }
+
+    #[test]
+    fn control_characters_cannot_reach_the_terminal() {
+        assert_eq!(sanitize("a\nb\u{1b}[2J"), "a b [2J");
+    }
+}

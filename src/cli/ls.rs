@@ -1,0 +1,224 @@
+//! `runreg ls`: runs as a table, JSON or CSV; `--watch` redraws it.
+
+use std::io::IsTerminal as _;
+use std::time::Duration;
+
+use clap::Args;
+use runreg::{Column, Query, RunRecord, SortKey};
+
+use super::args::{Filters, FormatArgs, PageArgs, SortArgs};
+use super::columns::{self, ColumnSpec, Shown};
+use super::table;
+use super::{Context, Failure, output, time};
+
+/// Summary metrics a default table adds after the sort key.
+const DEFAULT_METRICS: usize = 3;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Default columns: run_id, status, alive, age (since created), tags, the sort key \
+when it is not one of those, and three summary metrics (validation and test ones \
+first; epoch, step and lr last) as room allows; -c picks the columns. On a \
+terminal the table fits the width ($COLUMNS if set), cutting long tags with '…'; \
+piped, values stay whole. --json prints every field of each run; --csv the columns with raw values \
+(epoch seconds, full precision). --watch redraws in place on a terminal; Ctrl-C \
+stops it.
+
+Examples:
+  runreg ls --status completed --sort summary.val_acc -n 5
+  runreg ls -c run_id,status,summary.val_acc,hparams.optim.lr --csv
+  runreg ls --tag sweep:12345 --alive --watch 10")]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub filters: Filters,
+
+    #[command(flatten)]
+    pub sort: SortArgs,
+
+    #[command(flatten)]
+    pub page: PageArgs,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    /// Redraw the table every SECS seconds, rescanning each time, until Ctrl-C (exit status 130)
+    #[arg(long, value_name = "SECS", conflicts_with_all = ["json", "csv"])]
+    pub watch: Option<f64>,
+}
+
+pub fn run(ctx: &Context, args: LsArgs) -> Result<(), Failure> {
+    let query = args.page.apply(args.sort.apply(args.filters.query()?)?);
+    let sort = args.sort.key()?;
+    let asked = args
+        .format
+        .columns
+        .as_deref()
+        .map(ColumnSpec::parse_all)
+        .transpose()?;
+    if let Some(secs) = args.watch {
+        return watch(ctx, &args, &query, sort.as_ref(), asked.as_deref(), secs);
+    }
+    let runs = ctx.open()?.query(&query)?;
+    let now = time::now();
+    let text = if args.format.json {
+        output::to_json(&runs)
+    } else if args.format.csv {
+        let columns = asked.unwrap_or_else(|| {
+            default_columns(&runs, sort.as_ref(), false)
+                .into_iter()
+                .map(|c| c.spec)
+                .collect()
+        });
+        columns::runs_csv(&runs, &columns, now)
+    } else {
+        let columns = table_columns(&runs, sort.as_ref(), asked.as_deref());
+        let mut text = String::new();
+        render_table(&mut text, ctx, &runs, &columns, &args, now, None);
+        text
+    };
+    output::print(&text)
+}
+
+/// The columns of a table: those asked for, else the defaults.
+fn table_columns(
+    runs: &[RunRecord],
+    sort: Option<&SortKey>,
+    asked: Option<&[ColumnSpec]>,
+) -> Vec<Shown> {
+    match asked {
+        Some(specs) => specs.iter().cloned().map(Shown::asked).collect(),
+        None => default_columns(runs, sort, true),
+    }
+}
+
+/// run_id, status, alive, age (created_at in CSV), tags, the sort key when
+/// not among them, then the first few summary metrics.
+fn default_columns(runs: &[RunRecord], sort: Option<&SortKey>, table: bool) -> Vec<Shown> {
+    let created = if table {
+        ColumnSpec::Age
+    } else {
+        ColumnSpec::Field(Column::CreatedAt)
+    };
+    let mut columns: Vec<Shown> = [
+        ColumnSpec::Field(Column::RunId),
+        ColumnSpec::Field(Column::Status),
+        ColumnSpec::Field(Column::Alive),
+        created,
+        ColumnSpec::Tags,
+    ]
+    .into_iter()
+    .map(Shown::asked)
+    .collect();
+    if let Some(key) = sort {
+        let spec = ColumnSpec::from(key.clone());
+        let shown = |c: &Shown| c.spec == spec;
+        if spec != ColumnSpec::Field(Column::CreatedAt) && !columns.iter().any(shown) {
+            columns.push(Shown::asked(spec));
+        }
+    }
+    let present: Vec<ColumnSpec> = columns.iter().map(|c| c.spec.clone()).collect();
+    columns.extend(
+        columns::first_metrics(runs, DEFAULT_METRICS, &present)
+            .into_iter()
+            .map(|spec| {
+                if table {
+                    Shown::optional(spec)
+                } else {
+                    Shown::asked(spec)
+                }
+            }),
+    );
+    columns
+}
+
+/// Appends the table of `runs` (or a line saying there are none) and a
+/// count; at most `max_rows` rows when given.
+fn render_table(
+    text: &mut String,
+    ctx: &Context,
+    runs: &[RunRecord],
+    columns: &[Shown],
+    args: &LsArgs,
+    now: f64,
+    max_rows: Option<usize>,
+) {
+    if runs.is_empty() {
+        text.push_str(if args.page.paged() {
+            "no runs in this range (-n, --offset)\n"
+        } else if args.filters.any() {
+            "no runs match\n"
+        } else {
+            "no runs\n"
+        });
+        return;
+    }
+    let mut table = columns::runs_table(runs, columns, now);
+    let hidden = match max_rows {
+        Some(max) if runs.len() > max => {
+            table.truncate(max);
+            runs.len() - max
+        }
+        _ => 0,
+    };
+    text.push_str(&table.render(ctx.width_now(), ctx.palette));
+    text.push_str(&output::plural(runs.len(), "run"));
+    if hidden > 0 {
+        text.push_str(&format!(
+            " ({hidden} not shown: enlarge the terminal or use -n)"
+        ));
+    }
+    text.push('\n');
+}
+
+/// Redraws the table every `secs` seconds until interrupted. On a terminal
+/// each frame replaces the last (cursor home, clear); otherwise frames are
+/// printed one after another, separated by a blank line.
+fn watch(
+    ctx: &Context,
+    args: &LsArgs,
+    query: &Query,
+    sort: Option<&SortKey>,
+    asked: Option<&[ColumnSpec]>,
+    secs: f64,
+) -> Result<(), Failure> {
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(Failure::usage(
+            "--watch takes a number of seconds greater than 0, as in --watch 5",
+        ));
+    }
+    let interval = Duration::from_secs_f64(secs.max(0.1));
+    let tty = std::io::stdout().is_terminal();
+    let command: Vec<String> = std::env::args().skip(1).collect();
+    let title = format!(
+        "Every {}s: runreg {}",
+        columns::compact(secs),
+        command.join(" ")
+    );
+    let mut first = true;
+    loop {
+        // A zero TTL: every frame rescans, however short the interval.
+        let runs = ctx.open_with(ctx.scans(), Duration::ZERO)?.query(query)?;
+        let now = time::now();
+        let columns = table_columns(&runs, sort, asked);
+        let mut frame = format!("{title}    {}\n\n", time::clock(now));
+        // Room for the title, the blank line, the table's header and the count.
+        let max_rows = tty
+            .then(table::terminal_size)
+            .flatten()
+            .map(|(_, h)| h.saturating_sub(5).max(1));
+        render_table(&mut frame, ctx, &runs, &columns, args, now, max_rows);
+        let out = if tty {
+            // Home, each line cleared to its end, then the rest of the screen.
+            let body = frame.replace('\n', "\x1b[K\n");
+            let clear = if first { "\x1b[2J" } else { "" };
+            format!("{clear}\x1b[H{body}\x1b[J")
+        } else if first {
+            frame
+        } else {
+            format!("\n{frame}")
+        };
+        output::print(&out)?;
+        first = false;
+        std::thread::sleep(interval);
+    }
+}
