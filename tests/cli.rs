@@ -231,6 +231,113 @@ d9d9d9        -                 -
 }
 
 #[test]
+fn where_filters_with_expressions() {
+    let f = Fixture::new();
+    let ids = |expr: &str| -> String {
+        let mut cmd = f.runreg();
+        cmd.args([
+            "ls",
+            "--where",
+            expr,
+            "-c",
+            "run_id",
+            "--csv",
+            "--sort",
+            "run_id:asc",
+        ]);
+        stdout(&mut cmd)
+            .lines()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(ids("summary.val_acc > 0.8"), "a1b2c3 a1ff00");
+    assert_eq!(
+        ids("hparams.optim.lr in (0.1, 1) or tags has 'vit'"),
+        "a1ff00 b7e1a9 c3d4e5"
+    );
+    assert_eq!(
+        ids("not summary.train_loss < 1"),
+        "b7e1a9 c3d4e5 d9d9d9",
+        "NaN and missing fail the comparison"
+    );
+    assert_eq!(ids("not exists summary.val_acc"), "d9d9d9");
+    assert_eq!(ids("run_id ~ 'a1*' and created_at > -1d"), "a1b2c3 a1ff00");
+    assert_eq!(ids("created_at < -1d"), "");
+    // Repeated --where: all must hold, with the other filters too.
+    let mut cmd = f.runreg();
+    cmd.args([
+        "ls",
+        "--tag",
+        "sweep:1",
+        "--where",
+        "summary.val_acc > 0.6",
+        "--where",
+        "hparams.batch_size = 256",
+    ]);
+    cmd.args(["-c", "run_id", "--csv"]);
+    assert_eq!(stdout(&mut cmd), "run_id\na1b2c3\na1ff00\n");
+}
+
+#[test]
+fn where_errors_point_at_the_problem() {
+    let f = Fixture::new();
+    f.runreg()
+        .args(["ls", "--where", "sumary.acc > 1"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr("runreg: invalid filter: unknown field `sumary.acc`: did you mean `summary.`? at column 1\n  sumary.acc > 1\n  ^\n");
+    f.runreg()
+        .args(["best", "val_acc", "--where", "summary.val_acc >"])
+        .assert()
+        .code(2)
+        .stderr("runreg: invalid filter: expected a value (a number, a 'string', true, false, null), found the end at column 18\n  summary.val_acc >\n                   ^\n");
+}
+
+#[test]
+fn sort_takes_a_list_of_keys_with_directions() {
+    let f = Fixture::new();
+    let ids = |sort: &str, extra: &[&str]| -> String {
+        let mut cmd = f.runreg();
+        cmd.args(["ls", "--sort", sort, "-c", "run_id", "--csv"])
+            .args(extra);
+        stdout(&mut cmd)
+            .lines()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        ids("hparams.batch_size:desc,summary.val_acc:asc", &[]),
+        "a1ff00 a1b2c3 b7e1a9 c3d4e5 d9d9d9"
+    );
+    assert_eq!(
+        ids("hparams.batch_size,summary.val_acc", &["--asc"]),
+        "b7e1a9 a1ff00 a1b2c3 c3d4e5 d9d9d9"
+    );
+    assert_eq!(
+        ids("status:asc,created_at:desc", &[]),
+        "a1b2c3 a1ff00 b7e1a9 d9d9d9 c3d4e5"
+    );
+    assert_eq!(
+        ids("status:asc,created_at:desc", &["-n", "2", "--offset", "1"]),
+        "a1ff00 b7e1a9"
+    );
+    let out = f
+        .runreg()
+        .args(["ls", "--sort", "summary.val_acc,metrics.x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err,
+        "runreg: invalid sort key \"metrics.x\": `metrics` is not one of summary, hparams, config\n"
+    );
+}
+
+#[test]
 fn ls_adds_the_sort_key_as_a_column() {
     let f = Fixture::new();
     assert_eq!(

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use runreg::{Query, SortKey, SortSpec, Status, Value};
+use runreg::{Error, Filter, Query, SortKey, SortSpec, Status, Value};
 
 use super::Failure;
 use super::best::BestArgs;
@@ -169,6 +169,10 @@ pub struct Filters {
     /// Only runs whose hparam KEY equals VALUE (VALUE read as JSON when it parses, else as text); repeatable
     #[arg(long = "hparam", value_name = "KEY=VALUE")]
     pub hparams: Vec<String>,
+
+    /// Only runs this expression holds for; repeatable (all must hold). E.g. "summary.val_acc > 0.8 and hparams.optim.lr in (0.1, 0.01) and created_at > -7d". Fields: run_id, status, alive, tags, notes, run_dir, checkpoint_path, created_at, updated_at, ended_at, summary.<k>, hparams.<k>, config.<k>; operators = != < <= > >= in, not in, ~ (glob), tags has, exists; and, or, not, parentheses. A comparison with a missing or NaN value is false.
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filters: Vec<String>,
 }
 
 impl Filters {
@@ -179,12 +183,17 @@ impl Filters {
             || self.alive
             || self.dead
             || !self.hparams.is_empty()
+            || !self.filters.is_empty()
     }
 
     /// Whether `--tag` is the only filter given (or none is): then the
     /// indexes alone can answer some questions (`runreg status`).
     pub fn at_most_tag(&self) -> bool {
-        self.status.is_none() && !self.alive && !self.dead && self.hparams.is_empty()
+        self.status.is_none()
+            && !self.alive
+            && !self.dead
+            && self.hparams.is_empty()
+            && self.filters.is_empty()
     }
 
     /// The query these filters ask, before sorting and paging.
@@ -202,6 +211,9 @@ impl Filters {
         for pair in &self.hparams {
             let (key, value) = parse_hparam(pair)?;
             query = query.hparam(key, value);
+        }
+        for text in &self.filters {
+            query = query.filter(Filter::parse(text).map_err(Error::from)?);
         }
         Ok(query)
     }
@@ -228,34 +240,51 @@ fn parse_hparam(pair: &str) -> Result<(String, Value), Failure> {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Order and paging")]
 pub struct SortArgs {
-    /// Sort by a column (run_id, status, created_at, updated_at, ended_at, alive, run_dir, checkpoint_path, notes) or summary.<k>, hparams.<k>, config.<k> [default: created_at, newest first]
-    #[arg(long, value_name = "KEY")]
+    /// Sort by a column (run_id, status, created_at, updated_at, ended_at, alive, run_dir, checkpoint_path, notes) or summary.<k>, hparams.<k>, config.<k>; a comma-separated list sorts by each in turn, each KEY optionally followed by :asc or :desc (e.g. summary.val_acc:desc,created_at:asc); ties end in run_id order [default: created_at, newest first]
+    #[arg(long, value_name = "KEY[:asc|:desc],...")]
     pub sort: Option<String>,
 
-    /// Smallest first (default: largest first); runs lacking the key come last either way
+    /// Smallest first for keys without :asc or :desc (default: largest first); runs lacking a key come last either way
     #[arg(long)]
     pub asc: bool,
 }
 
 impl SortArgs {
-    /// The sort key given, parsed.
+    /// The sort specs given, parsed: `--asc` sets the direction of those
+    /// without an explicit `:asc` or `:desc`.
+    pub fn specs(&self) -> Result<Vec<SortSpec>, Failure> {
+        let Some(list) = &self.sort else {
+            return Ok(Vec::new());
+        };
+        list.split(',')
+            .map(|item| {
+                let item = item.trim();
+                let explicit = item.ends_with(":asc") || item.ends_with(":desc");
+                let mut spec: SortSpec = item.parse()?;
+                if !explicit {
+                    spec.descending = !self.asc;
+                }
+                Ok(spec)
+            })
+            .collect()
+    }
+
+    /// The first (most significant) sort key given.
     pub fn key(&self) -> Result<Option<SortKey>, Failure> {
-        Ok(self.sort.as_deref().map(str::parse).transpose()?)
+        Ok(self.specs()?.into_iter().next().map(|s| s.key))
     }
 
     /// Adds the sort to `query`; `--asc` alone sorts oldest first, and no
     /// sort at all leaves the query's default (newest first).
-    pub fn apply(&self, query: Query) -> Result<Query, Failure> {
-        let key = match (self.key()?, self.asc) {
-            (Some(key), _) => key,
-            (None, true) => SortKey::Column(runreg::Column::CreatedAt),
-            (None, false) => return Ok(query),
-        };
-        Ok(query.sort(if self.asc {
-            SortSpec::asc(key)
-        } else {
-            SortSpec::desc(key)
-        }))
+    pub fn apply(&self, mut query: Query) -> Result<Query, Failure> {
+        let specs = self.specs()?;
+        if specs.is_empty() && self.asc {
+            return Ok(query.sort(SortSpec::asc(SortKey::Column(runreg::Column::CreatedAt))));
+        }
+        for spec in specs {
+            query = query.sort(spec);
+        }
+        Ok(query)
     }
 }
 
