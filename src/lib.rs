@@ -31,10 +31,13 @@
 //! # }
 //! ```
 //!
-//! The layers: [`sidecar`] reads the on-disk format; the scanner walks the
-//! tree (the only user of jwalk); the store keeps runs and indexes in redb
-//! (the only user of redb and bincode); queries filter and sort; [`Registry`]
-//! puts them together.
+//! Training code written in Rust records its runs with a [`RunWriter`], in
+//! the same format, readable by stable-pretraining's registry too.
+//!
+//! The layers: [`sidecar`] reads and writes the on-disk format; the scanner
+//! walks the tree (the only user of jwalk); the store keeps runs and indexes
+//! in redb (the only user of redb and bincode); queries filter ([`Filter`])
+//! and sort; [`Registry`] puts them together; [`writer`] writes runs.
 
 mod cache_location;
 mod error;
@@ -64,3 +67,8 @@ pub use sidecar::Sidecar;
 pub use status::Status;
 pub use value::Value;
 pub use writer::{RunOptions, RunWriter};
+
+/// The README's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -86,9 +86,10 @@ answers questions about the runs. Every command first rescans what changed, \
 so answers follow the tree; --no-scan answers from the cache as it is.
 
 The cache directory is, in order: --cache-dir DIR, else $RUNREG_CACHE_DIR, \
-else $SPT_CACHE_DIR (the variable stable-pretraining uses). runreg never \
-creates it and never touches the run directories, nor stable-pretraining's \
-own registry.db beside them.
+else $SPT_CACHE_DIR (the variable stable-pretraining uses). Queries never \
+create it and never write to run directories, nor to stable-pretraining's \
+own registry.db beside them; only start, log, heartbeat and finish write, \
+and each only inside its own run's directory.
 
 A run is alive when its status is not final (completed, failed, orphaned) and \
 its heartbeat is younger than --heartbeat-timeout. A run whose sidecar has \
