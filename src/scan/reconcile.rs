@@ -1,0 +1,427 @@
+//! Reconciling what the walk found with what the cache remembers, one
+//! batch of sidecars at a time.
+//!
+//! Records are written as soon as a sidecar is read, so a scan holds at most
+//! one batch of parsed sidecars in memory, however large the tree. For each
+//! run id only its best sidecar so far is kept (the newer `updated_at`, then
+//! the smaller path); a better one found later replaces it in the cache.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::fs::Metadata;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::read::{ReadSidecar, Unreadable, heartbeat_of, read, read_all, state_of, stored_run};
+use super::walk::Found;
+use super::{Duplicate, ScanIssue, ScanReport};
+use crate::error::Result;
+use crate::status::Status;
+use crate::store::{FileStamp, FileState, Writer};
+
+/// A sidecar declaring a run id, found in this scan.
+struct Candidate {
+    key: Vec<u8>,
+    path: PathBuf,
+    /// Its state as it will be stored (`source` settled at the end).
+    state: FileState,
+    /// Its state as the last scan stored it.
+    previous: Option<FileState>,
+}
+
+/// The best sidecar so far of a run id.
+struct Best {
+    candidate: Candidate,
+    /// The cached record holds this file's content.
+    in_record: bool,
+    /// The file was read in this scan (its heartbeat is in the record).
+    read_now: bool,
+}
+
+/// What one sidecar of a batch needs.
+enum Step {
+    Unchanged(Vec<u8>, PathBuf, FileState),
+    Read(Vec<u8>, PathBuf, FileStamp, Option<FileState>),
+}
+
+pub(super) struct Reconciler<'w, 'txn> {
+    writer: &'w mut Writer<'txn>,
+    pub report: ScanReport,
+    remembered: HashMap<Vec<u8>, FileState>,
+    best: HashMap<String, Best>,
+    /// Every sidecar path of the run ids declared more than once.
+    declared_by: HashMap<String, Vec<PathBuf>>,
+    /// Runs whose sidecar exists but could not be used now: kept as they
+    /// are, never orphaned.
+    protected: HashSet<String>,
+    /// Stamps with an mtime before this are trusted; `None`: none is.
+    trusted_before: Option<f64>,
+}
+
+impl<'w, 'txn> Reconciler<'w, 'txn> {
+    pub fn new(
+        writer: &'w mut Writer<'txn>,
+        report: ScanReport,
+        remembered: HashMap<Vec<u8>, FileState>,
+        trusted_before: Option<f64>,
+    ) -> Self {
+        Reconciler {
+            writer,
+            report,
+            remembered,
+            best: HashMap::new(),
+            declared_by: HashMap::new(),
+            protected: HashSet::new(),
+            trusted_before,
+        }
+    }
+
+    /// Takes a batch of found sidecars: the changed ones are read (on up to
+    /// `threads` threads) and written to the cache.
+    pub fn take(&mut self, batch: Vec<Found>, threads: usize) -> Result<()> {
+        let mut steps = Vec::with_capacity(batch.len());
+        for found in batch {
+            self.report.total_sidecars += 1;
+            let key = found.path.as_os_str().as_bytes().to_vec();
+            let previous = self.remembered.remove(&key);
+            let meta = match found.meta {
+                Ok(meta) => meta,
+                Err(e) => {
+                    self.protect(previous.as_ref());
+                    self.report.errors.push(issue(&found.path, cannot_stat(&e)));
+                    continue;
+                }
+            };
+            if !meta.is_file() {
+                let reason = not_a_file(&meta);
+                self.reject(
+                    &key,
+                    &found.path,
+                    FileStamp::of(&meta),
+                    previous,
+                    reason.to_owned(),
+                )?;
+                continue;
+            }
+            let stamp = FileStamp::of(&meta);
+            let trusted = self.trusted_before.is_some_and(|t| stamp.mtime_secs() < t);
+            match previous {
+                Some(prev) if trusted && prev.stamp == stamp => {
+                    steps.push(Step::Unchanged(key, found.path, prev))
+                }
+                previous => steps.push(Step::Read(key, found.path, stamp, previous)),
+            }
+        }
+        let reads = {
+            let paths: Vec<&Path> = steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Read(_, path, ..) => Some(path.as_path()),
+                    Step::Unchanged(..) => None,
+                })
+                .collect();
+            read_all(&paths, threads)
+        };
+        let mut reads = reads.into_iter();
+        for step in steps {
+            match step {
+                Step::Unchanged(key, path, previous) => self.unchanged(key, path, previous)?,
+                Step::Read(key, path, stamp, previous) => match reads.next() {
+                    Some(result) => self.read_now(key, path, stamp, previous, result)?,
+                    None => unreachable!("one read per sidecar to read"),
+                },
+            }
+        }
+        Ok(())
+    }
+
+    fn unchanged(&mut self, key: Vec<u8>, path: PathBuf, previous: FileState) -> Result<()> {
+        if let Some(reason) = &previous.invalid {
+            self.report.skipped_invalid += 1;
+            self.report.invalid.push(issue(&path, reason.clone()));
+            if previous.source {
+                self.protect(Some(&previous));
+            }
+            return Ok(());
+        }
+        self.report.skipped_unchanged += 1;
+        let Some(run_id) = previous.run_id.clone() else {
+            return Ok(());
+        };
+        let mut state = previous.clone();
+        if !state.terminal {
+            state.heartbeat_at = heartbeat_of(&path);
+        }
+        let candidate = Candidate {
+            key,
+            path,
+            state,
+            previous: Some(previous),
+        };
+        self.offer(run_id, candidate, None)
+    }
+
+    fn read_now(
+        &mut self,
+        key: Vec<u8>,
+        path: PathBuf,
+        stamp: FileStamp,
+        previous: Option<FileState>,
+        result: std::result::Result<ReadSidecar, Unreadable>,
+    ) -> Result<()> {
+        match result {
+            Ok(read) => {
+                let run_id = read.sidecar.run_id.clone();
+                let candidate = Candidate {
+                    key,
+                    path,
+                    state: state_of(&read),
+                    previous,
+                };
+                self.offer(run_id, candidate, Some(read))
+            }
+            Err(Unreadable::Vanished(reason)) => {
+                // Seen but not read: its remembered state stays as it was.
+                self.protect(previous.as_ref());
+                self.report.errors.push(issue(&path, reason));
+                Ok(())
+            }
+            Err(Unreadable::Invalid(reason)) => self.reject(&key, &path, stamp, previous, reason),
+        }
+    }
+
+    fn protect(&mut self, previous: Option<&FileState>) {
+        if let Some(run_id) = previous.and_then(|p| p.run_id.clone()) {
+            self.protected.insert(run_id);
+        }
+    }
+
+    /// Records a rejected sidecar, keeping the run it last declared (so the
+    /// run is not lost while its file is broken, and is orphaned if the file
+    /// goes).
+    fn reject(
+        &mut self,
+        key: &[u8],
+        path: &Path,
+        stamp: FileStamp,
+        previous: Option<FileState>,
+        reason: String,
+    ) -> Result<()> {
+        self.report.skipped_invalid += 1;
+        self.report.invalid.push(issue(path, reason.clone()));
+        let state = FileState {
+            stamp,
+            run_id: previous.as_ref().and_then(|p| p.run_id.clone()),
+            invalid: Some(reason),
+            source: previous.as_ref().is_some_and(|p| p.source),
+            terminal: previous.as_ref().is_some_and(|p| p.terminal),
+            updated_at: previous
+                .as_ref()
+                .map_or(f64::NEG_INFINITY, |p| p.updated_at),
+            heartbeat_at: None,
+        };
+        if state.source {
+            self.protect(Some(&state));
+        }
+        if previous.as_ref() != Some(&state) {
+            self.writer.put_file(key, &state)?;
+        }
+        Ok(())
+    }
+
+    /// A valid sidecar declares `run_id`: keep it if it is the best so far.
+    fn offer(
+        &mut self,
+        run_id: String,
+        candidate: Candidate,
+        content: Option<ReadSidecar>,
+    ) -> Result<()> {
+        match self.best.entry(run_id) {
+            Entry::Vacant(slot) => {
+                let run_id = slot.key().clone();
+                let read_now = content.is_some();
+                let in_record = match content {
+                    Some(read) => {
+                        self.writer
+                            .upsert(&run_id, &stored_run(read, &candidate.path))?;
+                        self.report.upserted += 1;
+                        true
+                    }
+                    None => candidate.previous.as_ref().is_some_and(|p| p.source),
+                };
+                slot.insert(Best {
+                    candidate,
+                    in_record,
+                    read_now,
+                });
+            }
+            Entry::Occupied(mut slot) => {
+                let run_id = slot.key().clone();
+                self.declared_by
+                    .entry(run_id.clone())
+                    .or_insert_with(|| vec![slot.get().candidate.path.clone()])
+                    .push(candidate.path.clone());
+                let current = &slot.get().candidate;
+                let better = candidate
+                    .state
+                    .updated_at
+                    .total_cmp(&current.state.updated_at)
+                    .then_with(|| current.key.cmp(&candidate.key))
+                    .is_gt();
+                if better {
+                    let read_now = content.is_some();
+                    let in_record = match content {
+                        Some(read) => {
+                            self.writer
+                                .upsert(&run_id, &stored_run(read, &candidate.path))?;
+                            self.report.upserted += 1;
+                            true
+                        }
+                        None => false,
+                    };
+                    let replaced = std::mem::replace(
+                        slot.get_mut(),
+                        Best {
+                            candidate,
+                            in_record,
+                            read_now,
+                        },
+                    );
+                    self.settle_loser(replaced.candidate)?;
+                } else {
+                    self.settle_loser(candidate)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn settle_loser(&mut self, mut loser: Candidate) -> Result<()> {
+        loser.state.source = false;
+        if loser.previous.as_ref() != Some(&loser.state) {
+            self.writer.put_file(&loser.key, &loser.state)?;
+        }
+        Ok(())
+    }
+
+    /// Settles the winners, reports duplicates, and orphans the runs whose
+    /// sidecar is gone (`unknown` says which paths lie under directories
+    /// that could not be read: those are not gone).
+    pub fn finish(mut self, unknown: impl Fn(&Path) -> bool) -> Result<ScanReport> {
+        let mut duplicates = Vec::new();
+        for (run_id, mut paths) in std::mem::take(&mut self.declared_by) {
+            let Some(best) = self.best.get(&run_id) else {
+                continue;
+            };
+            let kept = best.candidate.path.clone();
+            paths.retain(|p| *p != kept);
+            paths.sort();
+            duplicates.push(Duplicate {
+                run_id,
+                kept,
+                ignored: paths,
+            });
+        }
+        duplicates.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+        self.report.duplicates = duplicates;
+
+        let mut winners: Vec<(String, Best)> = std::mem::take(&mut self.best).into_iter().collect();
+        winners.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut present = HashSet::with_capacity(winners.len());
+        for (run_id, best) in winners {
+            self.settle_winner(&run_id, best)?;
+            present.insert(run_id);
+        }
+
+        let mut gone: Vec<(Vec<u8>, FileState)> = std::mem::take(&mut self.remembered)
+            .into_iter()
+            .filter(|(key, _)| !unknown(Path::new(OsStr::from_bytes(key))))
+            .collect();
+        gone.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, state) in gone {
+            self.writer.remove_file(&key)?;
+            let Some(run_id) = state.run_id.filter(|_| state.source) else {
+                continue;
+            };
+            if present.contains(&run_id) || self.protected.contains(&run_id) {
+                continue;
+            }
+            if let Some(mut run) = self.writer.record(&run_id)?
+                && run.hot.status != Status::Orphaned
+            {
+                run.hot.status = Status::Orphaned;
+                run.hot.heartbeat_at = None;
+                self.writer.upsert(&run_id, &run)?;
+                self.report.orphaned += 1;
+            }
+        }
+        self.report.invalid.sort_by(|a, b| a.path.cmp(&b.path));
+        self.report.errors.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(self.report)
+    }
+
+    fn settle_winner(&mut self, run_id: &str, best: Best) -> Result<()> {
+        let Best {
+            mut candidate,
+            in_record,
+            read_now,
+        } = best;
+        candidate.state.source = true;
+        if !in_record {
+            // The record came from another file (gone, or older): read this one.
+            match read(&candidate.path) {
+                Ok(read) => {
+                    candidate.state = FileState {
+                        source: true,
+                        ..state_of(&read)
+                    };
+                    self.writer
+                        .upsert(run_id, &stored_run(read, &candidate.path))?;
+                    self.report.upserted += 1;
+                    self.report.skipped_unchanged = self.report.skipped_unchanged.saturating_sub(1);
+                }
+                Err(Unreadable::Vanished(reason) | Unreadable::Invalid(reason)) => {
+                    self.report.errors.push(issue(&candidate.path, reason));
+                }
+            }
+        } else if !read_now
+            && candidate
+                .previous
+                .as_ref()
+                .is_some_and(|p| p.heartbeat_at != candidate.state.heartbeat_at)
+            && let Some(mut run) = self.writer.record(run_id)?
+        {
+            run.hot.heartbeat_at = candidate.state.heartbeat_at;
+            self.writer.upsert(run_id, &run)?;
+        }
+        if candidate.previous.as_ref() != Some(&candidate.state) {
+            self.writer.put_file(&candidate.key, &candidate.state)?;
+        }
+        Ok(())
+    }
+}
+
+fn not_a_file(meta: &Metadata) -> &'static str {
+    if meta.file_type().is_symlink() {
+        "a symbolic link (not followed)"
+    } else {
+        "not a regular file"
+    }
+}
+
+fn cannot_stat(e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::NotFound {
+        "vanished while being read".to_owned()
+    } else {
+        format!("cannot stat: {e}")
+    }
+}
+
+pub(super) fn issue(path: &Path, reason: impl Into<String>) -> ScanIssue {
+    ScanIssue {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
