@@ -65,6 +65,7 @@ pub use registry::{DB_FILE_NAME, Registry, RegistryBuilder};
 pub use scan::{Duplicate, RACY_WINDOW_S, ScanIssue, ScanMode, ScanProgress, ScanReport};
 pub use sidecar::Sidecar;
 pub use status::Status;
+pub use store::quiet_caught_panics;
 pub use value::Value;
 pub use writer::{RunOptions, RunWriter};
 

@@ -90,6 +90,9 @@ impl From<Error> for Failure {
 }
 
 pub fn main() -> ExitCode {
+    // A damaged cache makes redb panic; runreg turns that into a rebuild or
+    // an error, and the panic message need not be printed on top.
+    runreg::quiet_caught_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -183,6 +186,13 @@ impl Context {
         let registry = registry.map_err(|e| self.explain(e))?;
         if let Some(report) = registry.last_scan() {
             self.warn_rebuilt(report);
+        }
+        if registry.is_relocated() {
+            self.note(&format!(
+                "note: {} is not writable: its cache is kept in {}",
+                registry.cache_dir().display(),
+                registry.db_path().display()
+            ));
         }
         Ok(registry)
     }

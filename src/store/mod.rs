@@ -88,14 +88,12 @@ impl Store {
         mut work: impl FnMut(&mut Writer<'_>, &Opening) -> Result<T>,
     ) -> Result<(T, Opening)> {
         let _lock = CacheLock::acquire(&self.lock_path, LockKind::Exclusive, self.lock_timeout)?;
-        match catch_unwind(AssertUnwindSafe(|| self.write_locked(&mut work, None))) {
+        match catching(|| self.write_locked(&mut work, None)) {
             Ok(done) => done,
             Err(panic) => {
                 let why = format!("damaged ({})", panic_message(&panic));
                 let aside = self.move_aside()?;
-                match catch_unwind(AssertUnwindSafe(|| {
-                    self.write_locked(&mut work, Some((aside, why)))
-                })) {
+                match catching(|| self.write_locked(&mut work, Some((aside, why)))) {
                     Ok(done) => done,
                     Err(panic) => Err(Error::store(
                         &self.path,
@@ -133,7 +131,7 @@ impl Store {
     ///
     /// [`Error::Store`] when the cache was never built or cannot be read.
     pub fn read<T>(&self, work: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
-        catch_unwind(AssertUnwindSafe(|| self.read_locked(work))).unwrap_or_else(|panic| {
+        catching(|| self.read_locked(work)).unwrap_or_else(|panic| {
             Err(Error::store(
                 &self.path,
                 format!(
@@ -270,6 +268,32 @@ pub(crate) fn decode_for_fuzzing(bytes: &[u8]) -> bool {
     let hparams = record.hparams().is_ok();
     let cold = record.cold().is_ok();
     hot && hparams && cold
+}
+
+thread_local! {
+    /// Set while this thread runs code whose panics the store catches.
+    static CATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work`, catching a panic (redb's, on a damaged file).
+fn catching<T>(work: impl FnOnce() -> T) -> std::thread::Result<T> {
+    let outer = CATCHING.with(|c| c.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(work));
+    CATCHING.with(|c| c.set(outer));
+    result
+}
+
+/// Installs a panic hook that stays quiet for the panics the store catches
+/// and turns into errors (redb panics on some damaged files), and defers to
+/// the previous hook for every other panic. For programs that print their
+/// own errors, like the `runreg` command.
+pub fn quiet_caught_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !CATCHING.with(|c| c.get()) {
+            previous(info);
+        }
+    }));
 }
 
 /// The message of a caught panic.
