@@ -147,14 +147,18 @@ pub(crate) fn scan(
     let mut report = reconciler.finish(|path| walk.is_unknown(path))?;
 
     // Remember the directories for the next incremental walk.
-    for (path, state) in &walk.dirs {
-        let key = path.as_os_str().as_bytes();
+    for (key, state) in &walk.dirs {
         match remembered_dirs.remove(key) {
             Some(old) if old == *state => {}
             _ => writer.put_dir(key, state)?,
         }
     }
-    for key in remembered_dirs.into_keys() {
+    let gone = if walk.complete {
+        remembered_dirs.into_keys().collect()
+    } else {
+        std::mem::take(&mut walk.dirs_gone)
+    };
+    for key in gone {
         if !walk.is_unknown(Path::new(OsStr::from_bytes(&key))) {
             writer.remove_dir(&key)?;
         }

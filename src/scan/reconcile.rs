@@ -7,7 +7,8 @@
 //! the smaller path); a better one found later replaces it in the cache.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::io;
@@ -23,12 +24,46 @@ use crate::store::{FileStamp, FileState, Writer};
 
 /// A sidecar declaring a run id, found in this scan.
 struct Candidate {
+    /// The sidecar's path, as bytes.
     key: Vec<u8>,
-    path: PathBuf,
     /// Its state as it will be stored (`source` settled at the end).
     state: FileState,
-    /// Its state as the last scan stored it.
-    previous: Option<FileState>,
+    /// What the last scan stored about it.
+    was: Option<Was>,
+}
+
+/// What the last scan stored about a sidecar, as far as settling needs.
+#[derive(Clone, Copy)]
+struct Was {
+    source: bool,
+    heartbeat_at: Option<f64>,
+    /// Everything else stored equals the new state.
+    same_otherwise: bool,
+}
+
+impl Was {
+    fn of(previous: &FileState, now: &FileState) -> Was {
+        Was {
+            source: previous.source,
+            heartbeat_at: previous.heartbeat_at,
+            same_otherwise: previous.stamp == now.stamp
+                && previous.run_id == now.run_id
+                && previous.invalid == now.invalid
+                && previous.terminal == now.terminal
+                && previous.updated_at.to_bits() == now.updated_at.to_bits(),
+        }
+    }
+}
+
+impl Candidate {
+    /// Whether its state must be written.
+    fn dirty(&self) -> bool {
+        self.was.is_none_or(|w| {
+            !w.same_otherwise
+                || w.source != self.state.source
+                || w.heartbeat_at != self.state.heartbeat_at
+        })
+    }
 }
 
 /// The best sidecar so far of a run id.
@@ -49,31 +84,37 @@ enum Step {
 pub(super) struct Reconciler<'w, 'txn> {
     writer: &'w mut Writer<'txn>,
     pub report: ScanReport,
-    remembered: HashMap<Vec<u8>, FileState>,
-    best: HashMap<String, Best>,
+    remembered: FxHashMap<Vec<u8>, FileState>,
+    best: FxHashMap<String, Best>,
     /// Every sidecar path of the run ids declared more than once.
-    declared_by: HashMap<String, Vec<PathBuf>>,
+    declared_by: FxHashMap<String, Vec<PathBuf>>,
     /// Runs whose sidecar exists but could not be used now: kept as they
     /// are, never orphaned.
-    protected: HashSet<String>,
+    protected: FxHashSet<String>,
     /// Stamps with an mtime before this are trusted; `None`: none is.
     trusted_before: Option<f64>,
+}
+
+impl Candidate {
+    fn path(&self) -> &Path {
+        Path::new(OsStr::from_bytes(&self.key))
+    }
 }
 
 impl<'w, 'txn> Reconciler<'w, 'txn> {
     pub fn new(
         writer: &'w mut Writer<'txn>,
         report: ScanReport,
-        remembered: HashMap<Vec<u8>, FileState>,
+        remembered: FxHashMap<Vec<u8>, FileState>,
         trusted_before: Option<f64>,
     ) -> Self {
         Reconciler {
             writer,
             report,
             remembered,
-            best: HashMap::new(),
-            declared_by: HashMap::new(),
-            protected: HashSet::new(),
+            best: FxHashMap::default(),
+            declared_by: FxHashMap::default(),
+            protected: FxHashSet::default(),
             trusted_before,
         }
     }
@@ -150,15 +191,19 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         let Some(run_id) = previous.run_id.clone() else {
             return Ok(());
         };
-        let mut state = previous.clone();
+        let was = Was {
+            source: previous.source,
+            heartbeat_at: previous.heartbeat_at,
+            same_otherwise: true,
+        };
+        let mut state = previous;
         if !state.terminal {
             state.heartbeat_at = heartbeat_of(&path);
         }
         let candidate = Candidate {
             key,
-            path,
             state,
-            previous: Some(previous),
+            was: Some(was),
         };
         self.offer(run_id, candidate, None)
     }
@@ -174,11 +219,11 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         match result {
             Ok(read) => {
                 let run_id = read.sidecar.run_id.clone();
+                let state = state_of(&read);
                 let candidate = Candidate {
                     key,
-                    path,
-                    state: state_of(&read),
-                    previous,
+                    was: previous.as_ref().map(|p| Was::of(p, &state)),
+                    state,
                 };
                 self.offer(run_id, candidate, Some(read))
             }
@@ -245,11 +290,11 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                 let in_record = match content {
                     Some(read) => {
                         self.writer
-                            .upsert(&run_id, &stored_run(read, &candidate.path))?;
+                            .upsert(&run_id, &stored_run(read, candidate.path()))?;
                         self.report.upserted += 1;
                         true
                     }
-                    None => candidate.previous.as_ref().is_some_and(|p| p.source),
+                    None => candidate.was.is_some_and(|w| w.source),
                 };
                 slot.insert(Best {
                     candidate,
@@ -261,8 +306,8 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                 let run_id = slot.key().clone();
                 self.declared_by
                     .entry(run_id.clone())
-                    .or_insert_with(|| vec![slot.get().candidate.path.clone()])
-                    .push(candidate.path.clone());
+                    .or_insert_with(|| vec![slot.get().candidate.path().to_path_buf()])
+                    .push(candidate.path().to_path_buf());
                 let current = &slot.get().candidate;
                 let better = candidate
                     .state
@@ -275,7 +320,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                     let in_record = match content {
                         Some(read) => {
                             self.writer
-                                .upsert(&run_id, &stored_run(read, &candidate.path))?;
+                                .upsert(&run_id, &stored_run(read, candidate.path()))?;
                             self.report.upserted += 1;
                             true
                         }
@@ -300,7 +345,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
 
     fn settle_loser(&mut self, mut loser: Candidate) -> Result<()> {
         loser.state.source = false;
-        if loser.previous.as_ref() != Some(&loser.state) {
+        if loser.dirty() {
             self.writer.put_file(&loser.key, &loser.state)?;
         }
         Ok(())
@@ -315,7 +360,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
             let Some(best) = self.best.get(&run_id) else {
                 continue;
             };
-            let kept = best.candidate.path.clone();
+            let kept = best.candidate.path().to_path_buf();
             paths.retain(|p| *p != kept);
             paths.sort();
             duplicates.push(Duplicate {
@@ -327,25 +372,17 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         duplicates.sort_by(|a, b| a.run_id.cmp(&b.run_id));
         self.report.duplicates = duplicates;
 
-        let mut winners: Vec<(String, Best)> = std::mem::take(&mut self.best).into_iter().collect();
-        winners.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut present = HashSet::with_capacity(winners.len());
-        for (run_id, best) in winners {
-            self.settle_winner(&run_id, best)?;
-            present.insert(run_id);
-        }
-
-        let mut gone: Vec<(Vec<u8>, FileState)> = std::mem::take(&mut self.remembered)
+        // Orphans first: a run is present while it has a best sidecar.
+        let gone: Vec<(Vec<u8>, FileState)> = std::mem::take(&mut self.remembered)
             .into_iter()
             .filter(|(key, _)| !unknown(Path::new(OsStr::from_bytes(key))))
             .collect();
-        gone.sort_by(|a, b| a.0.cmp(&b.0));
         for (key, state) in gone {
             self.writer.remove_file(&key)?;
             let Some(run_id) = state.run_id.filter(|_| state.source) else {
                 continue;
             };
-            if present.contains(&run_id) || self.protected.contains(&run_id) {
+            if self.best.contains_key(&run_id) || self.protected.contains(&run_id) {
                 continue;
             }
             if let Some(mut run) = self.writer.record(&run_id)?
@@ -356,6 +393,9 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                 self.writer.upsert(&run_id, &run)?;
                 self.report.orphaned += 1;
             }
+        }
+        for (run_id, best) in std::mem::take(&mut self.best) {
+            self.settle_winner(&run_id, best)?;
         }
         self.report.invalid.sort_by(|a, b| a.path.cmp(&b.path));
         self.report.errors.sort_by(|a, b| a.path.cmp(&b.path));
@@ -371,32 +411,32 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         candidate.state.source = true;
         if !in_record {
             // The record came from another file (gone, or older): read this one.
-            match read(&candidate.path) {
+            match read(candidate.path()) {
                 Ok(read) => {
                     candidate.state = FileState {
                         source: true,
                         ..state_of(&read)
                     };
+                    candidate.was = None;
                     self.writer
-                        .upsert(run_id, &stored_run(read, &candidate.path))?;
+                        .upsert(run_id, &stored_run(read, candidate.path()))?;
                     self.report.upserted += 1;
                     self.report.skipped_unchanged = self.report.skipped_unchanged.saturating_sub(1);
                 }
                 Err(Unreadable::Vanished(reason) | Unreadable::Invalid(reason)) => {
-                    self.report.errors.push(issue(&candidate.path, reason));
+                    self.report.errors.push(issue(candidate.path(), reason));
                 }
             }
         } else if !read_now
             && candidate
-                .previous
-                .as_ref()
-                .is_some_and(|p| p.heartbeat_at != candidate.state.heartbeat_at)
+                .was
+                .is_some_and(|w| w.heartbeat_at != candidate.state.heartbeat_at)
             && let Some(mut run) = self.writer.record(run_id)?
         {
             run.hot.heartbeat_at = candidate.state.heartbeat_at;
             self.writer.upsert(run_id, &run)?;
         }
-        if candidate.previous.as_ref() != Some(&candidate.state) {
+        if candidate.dirty() {
             self.writer.put_file(&candidate.key, &candidate.state)?;
         }
         Ok(())

@@ -11,12 +11,13 @@
 //! Directories modified within the racy window of the last scan are read
 //! again even when their stamp matches, as sidecars are.
 
-use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::RACY_WINDOW_S;
 use super::progress::ProgressFn;
@@ -26,8 +27,8 @@ use crate::store::{DirState, FileStamp, FileState};
 
 /// What the last scan left to compare against.
 pub(crate) struct Remembered<'a> {
-    pub dirs: &'a HashMap<Vec<u8>, DirState>,
-    pub files: &'a HashMap<Vec<u8>, FileState>,
+    pub dirs: &'a FxHashMap<Vec<u8>, DirState>,
+    pub files: &'a FxHashMap<Vec<u8>, FileState>,
     /// Epoch seconds the last scan started.
     pub last_start: f64,
 }
@@ -36,11 +37,8 @@ fn path_of(key: &[u8]) -> &Path {
     Path::new(OsStr::from_bytes(key))
 }
 
-fn sidecar_key(dir_key: &[u8]) -> Vec<u8> {
-    path_of(dir_key)
-        .join(SIDECAR_NAME)
-        .into_os_string()
-        .into_vec()
+fn sidecar_key(dir: &Path) -> Vec<u8> {
+    dir.join(SIDECAR_NAME).into_os_string().into_vec()
 }
 
 /// Finds the sidecars under `root` as a full walk would, reading only the
@@ -54,86 +52,69 @@ pub(crate) fn revisit(
     if !remembered.dirs.contains_key(root.as_os_str().as_bytes()) {
         return find_sidecars(root, threads, progress);
     }
+    let stat_threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let mut walk = Walk::default();
-    // Run directories need no stat (their sidecar's stat tells), unless
-    // their sidecar is not remembered.
-    let dir_keys: Vec<&Vec<u8>> = remembered
-        .dirs
-        .iter()
-        .filter(|(key, d)| !d.run_dir || !remembered.files.contains_key(&sidecar_key(key)))
-        .map(|(k, _)| k)
-        .collect();
+    let dir_keys: Vec<&Vec<u8>> = remembered.dirs.keys().collect();
     let file_keys: Vec<&Vec<u8>> = remembered.files.keys().collect();
-    let dir_stats = stat_all(&dir_keys, threads);
-    let file_stats = stat_all(&file_keys, threads);
+    let dir_stats = stat_all(&dir_keys, stat_threads);
+    let file_stats = stat_all(&file_keys, stat_threads);
 
+    let trusted_before = remembered.last_start - RACY_WINDOW_S;
     let mut to_read: Vec<(PathBuf, fs::Metadata)> = Vec::new();
-    let racy_from = remembered.last_start - RACY_WINDOW_S;
-    for (key, stat) in dir_keys.iter().zip(dir_stats) {
-        let path = path_of(key);
+    for (key, stat) in dir_keys.into_iter().zip(dir_stats) {
         match stat {
             Ok(meta) if meta.is_dir() => {
                 let stamp = FileStamp::of(&meta);
-                let known = &remembered.dirs[*key];
-                if known.stamp == stamp && stamp.mtime_secs() < racy_from {
-                    walk.dirs.push((path.to_path_buf(), known.clone()));
-                } else {
-                    to_read.push((path.to_path_buf(), meta));
+                let unchanged =
+                    remembered.dirs[key].stamp == stamp && stamp.mtime_secs() < trusted_before;
+                if !unchanged {
+                    to_read.push((path_of(key).to_path_buf(), meta));
                 }
             }
             // Gone, or no longer a directory: what was under it is gone too,
             // which the stats of its sidecars show.
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => walk.unreadable.push((path.to_path_buf(), e.to_string())),
+            Ok(_) => walk.dirs_gone.push(key.clone()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => walk.dirs_gone.push(key.clone()),
+            Err(e) => walk
+                .unreadable
+                .push((path_of(key).to_path_buf(), e.to_string())),
         }
     }
 
-    let mut run_dirs_to_read: HashSet<PathBuf> = HashSet::new();
-    for (key, stat) in file_keys.iter().zip(file_stats) {
+    let mut listed: FxHashSet<PathBuf> = to_read.iter().map(|(p, _)| p.clone()).collect();
+    walk.sidecars.reserve(file_keys.len());
+    for (key, stat) in file_keys.into_iter().zip(file_stats) {
         let path = path_of(key);
-        let parent = path.parent().unwrap_or(path);
         match stat {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                // The sidecar is gone; its directory may now hold other
-                // runs, or be gone too.
+                // The sidecar is gone; its directory may now hold other runs.
+                let parent = path.parent().unwrap_or(path);
                 if let Ok(meta) = fs::symlink_metadata(parent)
                     && meta.is_dir()
-                    && run_dirs_to_read.insert(parent.to_path_buf())
+                    && listed.insert(parent.to_path_buf())
                 {
                     to_read.push((parent.to_path_buf(), meta));
                 }
             }
-            meta => {
-                if let Some(known) = remembered.dirs.get(parent.as_os_str().as_bytes())
-                    && known.run_dir
-                {
-                    walk.dirs.push((parent.to_path_buf(), known.clone()));
-                }
-                walk.sidecars.push(Found {
-                    path: path.to_path_buf(),
-                    meta,
-                });
-            }
+            meta => walk.sidecars.push(Found {
+                path: path.to_path_buf(),
+                meta,
+            }),
         }
     }
 
-    // A run directory is remembered once, even if both paths above saw it.
-    walk.dirs
-        .retain(|(path, _)| !run_dirs_to_read.contains(path));
     for (dir, meta) in to_read {
-        read_changed(&dir, meta, remembered, threads, progress, &mut walk);
+        read_changed(&dir, &meta, remembered, threads, progress, &mut walk);
     }
-    walk.dirs.sort_by(|a, b| a.0.cmp(&b.0));
-    walk.dirs.dedup_by(|a, b| a.0 == b.0);
     walk
 }
 
 /// Reads one changed directory: a new sidecar in it is found, a new
-/// subdirectory walked whole; known subdirectories were stat'ed already.
+/// subdirectory walked whole; known subdirectories and sidecars were
+/// stat'ed already.
 fn read_changed(
     dir: &Path,
-    meta: fs::Metadata,
+    meta: &fs::Metadata,
     remembered: &Remembered<'_>,
     threads: usize,
     progress: Option<&ProgressFn>,
@@ -147,8 +128,9 @@ fn read_changed(
             return;
         }
     };
-    let stamp = FileStamp::of(&meta);
+    let key = dir.as_os_str().as_bytes();
     if entries.iter().any(|e| e.file_name() == SIDECAR_NAME) {
+        // A run directory (now): its sidecar is all that counts.
         let sidecar = dir.join(SIDECAR_NAME);
         if !remembered
             .files
@@ -160,27 +142,28 @@ fn read_changed(
                 meta,
             });
         }
-        walk.dirs.push((
-            dir.to_path_buf(),
-            DirState {
-                stamp,
-                run_dir: true,
-            },
-        ));
+        if remembered.dirs.contains_key(key) {
+            walk.dirs_gone.push(key.to_vec());
+        }
         return;
     }
     walk.dirs.push((
-        dir.to_path_buf(),
+        key.to_vec(),
         DirState {
-            stamp,
-            run_dir: false,
+            stamp: FileStamp::of(meta),
         },
     ));
     for entry in entries {
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
         let path = entry.path();
-        if is_dir && !remembered.dirs.contains_key(path.as_os_str().as_bytes()) {
-            walk.merge(find_sidecars(&path, threads, progress));
+        let known = remembered.dirs.contains_key(path.as_os_str().as_bytes())
+            || remembered.files.contains_key(&sidecar_key(&path));
+        if !known {
+            let mut subtree = find_sidecars(&path, threads, progress);
+            subtree.complete = false;
+            walk.merge(subtree);
         }
     }
 }
@@ -198,11 +181,11 @@ fn stat_all(keys: &[&Vec<u8>], threads: usize) -> Vec<io::Result<fs::Metadata>> 
             .map(|part| scope.spawn(move || part.iter().map(stat).collect::<Vec<_>>()))
             .collect();
         let mut out = Vec::with_capacity(keys.len());
-        for handle in handles {
+        for (handle, part) in handles.into_iter().zip(keys.chunks(chunk)) {
             match handle.join() {
-                Ok(part) => out.extend(part),
-                // A stat does not panic; if a thread did, do it all here.
-                Err(_) => return keys.iter().map(stat).collect(),
+                Ok(results) => out.extend(results),
+                // A stat does not panic; should a thread, stat its share here.
+                Err(_) => out.extend(part.iter().map(stat)),
             }
         }
         out

@@ -5,12 +5,13 @@
 //! (`checkpoints/`, `media/`). Symbolic links are not followed. Hidden
 //! entries are walked (the reference does not skip them).
 
-use std::collections::HashSet;
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use jwalk::{Parallelism, WalkDirGeneric};
+use rustc_hash::FxHashSet;
 
 use super::progress::{PROGRESS_EVERY, ProgressFn, ScanProgress};
 use crate::sidecar::SIDECAR_NAME;
@@ -27,9 +28,15 @@ pub(crate) struct Found {
 #[derive(Debug, Default)]
 pub(crate) struct Walk {
     pub sidecars: Vec<Found>,
-    /// Every directory walked, with its state: what the next scan compares
-    /// against to skip reading unchanged directories.
-    pub dirs: Vec<(PathBuf, DirState)>,
+    /// Directories (other than run directories) listed in this walk, with
+    /// their state: what the next scan compares against to skip reading
+    /// unchanged ones.
+    pub dirs: Vec<(Vec<u8>, DirState)>,
+    /// Remembered directories found gone or no longer plain directories.
+    pub dirs_gone: Vec<Vec<u8>>,
+    /// The walk listed the whole tree: every remembered directory not in
+    /// `dirs` is gone.
+    pub complete: bool,
     /// Directories that could not be read: what is under them is unknown,
     /// not gone.
     pub unreadable: Vec<(PathBuf, String)>,
@@ -38,9 +45,11 @@ pub(crate) struct Walk {
 }
 
 impl Walk {
+    /// Adds what a walk of a subtree found.
     pub fn merge(&mut self, other: Walk) {
         self.sidecars.extend(other.sidecars);
         self.dirs.extend(other.dirs);
+        self.dirs_gone.extend(other.dirs_gone);
         self.unreadable.extend(other.unreadable);
         self.dirs_read += other.dirs_read;
     }
@@ -54,15 +63,13 @@ impl Walk {
 /// Walks the tree under `root` with `threads` threads (1: on this thread).
 /// A missing `root` is an empty walk.
 pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&ProgressFn>) -> Walk {
-    let mut walk = Walk::default();
-    // Directories are stamped after jwalk read them: a change in between
-    // has an mtime after this scan started, inside the racy window, so the
-    // next scan reads that directory again.
-    let Ok(root_meta) = fs::symlink_metadata(root) else {
-        return walk;
+    let mut walk = Walk {
+        complete: true,
+        ..Walk::default()
     };
-    if !root_meta.is_dir() {
-        return walk;
+    match fs::symlink_metadata(root) {
+        Ok(meta) if meta.is_dir() => {}
+        _ => return walk,
     }
     let parallelism = if threads <= 1 {
         Parallelism::Serial
@@ -88,7 +95,7 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&Progr
                 }
             }
         });
-    let mut dirs = vec![(root.to_path_buf(), root_meta)];
+    let mut listed = vec![root.to_path_buf()];
     for entry in walker {
         match entry {
             Ok(entry) => {
@@ -108,10 +115,7 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&Progr
                         });
                     }
                 } else if entry.depth > 0 && entry.file_type.is_dir() {
-                    let path = entry.path();
-                    if let Ok(meta) = fs::symlink_metadata(&path) {
-                        dirs.push((path, meta));
-                    }
+                    listed.push(entry.path());
                 }
             }
             Err(err) => {
@@ -123,27 +127,34 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&Progr
             }
         }
     }
-    let run_dirs: HashSet<&Path> = walk
+    walk.dirs_read = listed.len();
+    // Directories are stamped after jwalk listed them: a change in between
+    // has an mtime after this scan started, inside the racy window, so the
+    // next scan lists that directory again. Run directories need no stamp.
+    let run_dirs: FxHashSet<&[u8]> = walk
         .sidecars
         .iter()
         .filter_map(|f| f.path.parent())
+        .map(|p| p.as_os_str().as_bytes())
         .collect();
-    let stamped: Vec<(PathBuf, DirState)> = dirs
-        .into_iter()
-        .filter(|(path, _)| !walk.unreadable.iter().any(|(bad, _)| bad == path))
-        .map(|(path, meta)| {
-            let run_dir = run_dirs.contains(path.as_path());
-            (
-                path,
-                DirState {
-                    stamp: FileStamp::of(&meta),
-                    run_dir,
-                },
-            )
+    let unreadable: FxHashSet<&[u8]> = walk
+        .unreadable
+        .iter()
+        .map(|(p, _)| p.as_os_str().as_bytes())
+        .collect();
+    let dirs: Vec<(Vec<u8>, DirState)> = listed
+        .iter()
+        .filter(|p| {
+            let key = p.as_os_str().as_bytes();
+            !run_dirs.contains(key) && !unreadable.contains(key)
+        })
+        .filter_map(|p| {
+            let meta = fs::symlink_metadata(p).ok()?;
+            let stamp = FileStamp::of(&meta);
+            Some((p.as_os_str().as_bytes().to_vec(), DirState { stamp }))
         })
         .collect();
-    walk.dirs = stamped;
-    walk.dirs_read = walk.dirs.len();
+    walk.dirs = dirs;
     walk
 }
 

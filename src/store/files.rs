@@ -55,12 +55,11 @@ pub(crate) struct FileState {
     pub heartbeat_at: Option<f64>,
 }
 
-/// The scanner's memory of one directory of the tree: if its stamp has not
-/// changed, neither has its list of entries, and it need not be read again.
+/// The scanner's memory of one directory of the tree that is not a run
+/// directory: if its stamp has not changed, neither has its list of
+/// entries, and it need not be read again. (Run directories are not
+/// remembered: their sidecar's stat tells what the scanner needs.)
 #[derive(Clone, Debug, PartialEq, bincode::Encode, bincode::Decode)]
 pub(crate) struct DirState {
     pub stamp: FileStamp,
-    /// It holds a sidecar.json: a run directory, whose subdirectories are
-    /// not walked.
-    pub run_dir: bool,
 }

@@ -32,7 +32,7 @@ use lock::{CacheLock, LockKind};
 
 /// Version of the cache's layout. A cache written with another version is
 /// moved aside and rebuilt from the sidecars.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 /// Pages redb may keep in memory for one open.
 const CACHE_BYTES: usize = 64 << 20;
@@ -159,7 +159,7 @@ impl Store {
                 Err(e) => return Err(Error::store(&self.path, e)),
             }
         };
-        let (db, _lock) = match db {
+        let (db, lock) = match db {
             Some(opened) => opened,
             None => {
                 self.repair()?;
@@ -170,6 +170,20 @@ impl Store {
                 (db, lock)
             }
         };
+        let answer = self.read_snapshot(&db, work);
+        // The file is closed before the lock is released: a scanner taking
+        // the lock next opens the file for writing, which redb refuses while
+        // any reader still has it open.
+        drop(db);
+        drop(lock);
+        answer
+    }
+
+    fn read_snapshot<T>(
+        &self,
+        db: &ReadOnlyDatabase,
+        work: impl FnOnce(&Reader<'_>) -> Result<T>,
+    ) -> Result<T> {
         let txn = db.begin_read().map_err(|e| Error::store(&self.path, e))?;
         let reader = Reader::open(&txn, &self.path)?;
         let version = reader.format_version()?;
@@ -400,7 +414,10 @@ mod tests {
         assert_eq!(len, 0);
         assert!(opening.fresh);
         let (aside, why) = opening.moved_aside.unwrap();
-        assert!(why.contains("cache format 2"), "{why}");
+        assert!(
+            why.contains(&format!("cache format {}", FORMAT_VERSION + 1)),
+            "{why}"
+        );
         assert!(
             aside
                 .file_name()

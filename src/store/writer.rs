@@ -1,6 +1,6 @@
 //! Writing the cache: records and their indexes, together.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 
 use redb::{
@@ -78,8 +78,8 @@ impl<'txn> Writer<'txn> {
 
     /// Every remembered sidecar path and its state. Entries that cannot be
     /// decoded are dropped (their sidecars are then simply read again).
-    pub fn files(&self) -> Result<HashMap<Vec<u8>, FileState>> {
-        let mut out = HashMap::new();
+    pub fn files(&self) -> Result<FxHashMap<Vec<u8>, FileState>> {
+        let mut out = FxHashMap::default();
         for entry in self.files.iter().map_err(|e| Error::store(&self.path, e))? {
             let (path, state) = entry.map_err(|e| Error::store(&self.path, e))?;
             if let Ok(state) = codec::decode_plain::<FileState>(state.value()) {
@@ -106,8 +106,8 @@ impl<'txn> Writer<'txn> {
 
     /// Every remembered directory and its state (undecodable entries are
     /// dropped: those directories are then read again).
-    pub fn dirs(&self) -> Result<HashMap<Vec<u8>, DirState>> {
-        let mut out = HashMap::new();
+    pub fn dirs(&self) -> Result<FxHashMap<Vec<u8>, DirState>> {
+        let mut out = FxHashMap::default();
         for entry in self.dirs.iter().map_err(|e| Error::store(&self.path, e))? {
             let (path, state) = entry.map_err(|e| Error::store(&self.path, e))?;
             if let Ok(state) = codec::decode_plain::<DirState>(state.value()) {
