@@ -164,59 +164,70 @@ impl<'txn> Writer<'txn> {
 
     /// Inserts or replaces a run and its index entries.
     pub fn upsert(&mut self, run_id: &str, run: &StoredRun) -> Result<()> {
-        self.unindex(run_id)?;
+        self.reindex(run_id, Some(&run.hot))?;
         let bytes = codec::encode_record(run);
-        let hot = &run.hot;
         self.runs
             .insert(run_id, bytes.as_slice())
-            .map_err(|e| Error::store(&self.path, e))?;
-        for tag in &hot.tags {
-            self.by_tag
-                .insert(tag.as_str(), run_id)
-                .map_err(|e| Error::store(&self.path, e))?;
-        }
-        self.by_status
-            .insert(hot.status.as_str(), run_id)
-            .map_err(|e| Error::store(&self.path, e))?;
-        self.by_updated
-            .insert((updated_key(hot.updated_at), run_id), ())
             .map_err(|e| Error::store(&self.path, e))?;
         Ok(())
     }
 
     /// Removes a run and its index entries; `false` when it was not there.
     pub fn remove(&mut self, run_id: &str) -> Result<bool> {
-        let existed = self.unindex(run_id)?;
+        let existed = self.reindex(run_id, None)?;
         self.runs
             .remove(run_id)
             .map_err(|e| Error::store(&self.path, e))?;
         Ok(existed)
     }
 
-    /// Removes the index entries of the stored version of `run_id`.
-    fn unindex(&mut self, run_id: &str) -> Result<bool> {
+    /// Brings the index entries of `run_id` from those of its stored record
+    /// to those of `new` (none when `None`), touching only the entries that
+    /// differ: a rescan that changes a metric rewrites no index. Returns
+    /// whether a record was stored.
+    fn reindex(&mut self, run_id: &str, new: Option<&Hot>) -> Result<bool> {
         let old = match self.hot(run_id) {
             Ok(old) => old,
             // An undecodable record is replaced; its stale index entries are
             // found by a sweep of the indexes.
             Err(_) => {
                 self.sweep_indexes(run_id)?;
-                return Ok(true);
+                None
             }
         };
-        let Some(old) = old else { return Ok(false) };
-        for tag in &old.tags {
-            self.by_tag
-                .remove(tag.as_str(), run_id)
-                .map_err(|e| Error::store(&self.path, e))?;
+        let existed = old.is_some();
+        let path = &self.path;
+        let err = |e: redb::StorageError| Error::store(path, e);
+        let no_tags: &[String] = &[];
+        let old_tags = old.as_ref().map_or(no_tags, |h| h.tags.as_slice());
+        let new_tags = new.map_or(no_tags, |h| h.tags.as_slice());
+        for tag in old_tags.iter().filter(|t| !new_tags.contains(t)) {
+            self.by_tag.remove(tag.as_str(), run_id).map_err(err)?;
         }
-        self.by_status
-            .remove(old.status.as_str(), run_id)
-            .map_err(|e| Error::store(&self.path, e))?;
-        self.by_updated
-            .remove((updated_key(old.updated_at), run_id))
-            .map_err(|e| Error::store(&self.path, e))?;
-        Ok(true)
+        for tag in new_tags.iter().filter(|t| !old_tags.contains(t)) {
+            self.by_tag.insert(tag.as_str(), run_id).map_err(err)?;
+        }
+        let old_status = old.as_ref().map(|h| h.status.as_str());
+        let new_status = new.map(|h| h.status.as_str());
+        if old_status != new_status {
+            if let Some(status) = old_status {
+                self.by_status.remove(status, run_id).map_err(err)?;
+            }
+            if let Some(status) = new_status {
+                self.by_status.insert(status, run_id).map_err(err)?;
+            }
+        }
+        let old_updated = old.as_ref().map(|h| updated_key(h.updated_at));
+        let new_updated = new.map(|h| updated_key(h.updated_at));
+        if old_updated != new_updated {
+            if let Some(key) = old_updated {
+                self.by_updated.remove((key, run_id)).map_err(err)?;
+            }
+            if let Some(key) = new_updated {
+                self.by_updated.insert((key, run_id), ()).map_err(err)?;
+            }
+        }
+        Ok(existed)
     }
 
     /// Removes every index entry naming `run_id`, whatever its key: the slow
