@@ -13,7 +13,7 @@ use super::sort::{Column, SortKey, SortSpec, compare};
 use crate::error::Result;
 use crate::liveness::Liveness;
 use crate::record::{RunRecord, lookup_nested};
-use crate::store::{Cold, Hot, Reader, RecordBytes};
+use crate::store::{Cold, Hot, HotRef, Reader, RecordBytes, ValueRef, lookup};
 use crate::value::Value;
 
 /// What liveness is judged against.
@@ -54,16 +54,20 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
     let mut rows = Vec::new();
     let mut visit = |run_id: &str, bytes: RecordBytes<'_>| -> Result<()> {
         let corrupt = |e| reader.corrupt(run_id, e);
-        let hot = bytes.hot().map_err(corrupt)?;
+        let hot = bytes.hot_ref().map_err(corrupt)?;
         if !matches_hot(&hot, query, ctx) {
             return Ok(());
         }
         let hparams = if needs_hparams {
-            bytes.hparams().map_err(corrupt)?
+            bytes.hparams_ref().map_err(corrupt)?
         } else {
-            BTreeMap::new()
+            Vec::new()
         };
-        if !query.hparams.iter().all(|(k, v)| hparams.get(k) == Some(v)) {
+        if !query
+            .hparams
+            .iter()
+            .all(|(k, v)| lookup(&hparams, k).is_some_and(|h| h.equals(v)))
+        {
             return Ok(());
         }
         let cold = if needs_cold {
@@ -74,22 +78,20 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
         let alive = ctx
             .liveness
             .is_alive(&hot.status, hot.heartbeat_at, ctx.now);
-        if let Some(filter) = &query.filter {
-            let view = RunView {
-                run_id,
-                hot: &hot,
-                alive,
-                hparams: &hparams,
-                cold: cold.as_ref(),
-                now: ctx.now,
-            };
-            if !filter.matches(&view) {
-                return Ok(());
-            }
+        let view = RunView {
+            run_id,
+            hot: &hot,
+            alive,
+            hparams: &hparams,
+            cold: cold.as_ref(),
+            now: ctx.now,
+        };
+        if query.filter.as_ref().is_some_and(|f| !f.matches(&view)) {
+            return Ok(());
         }
         let keys = specs
             .iter()
-            .map(|spec| sort_value(&spec.key, run_id, &hot, alive, &hparams, cold.as_ref()))
+            .map(|spec| sort_value(&spec.key, &view))
             .collect();
         rows.push(Row {
             run_id: run_id.to_owned(),
@@ -107,7 +109,7 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
         None => reader.for_each_run(visit)?,
     }
 
-    rows.sort_by(|a, b| {
+    let order = |a: &Row, b: &Row| {
         specs
             .iter()
             .zip(a.keys.iter().zip(&b.keys))
@@ -115,7 +117,19 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
             .find(|o| o.is_ne())
             .unwrap_or(std::cmp::Ordering::Equal)
             .then_with(|| a.run_id.cmp(&b.run_id))
-    });
+    };
+    // With a limit, only the first offset + limit rows need sorting.
+    if let Some(wanted) = query.limit.map(|l| l.saturating_add(query.offset))
+        && wanted < rows.len()
+    {
+        if wanted == 0 {
+            rows.clear();
+        } else {
+            rows.select_nth_unstable_by(wanted - 1, order);
+            rows.truncate(wanted);
+        }
+    }
+    rows.sort_by(order);
     let page = rows
         .into_iter()
         .skip(query.offset)
@@ -223,11 +237,15 @@ fn candidates(reader: &Reader<'_>, query: &Query, now: f64) -> Result<Option<Vec
 
 /// The filters the hot section answers (the indexed ones are checked again:
 /// the record is the truth).
-fn matches_hot(hot: &Hot, query: &Query, ctx: &Context) -> bool {
+fn matches_hot(hot: &HotRef<'_>, query: &Query, ctx: &Context) -> bool {
     if query.status.as_ref().is_some_and(|s| *s != hot.status) {
         return false;
     }
-    if query.tag.as_ref().is_some_and(|t| !hot.tags.contains(t)) {
+    if query
+        .tag
+        .as_ref()
+        .is_some_and(|t| !hot.tags.contains(&t.as_str()))
+    {
         return false;
     }
     if let Some(alive) = query.alive
@@ -241,25 +259,20 @@ fn matches_hot(hot: &Hot, query: &Query, ctx: &Context) -> bool {
     true
 }
 
-fn sort_value(
-    key: &SortKey,
-    run_id: &str,
-    hot: &Hot,
-    alive: bool,
-    hparams: &BTreeMap<String, Value>,
-    cold: Option<&Cold>,
-) -> Option<Value> {
+fn sort_value(key: &SortKey, run: &RunView<'_>) -> Option<Value> {
+    let hot = run.hot;
+    let cold = run.cold;
     match key {
-        SortKey::Summary(k) => hot.summary.get(k).cloned(),
-        SortKey::Hparam(k) => hparams.get(k).cloned(),
+        SortKey::Summary(k) => hot.metric(k).and_then(ValueRef::to_value),
+        SortKey::Hparam(k) => lookup(run.hparams, k).and_then(ValueRef::to_value),
         SortKey::Config(k) => cold.and_then(|c| lookup_nested(&c.config, k)).cloned(),
         SortKey::Column(column) => match column {
-            Column::RunId => Some(Value::from(run_id)),
+            Column::RunId => Some(Value::from(run.run_id)),
             Column::Status => Some(Value::from(hot.status.as_str())),
             Column::CreatedAt => Some(Value::Float(hot.created_at)),
             Column::UpdatedAt => Some(Value::Float(hot.updated_at)),
             Column::EndedAt => hot.ended_at.map(Value::Float),
-            Column::Alive => Some(Value::Bool(alive)),
+            Column::Alive => Some(Value::Bool(run.alive)),
             Column::RunDir => cold.map(|c| Value::from(c.run_dir.as_str())),
             Column::CheckpointPath => {
                 cold.and_then(|c| c.checkpoint_path.as_deref().map(Value::from))

@@ -31,7 +31,14 @@ pub(crate) const DECODE_LIMIT: usize = 64 << 20;
 /// Deepest nesting of arrays and objects accepted in a stored value.
 pub(crate) const MAX_DEPTH: usize = 256;
 
-fn config() -> impl bincode::config::Config {
+/// The bincode configuration of every record: standard, with a limit.
+pub(crate) type Config = bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<DECODE_LIMIT>,
+>;
+
+pub(crate) fn config() -> Config {
     bincode::config::standard().with_limit::<DECODE_LIMIT>()
 }
 
@@ -65,10 +72,10 @@ pub(crate) struct StoredRun {
 }
 
 /// The three sections of a record, undecoded.
-struct Sections<'a> {
-    hot: &'a [u8],
-    hparams: &'a [u8],
-    cold: &'a [u8],
+pub(crate) struct Sections<'a> {
+    pub hot: &'a [u8],
+    pub hparams: &'a [u8],
+    pub cold: &'a [u8],
 }
 
 /// Why a stored record could not be decoded.
@@ -112,7 +119,7 @@ fn encode_into(out: &mut Vec<u8>, value: &impl Encode) {
 pub(crate) struct RecordBytes<'a>(pub &'a [u8]);
 
 impl<'a> RecordBytes<'a> {
-    fn sections(self) -> Result<Sections<'a>, CorruptRecord> {
+    pub(crate) fn sections(self) -> Result<Sections<'a>, CorruptRecord> {
         let (hot, rest) = take_section(self.0)?;
         let (hparams, cold) = take_section(rest)?;
         Ok(Sections { hot, hparams, cold })
@@ -175,12 +182,12 @@ pub(crate) fn decode_plain<T: Decode<()>>(bytes: &[u8]) -> Result<T, CorruptReco
 
 // ---------------------------------------------------------------- values
 
-const NULL: u8 = 0;
-const FALSE: u8 = 1;
-const TRUE: u8 = 2;
-const INT: u8 = 3;
-const FLOAT: u8 = 4;
-const STR: u8 = 5;
+pub(crate) const NULL: u8 = 0;
+pub(crate) const FALSE: u8 = 1;
+pub(crate) const TRUE: u8 = 2;
+pub(crate) const INT: u8 = 3;
+pub(crate) const FLOAT: u8 = 4;
+pub(crate) const STR: u8 = 5;
 const LIST: u8 = 6;
 const MAP: u8 = 7;
 
@@ -217,11 +224,26 @@ fn encode_value<E: Encoder>(value: &Value, e: &mut E) -> Result<(), EncodeError>
     }
 }
 
+/// Skips a value whose tag byte was read (decoding it, bounded, and
+/// dropping it).
+pub(crate) fn skip_value<D: Decoder>(d: &mut D, tag: u8) -> Result<(), DecodeError> {
+    decode_value_after_tag(d, tag, 0).map(drop)
+}
+
 fn decode_value<D: Decoder>(d: &mut D, depth: usize) -> Result<Value, DecodeError> {
+    let tag = u8::decode(d)?;
+    decode_value_after_tag(d, tag, depth)
+}
+
+fn decode_value_after_tag<D: Decoder>(
+    d: &mut D,
+    tag: u8,
+    depth: usize,
+) -> Result<Value, DecodeError> {
     if depth > MAX_DEPTH {
         return Err(DecodeError::Other("value nested too deeply"));
     }
-    Ok(match u8::decode(d)? {
+    Ok(match tag {
         NULL => Value::Null,
         FALSE => Value::Bool(false),
         TRUE => Value::Bool(true),
@@ -296,7 +318,7 @@ fn encode_status<E: Encoder>(status: &Status, e: &mut E) -> Result<(), EncodeErr
     }
 }
 
-fn decode_status<D: Decoder>(d: &mut D) -> Result<Status, DecodeError> {
+pub(crate) fn decode_status<D: Decoder>(d: &mut D) -> Result<Status, DecodeError> {
     Ok(match u8::decode(d)? {
         0 => Status::Running,
         1 => Status::Completed,

@@ -12,6 +12,7 @@ mod lock;
 pub(crate) mod model;
 mod reader;
 mod tables;
+mod view;
 mod writer;
 
 use std::fs;
@@ -22,9 +23,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase};
 
+#[cfg(test)]
+pub(crate) use codec::encode_record;
 pub(crate) use codec::{Cold, Hot, RecordBytes, StoredRun};
 pub(crate) use files::{DirState, FileStamp, FileState};
 pub(crate) use reader::Reader;
+pub(crate) use view::{HotRef, ValueRef, lookup};
 pub(crate) use writer::Writer;
 
 use crate::error::{Error, Result};

@@ -1,21 +1,21 @@
 //! Evaluating a filter against one run.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 use super::{CmpOp, Field, Filter, Literal};
 use crate::query::sort::Column;
 use crate::record::lookup_nested;
-use crate::store::{Cold, Hot};
+use crate::store::{Cold, HotRef, ValueRef, lookup};
 use crate::value::Value;
 
 /// The parts of a run a filter reads. `hparams` and `cold` are only
 /// decoded when the filter names them (see [`Filter::needs`]).
 pub(crate) struct RunView<'a> {
     pub run_id: &'a str,
-    pub hot: &'a Hot,
+    pub hot: &'a HotRef<'a>,
     pub alive: bool,
-    pub hparams: &'a BTreeMap<String, Value>,
+    /// The hparams section's entries, in key order (empty when not decoded).
+    pub hparams: &'a [(&'a str, ValueRef<'a>)],
     pub cold: Option<&'a Cold>,
     /// Epoch seconds, for relative times.
     pub now: f64,
@@ -25,6 +25,7 @@ pub(crate) struct RunView<'a> {
 #[derive(Clone, Copy)]
 enum Scalar<'a> {
     Value(&'a Value),
+    Ref(ValueRef<'a>),
     Str(&'a str),
     Num(f64),
     Bool(bool),
@@ -62,9 +63,9 @@ impl Filter {
             Filter::Not(inner) => !inner.matches(run),
             Filter::HasTag(tag) => run.hot.tags.iter().any(|t| t == tag),
             Filter::Exists(Field::Tags) => !run.hot.tags.is_empty(),
-            Filter::Exists(field) => {
-                scalar(field, run).is_some_and(|s| !matches!(s, Scalar::Value(Value::Null)))
-            }
+            Filter::Exists(field) => scalar(field, run).is_some_and(|s| {
+                !matches!(s, Scalar::Value(Value::Null) | Scalar::Ref(ValueRef::Null))
+            }),
             Filter::Compare {
                 field: Field::Tags,
                 op,
@@ -109,6 +110,7 @@ impl Filter {
             Filter::Glob { field, pattern } => match scalar(field, run) {
                 Some(Scalar::Str(s)) => glob(pattern, s),
                 Some(Scalar::Value(Value::Str(s))) => glob(pattern, s),
+                Some(Scalar::Ref(ValueRef::Str(s))) => glob(pattern, s),
                 _ => false,
             },
         }
@@ -123,6 +125,7 @@ fn is_nan(s: Scalar<'_>) -> bool {
     match s {
         Scalar::Num(x) => x.is_nan(),
         Scalar::Value(Value::Float(x)) => x.is_nan(),
+        Scalar::Ref(ValueRef::Float(x)) => x.is_nan(),
         _ => false,
     }
 }
@@ -130,8 +133,8 @@ fn is_nan(s: Scalar<'_>) -> bool {
 fn scalar<'a>(field: &Field, run: &RunView<'a>) -> Option<Scalar<'a>> {
     let hot = run.hot;
     Some(match field {
-        Field::Summary(k) => Scalar::Value(hot.summary.get(k)?),
-        Field::Hparam(k) => Scalar::Value(run.hparams.get(k)?),
+        Field::Summary(k) => Scalar::Ref(hot.metric(k)?),
+        Field::Hparam(k) => Scalar::Ref(lookup(run.hparams, k)?),
         Field::Config(k) => Scalar::Value(lookup_nested(&run.cold?.config, k)?),
         Field::Tags => return None,
         Field::Column(column) => match column {
@@ -161,6 +164,14 @@ fn compare(value: Scalar<'_>, op: CmpOp, literal: &Literal, now: f64) -> bool {
     };
     let value = match value {
         Scalar::Value(v) => v.clone_scalar(),
+        Scalar::Ref(v) => match v {
+            ValueRef::Int(i) => Plain::Num(Value::Int(i)),
+            ValueRef::Float(x) => Plain::Num(Value::Float(x)),
+            ValueRef::Str(s) => Plain::Str(s),
+            ValueRef::Bool(b) => Plain::Bool(b),
+            ValueRef::Null => Plain::Null,
+            ValueRef::Nested => Plain::Other,
+        },
         Scalar::Str(s) => Plain::Str(s),
         Scalar::Num(x) => Plain::Num(Value::Float(x)),
         Scalar::Bool(b) => Plain::Bool(b),

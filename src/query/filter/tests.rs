@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::status::Status;
-use crate::store::{Cold, Hot};
+use crate::store::{Cold, Hot, RecordBytes, StoredRun, encode_record};
 
 fn parse(text: &str) -> Filter {
     Filter::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -343,11 +343,20 @@ fn run() -> Run {
 
 fn holds(text: &str) -> bool {
     let r = run();
+    // Through the encoding, as queries read records.
+    let bytes = encode_record(&StoredRun {
+        hot: r.hot,
+        hparams: r.hparams,
+        cold: r.cold.clone(),
+    });
+    let record = RecordBytes(&bytes);
+    let hot = record.hot_ref().unwrap();
+    let hparams = record.hparams_ref().unwrap();
     let view = RunView {
         run_id: "r1",
-        hot: &r.hot,
+        hot: &hot,
         alive: false,
-        hparams: &r.hparams,
+        hparams: &hparams,
         cold: Some(&r.cold),
         now: 10_000.0,
     };

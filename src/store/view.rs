@@ -1,0 +1,245 @@
+//! Borrowed views of a record's sections: what a query needs to filter and
+//! sort, decoded without allocating a string or a map per entry.
+
+use bincode::de::read::SliceReader;
+use bincode::de::{Decoder as _, DecoderImpl};
+use bincode::error::DecodeError;
+use bincode::{BorrowDecode, Decode};
+
+use super::codec::{
+    CorruptRecord, FALSE, FLOAT, INT, NULL, RecordBytes, STR, TRUE, config, skip_value,
+};
+use crate::status::Status;
+use crate::value::Value;
+
+/// A scalar borrowed from a record; arrays and objects are `Nested`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum ValueRef<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+    /// An array or object (not compared by the fast paths).
+    Nested,
+}
+
+impl ValueRef<'_> {
+    /// The owned value, when it is a scalar.
+    pub fn to_value(self) -> Option<Value> {
+        Some(match self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::Int(i) => Value::Int(i),
+            ValueRef::Float(f) => Value::Float(f),
+            ValueRef::Str(s) => Value::Str(s.to_owned()),
+            ValueRef::Nested => return None,
+        })
+    }
+
+    /// Numeric-aware equality with an owned value, as `Value`'s.
+    pub fn equals(self, other: &Value) -> bool {
+        match (self, other) {
+            (ValueRef::Str(a), Value::Str(b)) => a == b,
+            (ValueRef::Nested, _) | (ValueRef::Str(_), _) => false,
+            (scalar, other) => scalar.to_value().is_some_and(|v| v == *other),
+        }
+    }
+}
+
+/// The hot section, borrowed.
+pub(crate) struct HotRef<'a> {
+    pub status: Status,
+    pub created_at: f64,
+    pub updated_at: f64,
+    pub ended_at: Option<f64>,
+    pub heartbeat_at: Option<f64>,
+    pub tags: Vec<&'a str>,
+    pub summary: Vec<(&'a str, ValueRef<'a>)>,
+}
+
+impl<'a> HotRef<'a> {
+    /// The summary metric `key`, if present.
+    pub fn metric(&self, key: &str) -> Option<ValueRef<'a>> {
+        self.summary
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+    }
+}
+
+type Decoder<'a> = DecoderImpl<SliceReader<'a>, super::codec::Config, ()>;
+
+fn decoder(bytes: &[u8]) -> Decoder<'_> {
+    DecoderImpl::new(SliceReader::new(bytes), config(), ())
+}
+
+fn value_ref<'a>(d: &mut Decoder<'a>) -> Result<ValueRef<'a>, DecodeError> {
+    let tag = u8::decode(d)?;
+    Ok(match tag {
+        NULL => ValueRef::Null,
+        FALSE => ValueRef::Bool(false),
+        TRUE => ValueRef::Bool(true),
+        INT => ValueRef::Int(i64::decode(d)?),
+        FLOAT => ValueRef::Float(f64::decode(d)?),
+        STR => ValueRef::Str(<&str>::borrow_decode(d)?),
+        _ => {
+            skip_value(d, tag)?;
+            ValueRef::Nested
+        }
+    })
+}
+
+fn entries<'a>(d: &mut Decoder<'a>) -> Result<Vec<(&'a str, ValueRef<'a>)>, DecodeError> {
+    let len = usize::decode(d)?;
+    d.claim_container_read::<(&str, ValueRef<'_>)>(len)?;
+    let mut out = Vec::with_capacity(len);
+    for _ in 0..len {
+        let key = <&str>::borrow_decode(d)?;
+        out.push((key, value_ref(d)?));
+    }
+    Ok(out)
+}
+
+impl<'a> RecordBytes<'a> {
+    /// The hot section, borrowed.
+    pub fn hot_ref(self) -> Result<HotRef<'a>, CorruptRecord> {
+        let mut d = decoder(self.sections()?.hot);
+        let d = &mut d;
+        let status = super::codec::decode_status(d)?;
+        let created_at = f64::decode(d)?;
+        let updated_at = f64::decode(d)?;
+        let ended_at = Option::<f64>::decode(d)?;
+        let heartbeat_at = Option::<f64>::decode(d)?;
+        let len = usize::decode(d)?;
+        d.claim_container_read::<&str>(len)?;
+        let mut tags = Vec::with_capacity(len);
+        for _ in 0..len {
+            tags.push(<&str>::borrow_decode(d)?);
+        }
+        let summary = entries(d)?;
+        Ok(HotRef {
+            status,
+            created_at,
+            updated_at,
+            ended_at,
+            heartbeat_at,
+            tags,
+            summary,
+        })
+    }
+
+    /// The hparams section, borrowed: entries in key order.
+    pub fn hparams_ref(self) -> Result<Vec<(&'a str, ValueRef<'a>)>, CorruptRecord> {
+        let mut d = decoder(self.sections()?.hparams);
+        Ok(entries(&mut d)?)
+    }
+}
+
+/// The value of `key` in entries sorted by key (as the hparams section is).
+pub(crate) fn lookup<'a>(entries: &[(&'a str, ValueRef<'a>)], key: &str) -> Option<ValueRef<'a>> {
+    entries
+        .binary_search_by(|(k, _)| (*k).cmp(key))
+        .ok()
+        .map(|i| entries[i].1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::store::codec::{Cold, Hot, StoredRun, encode_record};
+
+    #[test]
+    fn borrowed_views_agree_with_owned_decoding() {
+        let run = StoredRun {
+            hot: Hot {
+                status: Status::Other("paused".into()),
+                created_at: 1.5,
+                updated_at: 2.5,
+                ended_at: Some(3.0),
+                heartbeat_at: None,
+                tags: vec!["a".into(), "sweep:1".into()],
+                summary: [
+                    ("acc".to_owned(), Value::Float(0.5)),
+                    ("loss".to_owned(), Value::Float(f64::NAN)),
+                    ("n".to_owned(), Value::Int(-7)),
+                    (
+                        "nested".to_owned(),
+                        Value::List(vec![Value::Int(1), Value::Map(vec![])]),
+                    ),
+                    ("s".to_owned(), Value::Str("x".into())),
+                ]
+                .into(),
+            },
+            hparams: [
+                ("a".to_owned(), Value::Bool(true)),
+                ("b".to_owned(), Value::Null),
+                ("optim.lr".to_owned(), Value::Float(0.1)),
+            ]
+            .into(),
+            cold: Cold {
+                run_dir: "/r".into(),
+                checkpoint_path: None,
+                notes: String::new(),
+                config: BTreeMap::new(),
+            },
+        };
+        let bytes = encode_record(&run);
+        let hot = RecordBytes(&bytes).hot_ref().unwrap();
+        assert_eq!(hot.status, run.hot.status);
+        assert_eq!(
+            (
+                hot.created_at,
+                hot.updated_at,
+                hot.ended_at,
+                hot.heartbeat_at
+            ),
+            (1.5, 2.5, Some(3.0), None)
+        );
+        assert_eq!(hot.tags, ["a", "sweep:1"]);
+        assert_eq!(hot.metric("acc"), Some(ValueRef::Float(0.5)));
+        assert!(matches!(hot.metric("loss"), Some(ValueRef::Float(f)) if f.is_nan()));
+        assert_eq!(hot.metric("n"), Some(ValueRef::Int(-7)));
+        assert_eq!(hot.metric("nested"), Some(ValueRef::Nested));
+        assert_eq!(hot.metric("s"), Some(ValueRef::Str("x")));
+        assert_eq!(hot.metric("nope"), None);
+        let hparams = RecordBytes(&bytes).hparams_ref().unwrap();
+        assert_eq!(lookup(&hparams, "optim.lr"), Some(ValueRef::Float(0.1)));
+        assert_eq!(lookup(&hparams, "a"), Some(ValueRef::Bool(true)));
+        assert_eq!(lookup(&hparams, "b"), Some(ValueRef::Null));
+        assert_eq!(lookup(&hparams, "c"), None);
+        assert!(ValueRef::Int(1).equals(&Value::Float(1.0)));
+        assert!(!ValueRef::Str("1").equals(&Value::Int(1)));
+    }
+
+    #[test]
+    fn borrowed_views_refuse_truncated_records() {
+        let run = StoredRun {
+            hot: Hot {
+                status: Status::Running,
+                created_at: 1.0,
+                updated_at: 1.0,
+                ended_at: None,
+                heartbeat_at: None,
+                tags: vec!["t".into()],
+                summary: [("m".to_owned(), Value::Float(1.0))].into(),
+            },
+            hparams: [("k".to_owned(), Value::Str("v".into()))].into(),
+            cold: Cold {
+                run_dir: String::new(),
+                checkpoint_path: None,
+                notes: String::new(),
+                config: BTreeMap::new(),
+            },
+        };
+        let bytes = encode_record(&run);
+        for end in 0..bytes.len() {
+            let r = RecordBytes(&bytes[..end]);
+            let _ = r.hot_ref();
+            let _ = r.hparams_ref();
+        }
+    }
+}
