@@ -51,62 +51,73 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
             )
         });
 
+    // The first pass reads the hot table; the whole record only when the
+    // query names hparams or cold fields.
+    let evaluate =
+        |run_id: &str, hot: &HotRef<'_>, full: Option<RecordBytes<'_>>| -> Result<Option<Row>> {
+            let corrupt = |e| reader.corrupt(run_id, e);
+            let hparams = match full {
+                Some(full) if needs_hparams => full.hparams_ref().map_err(corrupt)?,
+                _ => Vec::new(),
+            };
+            if !query
+                .hparams
+                .iter()
+                .all(|(k, v)| lookup(&hparams, k).is_some_and(|h| h.equals(v)))
+            {
+                return Ok(None);
+            }
+            let cold = match full {
+                Some(full) if needs_cold => Some(full.cold().map_err(corrupt)?),
+                _ => None,
+            };
+            let alive = ctx
+                .liveness
+                .is_alive(&hot.status, hot.heartbeat_at, ctx.now);
+            let view = RunView {
+                run_id,
+                hot,
+                alive,
+                hparams: &hparams,
+                cold: cold.as_ref(),
+                now: ctx.now,
+            };
+            if query.filter.as_ref().is_some_and(|f| !f.matches(&view)) {
+                return Ok(None);
+            }
+            let keys = specs
+                .iter()
+                .map(|spec| sort_value(&spec.key, &view))
+                .collect();
+            Ok(Some(Row {
+                run_id: run_id.to_owned(),
+                keys,
+            }))
+        };
     let mut rows = Vec::new();
-    let mut visit = |run_id: &str, bytes: RecordBytes<'_>| -> Result<()> {
-        let corrupt = |e| reader.corrupt(run_id, e);
-        let hot = bytes.hot_ref().map_err(corrupt)?;
+    let mut visit = |run_id: &str, hot_bytes: RecordBytes<'_>| -> Result<()> {
+        let hot = hot_bytes.hot_ref().map_err(|e| reader.corrupt(run_id, e))?;
         if !matches_hot(&hot, query, ctx) {
             return Ok(());
         }
-        let hparams = if needs_hparams {
-            bytes.hparams_ref().map_err(corrupt)?
+        let row = if needs_hparams || needs_cold {
+            reader
+                .with_run(run_id, |full| evaluate(run_id, &hot, Some(full)))?
+                .flatten()
         } else {
-            Vec::new()
+            evaluate(run_id, &hot, None)?
         };
-        if !query
-            .hparams
-            .iter()
-            .all(|(k, v)| lookup(&hparams, k).is_some_and(|h| h.equals(v)))
-        {
-            return Ok(());
-        }
-        let cold = if needs_cold {
-            Some(bytes.cold().map_err(corrupt)?)
-        } else {
-            None
-        };
-        let alive = ctx
-            .liveness
-            .is_alive(&hot.status, hot.heartbeat_at, ctx.now);
-        let view = RunView {
-            run_id,
-            hot: &hot,
-            alive,
-            hparams: &hparams,
-            cold: cold.as_ref(),
-            now: ctx.now,
-        };
-        if query.filter.as_ref().is_some_and(|f| !f.matches(&view)) {
-            return Ok(());
-        }
-        let keys = specs
-            .iter()
-            .map(|spec| sort_value(&spec.key, &view))
-            .collect();
-        rows.push(Row {
-            run_id: run_id.to_owned(),
-            keys,
-        });
+        rows.extend(row);
         Ok(())
     };
 
     match candidates(reader, query, ctx.now)? {
         Some(ids) => {
             for id in &ids {
-                reader.with_run(id, |bytes| visit(id, bytes))?;
+                reader.with_hot(id, |bytes| visit(id, bytes))?;
             }
         }
-        None => reader.for_each_run(visit)?,
+        None => reader.for_each_hot(visit)?,
     }
 
     let order = |a: &Row, b: &Row| {

@@ -98,6 +98,20 @@ pub(crate) fn encode_record(run: &StoredRun) -> Vec<u8> {
     out
 }
 
+/// The hot section of an encoded record, framed as a record whose other
+/// sections are empty (what the `hot` table holds).
+pub(crate) fn hot_only(record: &[u8]) -> Vec<u8> {
+    let len = record
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, |b| u32::from_le_bytes(b) as usize);
+    let end = (4 + len).min(record.len());
+    let mut out = Vec::with_capacity(end + 4);
+    out.extend_from_slice(&record[..end]);
+    out.extend_from_slice(&[0; 4]);
+    out
+}
+
 fn put_section(out: &mut Vec<u8>, section: &impl Encode) {
     let at = out.len();
     out.extend_from_slice(&[0; 4]);

@@ -36,7 +36,7 @@ use lock::{CacheLock, LockKind};
 
 /// Version of the cache's layout. A cache written with another version is
 /// moved aside and rebuilt from the sidecars.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 3;
 
 /// Pages redb may keep in memory for one open.
 const CACHE_BYTES: usize = 64 << 20;
@@ -153,39 +153,42 @@ impl Store {
                 "no cache yet: run `runreg scan` to build it",
             ));
         }
-        let db = {
-            let _lock = CacheLock::acquire(&self.lock_path, LockKind::Shared, self.lock_timeout)?;
-            match ReadOnlyDatabase::open(&self.path) {
-                Ok(db) => Some((db, _lock)),
-                // A crash left the file needing repair, which only a
-                // writable open does: do it, then read.
-                Err(DatabaseError::RepairAborted) => None,
-                Err(e) => return Err(Error::store(&self.path, e)),
+        let shared = CacheLock::acquire(&self.lock_path, LockKind::Shared, self.lock_timeout)?;
+        match ReadOnlyDatabase::open(&self.path) {
+            Ok(db) => {
+                let answer = self.read_snapshot(&db, work);
+                // The file is closed before the lock is released: a scanner
+                // taking the lock next opens the file for writing, which
+                // redb refuses while any reader still has it open.
+                drop(db);
+                drop(shared);
+                answer
             }
-        };
-        let (db, lock) = match db {
-            Some(opened) => opened,
-            None => {
-                self.repair()?;
-                let lock =
-                    CacheLock::acquire(&self.lock_path, LockKind::Shared, self.lock_timeout)?;
-                let db =
-                    ReadOnlyDatabase::open(&self.path).map_err(|e| Error::store(&self.path, e))?;
-                (db, lock)
+            // A crash, or a commit that failed on a full disk, left the file
+            // needing repair, which only a writable open does. Read through
+            // that same handle: on a disk still full, the repair may not be
+            // saved. A file that cannot be opened is an error here, left as
+            // it is for the next scan to move aside: a read never replaces
+            // the cache.
+            Err(DatabaseError::RepairAborted) => {
+                drop(shared);
+                let exclusive =
+                    CacheLock::acquire(&self.lock_path, LockKind::Exclusive, self.lock_timeout)?;
+                let db = Self::builder()
+                    .open(&self.path)
+                    .map_err(|e| Error::store(&self.path, e))?;
+                let answer = self.read_snapshot(&db, work);
+                drop(db);
+                drop(exclusive);
+                answer
             }
-        };
-        let answer = self.read_snapshot(&db, work);
-        // The file is closed before the lock is released: a scanner taking
-        // the lock next opens the file for writing, which redb refuses while
-        // any reader still has it open.
-        drop(db);
-        drop(lock);
-        answer
+            Err(e) => Err(Error::store(&self.path, e)),
+        }
     }
 
     fn read_snapshot<T>(
         &self,
-        db: &ReadOnlyDatabase,
+        db: &impl ReadableDatabase,
         work: impl FnOnce(&Reader<'_>) -> Result<T>,
     ) -> Result<T> {
         let txn = db.begin_read().map_err(|e| Error::store(&self.path, e))?;
@@ -201,11 +204,6 @@ impl Store {
             ));
         }
         work(&reader)
-    }
-
-    fn repair(&self) -> Result<()> {
-        let _lock = CacheLock::acquire(&self.lock_path, LockKind::Exclusive, self.lock_timeout)?;
-        self.open_writable().map(drop)
     }
 
     fn builder() -> redb::Builder {

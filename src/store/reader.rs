@@ -8,13 +8,14 @@ use redb::{
 };
 
 use super::codec::{self, RecordBytes};
-use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, META, RUNS};
+use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, HOT, META, RUNS};
 use crate::error::{Error, Result};
 
 /// The tables of one read snapshot.
 pub(crate) struct Reader<'txn> {
     path: PathBuf,
     runs: ReadOnlyTable<&'static str, &'static [u8]>,
+    hot: ReadOnlyTable<&'static str, &'static [u8]>,
     by_tag: ReadOnlyMultimapTable<&'static str, &'static str>,
     by_status: ReadOnlyMultimapTable<&'static str, &'static str>,
     by_updated: ReadOnlyTable<(i64, &'static str), ()>,
@@ -28,6 +29,7 @@ impl<'txn> Reader<'txn> {
         Ok(Reader {
             path: path.to_owned(),
             runs: txn.open_table(RUNS).map_err(err)?,
+            hot: txn.open_table(HOT).map_err(err)?,
             by_tag: txn.open_multimap_table(BY_TAG).map_err(err)?,
             by_status: txn.open_multimap_table(BY_STATUS).map_err(err)?,
             by_updated: txn.open_table(BY_UPDATED).map_err(err)?,
@@ -67,6 +69,31 @@ impl<'txn> Reader<'txn> {
             Some(bytes) => visit(RecordBytes(bytes.value())).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Calls `visit` with the hot section of `run_id` (in the record framing:
+    /// only [`RecordBytes::hot_ref`] and [`RecordBytes::hot`] apply), if any.
+    pub fn with_hot<T>(
+        &self,
+        run_id: &str,
+        visit: impl FnOnce(RecordBytes<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        match self.hot.get(run_id).map_err(|e| self.err(e))? {
+            Some(bytes) => visit(RecordBytes(bytes.value())).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Calls `visit` with the hot section of every run, in run_id order.
+    pub fn for_each_hot(
+        &self,
+        mut visit: impl FnMut(&str, RecordBytes<'_>) -> Result<()>,
+    ) -> Result<()> {
+        for entry in self.hot.iter().map_err(|e| self.err(e))? {
+            let (id, bytes) = entry.map_err(|e| self.err(e))?;
+            visit(id.value(), RecordBytes(bytes.value()))?;
+        }
+        Ok(())
     }
 
     /// Calls `visit` for every run, in run_id order.
@@ -190,6 +217,26 @@ impl Reader<'_> {
             let (key, _) = entry.map_err(|e| self.err(e))?;
             let (ns, id) = key.value();
             have_updated.insert((ns, id.to_owned()));
+        }
+        let mut hot_rows = 0u64;
+        for entry in self.hot.iter().map_err(|e| self.err(e))? {
+            let (id, bytes) = entry.map_err(|e| self.err(e))?;
+            hot_rows += 1;
+            let in_runs = self
+                .with_run(id.value(), |full| Ok(full.hot().ok()))?
+                .flatten();
+            if in_runs.is_none() || RecordBytes(bytes.value()).hot().ok() != in_runs {
+                problems.push(format!(
+                    "hot table: run {} differs from its record",
+                    id.value()
+                ));
+            }
+        }
+        if hot_rows != self.len()? {
+            problems.push(format!(
+                "hot table: {hot_rows} rows for {} runs",
+                self.len()?
+            ));
         }
         let mut compare =
             |name: &str, want: &dyn std::fmt::Debug, have: &dyn std::fmt::Debug, equal: bool| {

@@ -11,7 +11,7 @@ use redb::{
 use super::FORMAT_VERSION;
 use super::codec::{self, Hot, RecordBytes, StoredRun};
 use super::files::{DirState, FileState};
-use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, DIRS, FILES, META, RUNS, updated_key};
+use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, DIRS, FILES, HOT, META, RUNS, updated_key};
 use crate::error::{Error, Result};
 
 const FORMAT_KEY: &str = "format_version";
@@ -20,6 +20,7 @@ const FORMAT_KEY: &str = "format_version";
 pub(crate) struct Writer<'txn> {
     path: PathBuf,
     runs: Table<'txn, &'static str, &'static [u8]>,
+    hot: Table<'txn, &'static str, &'static [u8]>,
     by_tag: MultimapTable<'txn, &'static str, &'static str>,
     by_status: MultimapTable<'txn, &'static str, &'static str>,
     by_updated: Table<'txn, (i64, &'static str), ()>,
@@ -63,6 +64,7 @@ impl<'txn> Writer<'txn> {
         Ok(Writer {
             path: path.to_owned(),
             runs: txn.open_table(RUNS).map_err(err)?,
+            hot: txn.open_table(HOT).map_err(err)?,
             by_tag: txn.open_multimap_table(BY_TAG).map_err(err)?,
             by_status: txn.open_multimap_table(BY_STATUS).map_err(err)?,
             by_updated: txn.open_table(BY_UPDATED).map_err(err)?,
@@ -169,6 +171,9 @@ impl<'txn> Writer<'txn> {
         self.runs
             .insert(run_id, bytes.as_slice())
             .map_err(|e| Error::store(&self.path, e))?;
+        self.hot
+            .insert(run_id, codec::hot_only(&bytes).as_slice())
+            .map_err(|e| Error::store(&self.path, e))?;
         Ok(())
     }
 
@@ -176,6 +181,9 @@ impl<'txn> Writer<'txn> {
     pub fn remove(&mut self, run_id: &str) -> Result<bool> {
         let existed = self.reindex(run_id, None)?;
         self.runs
+            .remove(run_id)
+            .map_err(|e| Error::store(&self.path, e))?;
+        self.hot
             .remove(run_id)
             .map_err(|e| Error::store(&self.path, e))?;
         Ok(existed)
@@ -310,6 +318,9 @@ impl Writer<'_> {
     /// corrupt record for tests.
     pub fn put_raw_record(&mut self, run_id: &str, tag: &str, bytes: &[u8]) -> Result<()> {
         self.runs
+            .insert(run_id, bytes)
+            .map_err(|e| Error::store(&self.path, e))?;
+        self.hot
             .insert(run_id, bytes)
             .map_err(|e| Error::store(&self.path, e))?;
         self.by_tag
