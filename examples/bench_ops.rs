@@ -3,7 +3,7 @@
 //! no lazy scan and no printing.
 //!
 //! ```text
-//! cargo run --release --example bench_ops -- CACHE_DIR [--min-reps N] [--min-time SECS] [--scans]
+//! cargo run --release --example bench_ops -- CACHE_DIR [--min-reps N] [--min-time SECS] [--scans] [--only OP,OP]
 //! ```
 //!
 //! Opens the registry with `scan(false)` and times `get` by id (1,000 ids
@@ -13,7 +13,8 @@
 //! (in a temporary directory), in-process. Each operation is repeated at
 //! least `--min-reps` times (default 5) and until `--min-time` seconds
 //! (default 1) have passed, up to 1,000 times. Prints one JSON object:
-//! `{"op": {"median_s", "min_s", "reps", "rows"}, ...}`.
+//! `{"op": {"median_s", "min_s", "reps", "rows"}, ...}`. `--only OP,OP`
+//! times only the operations named (handy under `perf record`).
 
 #[path = "../benches/support/mod.rs"]
 mod support;
@@ -30,15 +31,26 @@ struct Settings {
     min_reps: usize,
     min_time: Duration,
     scans: bool,
+    only: Option<Vec<String>>,
+}
+
+impl Settings {
+    fn wants(&self, op: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|o| o == op))
+    }
 }
 
 fn parse_args() -> Result<Settings, String> {
-    let usage = "usage: bench_ops CACHE_DIR [--min-reps N] [--min-time SECS] [--scans]";
+    let usage =
+        "usage: bench_ops CACHE_DIR [--min-reps N] [--min-time SECS] [--scans] [--only OP,OP]";
     let mut settings = Settings {
         cache_dir: PathBuf::new(),
         min_reps: 5,
         min_time: Duration::from_secs(1),
         scans: false,
+        only: None,
     };
     let mut dir = None;
     let mut it = std::env::args().skip(1);
@@ -58,6 +70,10 @@ fn parse_args() -> Result<Settings, String> {
                 settings.min_time = Duration::from_secs_f64(secs.max(0.0));
             }
             "--scans" => settings.scans = true,
+            "--only" => {
+                let ops = it.next().ok_or("--only needs operation names")?;
+                settings.only = Some(ops.split(',').map(str::to_owned).collect());
+            }
             "-h" | "--help" => return Err(usage.to_owned()),
             _ if arg.starts_with('-') => return Err(format!("unknown option {arg}\n{usage}")),
             _ if dir.is_none() => dir = Some(PathBuf::from(arg)),
@@ -133,22 +149,24 @@ fn run(settings: &Settings) -> Result<serde_json::Value, String> {
         .map(|r| r.run_id)
         .collect();
     let ids = support::spread_ids(&all, 1000);
-    eprintln!(
-        "bench_ops: {} runs cached; timing get x{}",
-        all.len(),
-        ids.len()
-    );
-    let mut get = measure(settings, || {
-        ids.iter()
-            .filter(|id| matches!(registry.get(id), Ok(Some(_))))
-            .count()
-    });
-    for s in &mut get.samples {
-        *s /= ids.len().max(1) as f64;
+    eprintln!("bench_ops: {} runs cached", all.len());
+    if settings.wants("get_by_id") {
+        eprintln!("bench_ops: timing get_by_id x{}", ids.len());
+        let mut get = measure(settings, || {
+            ids.iter()
+                .filter(|id| matches!(registry.get(id), Ok(Some(_))))
+                .count()
+        });
+        for s in &mut get.samples {
+            *s /= ids.len().max(1) as f64;
+        }
+        out.insert("get_by_id".into(), get.json());
     }
-    out.insert("get_by_id".into(), get.json());
 
     for (name, query) in support::queries() {
+        if !settings.wants(name) {
+            continue;
+        }
         eprintln!("bench_ops: timing {name}");
         let timing = measure(settings, || {
             registry.query(&query).map_or(0, |rows| rows.len())
@@ -156,32 +174,39 @@ fn run(settings: &Settings) -> Result<serde_json::Value, String> {
         out.insert(name.into(), timing.json());
     }
 
-    if settings.scans {
+    let scans_named = settings.only.as_ref().is_some_and(|only| {
+        only.iter()
+            .any(|o| o == "scan_incremental_unchanged" || o == "scan_full_fresh")
+    });
+    if settings.scans || scans_named {
         let mut registry = Registry::builder(&settings.cache_dir)
             .scan(false)
             .open()
             .map_err(|e| e.to_string())?;
-        eprintln!("bench_ops: timing incremental scans");
-        let incremental = measure(settings, || {
-            registry
-                .scan(ScanMode::Incremental)
-                .map_or(0, |r| r.upserted)
-        });
-        out.insert("scan_incremental_unchanged".into(), incremental.json());
-
-        let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
-        let db = dir.path().join("fresh.redb");
-        eprintln!("bench_ops: timing full scans into a fresh cache");
-        let full = measure(settings, || {
-            let _ = std::fs::remove_file(&db);
-            Registry::builder(&settings.cache_dir)
-                .scan(false)
-                .db_path(&db)
-                .open()
-                .and_then(|mut r| r.scan(ScanMode::Full))
-                .map_or(0, |r| r.upserted)
-        });
-        out.insert("scan_full_fresh".into(), full.json());
+        if settings.wants("scan_incremental_unchanged") {
+            eprintln!("bench_ops: timing incremental scans");
+            let incremental = measure(settings, || {
+                registry
+                    .scan(ScanMode::Incremental)
+                    .map_or(0, |r| r.upserted)
+            });
+            out.insert("scan_incremental_unchanged".into(), incremental.json());
+        }
+        if settings.wants("scan_full_fresh") {
+            let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
+            let db = dir.path().join("fresh.redb");
+            eprintln!("bench_ops: timing full scans into a fresh cache");
+            let full = measure(settings, || {
+                let _ = std::fs::remove_file(&db);
+                Registry::builder(&settings.cache_dir)
+                    .scan(false)
+                    .db_path(&db)
+                    .open()
+                    .and_then(|mut r| r.scan(ScanMode::Full))
+                    .map_or(0, |r| r.upserted)
+            });
+            out.insert("scan_full_fresh".into(), full.json());
+        }
     }
     Ok(serde_json::Value::Object(out))
 }

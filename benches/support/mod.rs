@@ -16,7 +16,8 @@
 //!   types (`optim.lr`, `model.backbone`, `data.batch_size`,
 //!   `augment.color_jitter.p`, ...), 10 summary metrics, tags (backbone,
 //!   method, one of [`SWEEPS`] `sweep:<id>` tags for 90% of runs, a few
-//!   `baseline`/`debug`/`ablation`), statuses 75% completed, 10% failed,
+//!   `baseline`/`debug`/`ablation`, and [`FIXED_TAG`] on exactly 25 runs
+//!   whatever the tree's size), statuses 75% completed, 10% failed,
 //!   10% running, 5% interrupted;
 //! - `heartbeat` (97% of runs): fresh for most running runs, an hour to days
 //!   old for the rest;
@@ -83,6 +84,13 @@ pub fn bench_runs() -> usize {
 pub fn sweep_tag(k: usize) -> String {
     format!("sweep:{}", 5_812_000 + 541 * k as u64)
 }
+
+/// A tag carried by exactly [`FIXED_TAG_RUNS`] runs, spread over the tree,
+/// whatever its size (runs picked for a paper).
+pub const FIXED_TAG: &str = "paper-final";
+
+/// How many runs carry [`FIXED_TAG`].
+pub const FIXED_TAG_RUNS: u64 = 25;
 
 /// The sweep tag the queries ask for (one in the middle of the tree).
 pub fn sample_tag() -> String {
@@ -386,6 +394,13 @@ pub fn queries() -> Vec<(&'static str, Query)> {
             "tag_sort_limit5",
             Query::new()
                 .tag(&tag)
+                .sort(SortSpec::desc(val_acc()))
+                .limit(5),
+        ),
+        (
+            "fixed_tag_sort_limit5",
+            Query::new()
+                .tag(FIXED_TAG)
                 .sort(SortSpec::desc(val_acc()))
                 .limit(5),
         ),

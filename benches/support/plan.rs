@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use runreg::{Sidecar, Status, Value};
 
 use super::rng::{Rng, run_id};
-use super::{AGE_S, SPAN_S, SWEEPS, TREE_END, sweep_tag};
+use super::{AGE_S, FIXED_TAG, FIXED_TAG_RUNS, SPAN_S, SWEEPS, TREE_END, sweep_tag};
 
 /// `(YYYYMMDD, HHMMSS)` of an epoch second, in UTC.
 pub(super) fn utc_folders(epoch_s: u64) -> (String, String) {
@@ -134,6 +134,12 @@ pub(super) fn plan_run(seed: u64, index: u64, runs: u64, nan: bool, runs_dir: &P
         if rng.chance(p) {
             tags.push(tag.to_owned());
         }
+    }
+    // The same number of runs whatever the tree's size: a query on this tag
+    // should cost the same at 10k and 100k runs.
+    let step = (runs / FIXED_TAG_RUNS).max(1);
+    if index.is_multiple_of(step) && index / step < FIXED_TAG_RUNS {
+        tags.push(FIXED_TAG.to_owned());
     }
 
     let duration = rng.range(1200.0, 2.0 * 86_400.0) * progress.max(0.05);

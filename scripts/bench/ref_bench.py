@@ -16,7 +16,9 @@ Subcommands (each prints one JSON object on stdout):
     Opens the cache read-only without scanning and times, in-process, the
     queries of FORMAT.md section 7 under the names runreg's ``bench_ops``
     uses: ``get_by_id`` (1,000 ids per repetition, reported per call),
-    ``tag_sort_limit5``, ``sort_all_limit10``, ``status_completed_all``,
+    ``tag_sort_limit5`` (a sweep tag: 0.45% of the runs),
+    ``fixed_tag_sort_limit5`` (a tag on 25 runs whatever the size),
+    ``sort_all_limit10``, ``status_completed_all``,
     ``hparams_eq``. ``{"op": {"median_s", "min_s", "reps", "rows"}}``.
 
 ``ls CACHE_DIR DB``
@@ -105,6 +107,7 @@ def cmd_queries(db: Path, tag: str, min_reps: int, min_time: float) -> dict[str,
         out["get_by_id"] = _summary(get, per=max(1, len(ids)))
         queries: dict[str, dict[str, Any]] = {
             "tag_sort_limit5": {"tag": tag, "sort_by": "summary.val_acc", "limit": 5},
+            "fixed_tag_sort_limit5": {"tag": "paper-final", "sort_by": "summary.val_acc", "limit": 5},
             "sort_all_limit10": {"sort_by": "summary.val_acc", "limit": 10},
             "status_completed_all": {"status": "completed"},
             "hparams_eq": {"hparams": {"optim.lr": 0.01, "data.batch_size": 256}},
