@@ -308,12 +308,12 @@ fn encode_map<E: Encoder>(map: &BTreeMap<String, Value>, e: &mut E) -> Result<()
 
 fn decode_map<D: Decoder>(d: &mut D) -> Result<BTreeMap<String, Value>, DecodeError> {
     let len = claim_len::<(String, Value), D>(d)?;
-    let mut map = BTreeMap::new();
+    let mut entries = Vec::with_capacity(len);
     for _ in 0..len {
-        let key = String::decode(d)?;
-        map.insert(key, decode_value(d, 0)?);
+        entries.push((String::decode(d)?, decode_value(d, 0)?));
     }
-    Ok(map)
+    // Maps are written in key order: built in bulk, not entry by entry.
+    Ok(BTreeMap::from_iter(entries))
 }
 
 fn encode_status<E: Encoder>(status: &Status, e: &mut E) -> Result<(), EncodeError> {
