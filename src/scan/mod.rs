@@ -26,6 +26,7 @@ mod read;
 mod reconcile;
 mod report;
 mod revisit;
+mod stat;
 mod walk;
 
 use std::ffi::OsStr;

@@ -10,12 +10,12 @@ use std::collections::hash_map::Entry;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::ffi::OsStr;
-use std::fs::Metadata;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::read::{ReadSidecar, Unreadable, heartbeat_of, read, read_all, state_of, stored_run};
+use super::stat::Kind;
 use super::walk::Found;
 use super::{Duplicate, ScanIssue, ScanReport};
 use crate::error::Result;
@@ -135,18 +135,16 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                     continue;
                 }
             };
-            if !meta.is_file() {
-                let reason = not_a_file(&meta);
-                self.reject(
-                    &key,
-                    &found.path,
-                    FileStamp::of(&meta),
-                    previous,
-                    reason.to_owned(),
-                )?;
+            if meta.kind != Kind::File {
+                let reason = if meta.kind == Kind::Symlink {
+                    "a symbolic link (not followed)"
+                } else {
+                    "not a regular file"
+                };
+                self.reject(&key, &found.path, meta.stamp, previous, reason.to_owned())?;
                 continue;
             }
-            let stamp = FileStamp::of(&meta);
+            let stamp = meta.stamp;
             let trusted = self.trusted_before.is_some_and(|t| stamp.mtime_secs() < t);
             match previous {
                 Some(prev) if trusted && prev.stamp == stamp => {
@@ -440,14 +438,6 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
             self.writer.put_file(&candidate.key, &candidate.state)?;
         }
         Ok(())
-    }
-}
-
-fn not_a_file(meta: &Metadata) -> &'static str {
-    if meta.file_type().is_symlink() {
-        "a symbolic link (not followed)"
-    } else {
-        "not a regular file"
     }
 }
 

@@ -21,9 +21,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::RACY_WINDOW_S;
 use super::progress::ProgressFn;
+use super::stat::{Kind, Lstat, lstat, stat_all};
 use super::walk::{Found, Walk, find_sidecars};
 use crate::sidecar::SIDECAR_NAME;
-use crate::store::{DirState, FileStamp, FileState};
+use crate::store::{DirState, FileState};
 
 /// What the last scan left to compare against.
 pub(crate) struct Remembered<'a> {
@@ -54,17 +55,20 @@ pub(crate) fn revisit(
     }
     let stat_threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let mut walk = Walk::default();
-    let dir_keys: Vec<&Vec<u8>> = remembered.dirs.keys().collect();
-    let file_keys: Vec<&Vec<u8>> = remembered.files.keys().collect();
+    // Sorted, so that paths sharing an ancestor are stat'ed together.
+    let mut dir_keys: Vec<&[u8]> = remembered.dirs.keys().map(Vec::as_slice).collect();
+    let mut file_keys: Vec<&[u8]> = remembered.files.keys().map(Vec::as_slice).collect();
+    dir_keys.sort_unstable();
+    file_keys.sort_unstable();
     let dir_stats = stat_all(&dir_keys, stat_threads);
     let file_stats = stat_all(&file_keys, stat_threads);
 
     let trusted_before = remembered.last_start - RACY_WINDOW_S;
-    let mut to_read: Vec<(PathBuf, fs::Metadata)> = Vec::new();
+    let mut to_read: Vec<(PathBuf, Lstat)> = Vec::new();
     for (key, stat) in dir_keys.into_iter().zip(dir_stats) {
         match stat {
-            Ok(meta) if meta.is_dir() => {
-                let stamp = FileStamp::of(&meta);
+            Ok(meta) if meta.kind == Kind::Dir => {
+                let stamp = meta.stamp;
                 let unchanged =
                     remembered.dirs[key].stamp == stamp && stamp.mtime_secs() < trusted_before;
                 if !unchanged {
@@ -73,8 +77,8 @@ pub(crate) fn revisit(
             }
             // Gone, or no longer a directory: what was under it is gone too,
             // which the stats of its sidecars show.
-            Ok(_) => walk.dirs_gone.push(key.clone()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => walk.dirs_gone.push(key.clone()),
+            Ok(_) => walk.dirs_gone.push(key.to_vec()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => walk.dirs_gone.push(key.to_vec()),
             Err(e) => walk
                 .unreadable
                 .push((path_of(key).to_path_buf(), e.to_string())),
@@ -89,8 +93,8 @@ pub(crate) fn revisit(
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // The sidecar is gone; its directory may now hold other runs.
                 let parent = path.parent().unwrap_or(path);
-                if let Ok(meta) = fs::symlink_metadata(parent)
-                    && meta.is_dir()
+                if let Ok(meta) = lstat(parent)
+                    && meta.kind == Kind::Dir
                     && listed.insert(parent.to_path_buf())
                 {
                     to_read.push((parent.to_path_buf(), meta));
@@ -114,7 +118,7 @@ pub(crate) fn revisit(
 /// stat'ed already.
 fn read_changed(
     dir: &Path,
-    meta: &fs::Metadata,
+    meta: &Lstat,
     remembered: &Remembered<'_>,
     threads: usize,
     progress: Option<&ProgressFn>,
@@ -136,7 +140,7 @@ fn read_changed(
             .files
             .contains_key(sidecar.as_os_str().as_bytes())
         {
-            let meta = fs::symlink_metadata(&sidecar);
+            let meta = lstat(&sidecar);
             walk.sidecars.push(Found {
                 path: sidecar,
                 meta,
@@ -147,12 +151,8 @@ fn read_changed(
         }
         return;
     }
-    walk.dirs.push((
-        key.to_vec(),
-        DirState {
-            stamp: FileStamp::of(meta),
-        },
-    ));
+    walk.dirs
+        .push((key.to_vec(), DirState { stamp: meta.stamp }));
     for entry in entries {
         if !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
@@ -166,28 +166,4 @@ fn read_changed(
             walk.merge(subtree);
         }
     }
-}
-
-/// lstat of every path, on up to `threads` threads.
-fn stat_all(keys: &[&Vec<u8>], threads: usize) -> Vec<io::Result<fs::Metadata>> {
-    let stat = |key: &&Vec<u8>| fs::symlink_metadata(path_of(key));
-    if threads <= 1 || keys.len() < 1024 {
-        return keys.iter().map(stat).collect();
-    }
-    let chunk = keys.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = keys
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(stat).collect::<Vec<_>>()))
-            .collect();
-        let mut out = Vec::with_capacity(keys.len());
-        for (handle, part) in handles.into_iter().zip(keys.chunks(chunk)) {
-            match handle.join() {
-                Ok(results) => out.extend(results),
-                // A stat does not panic; should a thread, stat its share here.
-                Err(_) => out.extend(part.iter().map(stat)),
-            }
-        }
-        out
-    })
 }

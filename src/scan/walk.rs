@@ -14,6 +14,7 @@ use jwalk::{Parallelism, WalkDirGeneric};
 use rustc_hash::FxHashSet;
 
 use super::progress::{PROGRESS_EVERY, ProgressFn, ScanProgress};
+use super::stat::{Lstat, lstat};
 use crate::sidecar::SIDECAR_NAME;
 use crate::store::{DirState, FileStamp};
 
@@ -21,7 +22,7 @@ use crate::store::{DirState, FileStamp};
 #[derive(Debug)]
 pub(crate) struct Found {
     pub path: PathBuf,
-    pub meta: io::Result<fs::Metadata>,
+    pub meta: io::Result<Lstat>,
 }
 
 /// What a walk (or a revisit) of `runs/` found.
@@ -103,7 +104,7 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&Progr
                     walk.unreadable.push((entry.path(), describe(err)));
                 } else if entry.depth > 0 && entry.file_name == SIDECAR_NAME {
                     let path = entry.path();
-                    let meta = fs::symlink_metadata(&path);
+                    let meta = lstat(&path);
                     walk.sidecars.push(Found { path, meta });
                     if let Some(progress) = progress
                         && walk.sidecars.len().is_multiple_of(PROGRESS_EVERY)

@@ -1,0 +1,199 @@
+//! lstat of many paths, cheaply: the only user of rustix.
+//!
+//! A scan stats every sidecar and directory it remembers. Each `lstat` of a
+//! full path makes the kernel walk every component again (nine for
+//! `…/runs/20261101/120000/<run>/sidecar.json`); stat'ing relative to an
+//! open ancestor directory (`fstatat`) walks three. Paths are grouped by
+//! that ancestor, which is opened once (`O_PATH`).
+
+use std::ffi::OsStr;
+use std::fs::{self, Metadata};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+
+use crate::store::FileStamp;
+
+/// What kind of entry a path is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    File,
+    Dir,
+    Symlink,
+    /// A FIFO, socket or device.
+    Other,
+}
+
+/// The result of an lstat: kind and stamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Lstat {
+    pub kind: Kind,
+    pub stamp: FileStamp,
+}
+
+impl Lstat {
+    pub fn of(meta: &Metadata) -> Lstat {
+        let ty = meta.file_type();
+        let kind = if ty.is_file() {
+            Kind::File
+        } else if ty.is_dir() {
+            Kind::Dir
+        } else if ty.is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::Other
+        };
+        Lstat {
+            kind,
+            stamp: FileStamp::of(meta),
+        }
+    }
+
+    fn of_rustix(st: &rustix::fs::Stat) -> Lstat {
+        let kind = match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => Kind::Dir,
+            FileType::Symlink => Kind::Symlink,
+            _ => Kind::Other,
+        };
+        let ns = |secs: i64, nsec: i64| secs.saturating_mul(1_000_000_000).saturating_add(nsec);
+        Lstat {
+            kind,
+            stamp: FileStamp {
+                mtime_ns: ns(st.st_mtime, st.st_mtime_nsec as i64),
+                ctime_ns: ns(st.st_ctime, st.st_ctime_nsec as i64),
+                size: st.st_size as u64,
+                inode: st.st_ino,
+            },
+        }
+    }
+}
+
+/// lstat of one path.
+pub(crate) fn lstat(path: &Path) -> io::Result<Lstat> {
+    fs::symlink_metadata(path).map(|m| Lstat::of(&m))
+}
+
+/// How many components below the directory each stat starts from.
+const DEPTH: usize = 3;
+/// Most ancestor directories held open at once by one thread.
+const MAX_OPEN: usize = 1024;
+
+/// lstat of every path (raw bytes), relative to an ancestor opened once per
+/// group; falls back to a plain lstat where that cannot be done.
+fn stat_group(keys: &[&[u8]]) -> Vec<io::Result<Lstat>> {
+    let mut open: FxHashMap<&[u8], Option<OwnedFd>> = FxHashMap::default();
+    keys.iter()
+        .map(|key| {
+            let path = Path::new(OsStr::from_bytes(key));
+            let Some((dir, rest)) = split(key) else {
+                return lstat(path);
+            };
+            if open.len() >= MAX_OPEN && !open.contains_key(dir) {
+                open.clear();
+            }
+            let fd = open.entry(dir).or_insert_with(|| {
+                rustix::fs::open(
+                    OsStr::from_bytes(dir),
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                    Mode::empty(),
+                )
+                .ok()
+            });
+            match fd {
+                Some(fd) => {
+                    rustix::fs::statat(&*fd, OsStr::from_bytes(rest), AtFlags::SYMLINK_NOFOLLOW)
+                        .map(|st| Lstat::of_rustix(&st))
+                        .map_err(io::Error::from)
+                }
+                None => lstat(path),
+            }
+        })
+        .collect()
+}
+
+/// Splits an absolute path into the ancestor `DEPTH` components up and the
+/// rest, which holds no `..`.
+fn split(key: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut cut = key.len();
+    for _ in 0..DEPTH {
+        cut = key[..cut].iter().rposition(|b| *b == b'/')?;
+    }
+    let (dir, rest) = (&key[..cut], &key[cut + 1..]);
+    if dir.is_empty()
+        || rest
+            .split(|b| *b == b'/')
+            .any(|c| c == b".." || c == b"." || c.is_empty())
+    {
+        return None;
+    }
+    Some((dir, rest))
+}
+
+/// lstat of every path, on up to `threads` threads, in order.
+pub(crate) fn stat_all(keys: &[&[u8]], threads: usize) -> Vec<io::Result<Lstat>> {
+    if threads <= 1 || keys.len() < 1024 {
+        return stat_group(keys);
+    }
+    let chunk = keys.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = keys
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || stat_group(part)))
+            .collect();
+        let mut out = Vec::with_capacity(keys.len());
+        for (handle, part) in handles.into_iter().zip(keys.chunks(chunk)) {
+            match handle.join() {
+                Ok(results) => out.extend(results),
+                // A stat does not panic; should a thread, stat its share here.
+                Err(_) => out.extend(part.iter().map(|k| lstat(Path::new(OsStr::from_bytes(k))))),
+            }
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    #[test]
+    fn relative_stats_agree_with_plain_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("runs/20261101/120000/r1");
+        fs::create_dir_all(&root).unwrap();
+        fs::write(root.join("sidecar.json"), "{}").unwrap();
+        symlink("/nonexistent", root.join("link")).unwrap();
+        let paths = [
+            root.join("sidecar.json"),
+            root.join("link"),
+            root.join("missing"),
+            root.clone(),
+            dir.path().join("runs"),
+            root.join("../r1/sidecar.json"),
+        ];
+        let keys: Vec<&[u8]> = paths.iter().map(|p| p.as_os_str().as_bytes()).collect();
+        let got = stat_all(&keys, 1);
+        for (path, got) in paths.iter().zip(got) {
+            match (lstat(path), got) {
+                (Ok(want), Ok(got)) => assert_eq!(want, got, "{}", path.display()),
+                (Err(want), Err(got)) => assert_eq!(want.kind(), got.kind(), "{}", path.display()),
+                (want, got) => panic!("{}: {want:?} vs {got:?}", path.display()),
+            }
+        }
+        assert_eq!(lstat(&paths[1]).unwrap().kind, Kind::Symlink);
+    }
+
+    #[test]
+    fn split_keeps_three_components_below_the_ancestor() {
+        assert_eq!(split(b"/a/b/c/d/e"), Some((&b"/a/b"[..], &b"c/d/e"[..])));
+        assert_eq!(split(b"/c/d/e"), None, "no ancestor left");
+        assert_eq!(split(b"/a/b/../d/e"), None);
+    }
+}
