@@ -6,10 +6,12 @@
 //! in a folder named after the cache directory's canonical path.
 
 use std::fs::{self, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::registry::DB_FILE_NAME;
+use crate::store::CREATE_MODE;
 
 /// The cache file for `cache_dir` (canonical), and whether it had to move
 /// out of `cache_dir` because that is not writable.
@@ -26,7 +28,13 @@ pub(crate) fn default_db_path(cache_dir: &Path) -> Result<(PathBuf, bool)> {
         ),
     })?;
     let dir = base.join("runreg").join(folder_name(cache_dir));
-    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    // Never world-writable, whatever the umask: whoever may write the
+    // folder may replace the cache in it.
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o775)
+        .create(&dir)
+        .map_err(|e| Error::io(&dir, e))?;
     Ok((dir.join(DB_FILE_NAME), true))
 }
 
@@ -39,6 +47,7 @@ fn can_write(db: &Path) -> bool {
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(CREATE_MODE)
         .open(PathBuf::from(lock))
         .is_ok();
     lock_ok && (!db.exists() || OpenOptions::new().write(true).open(db).is_ok())

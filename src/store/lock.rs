@@ -7,10 +7,12 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::CREATE_MODE;
 use crate::error::{Error, Result};
 
 /// Held for as long as the database is open; dropping it unlocks.
@@ -63,6 +65,7 @@ fn open_lock_file(path: &Path) -> Result<File> {
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(CREATE_MODE)
         .open(path)
     {
         Ok(file) => Ok(file),

@@ -15,8 +15,9 @@ mod tables;
 mod view;
 mod writer;
 
-use std::fs;
+use std::fs::{self, OpenOptions};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,6 +38,11 @@ use lock::{CacheLock, LockKind};
 /// Version of the cache's layout. A cache written with another version is
 /// moved aside and rebuilt from the sidecars.
 pub(crate) const FORMAT_VERSION: u32 = 3;
+
+/// Mode of the cache file and its lock when created, before the umask:
+/// the user's umask decides, except that they are never world-writable
+/// (anyone could then change what everyone else reads).
+pub(crate) const CREATE_MODE: u32 = 0o664;
 
 /// Pages redb may keep in memory for one open.
 const CACHE_BYTES: usize = 64 << 20;
@@ -251,6 +257,15 @@ impl Store {
             }
             opening.fresh = true;
         }
+        // Created here rather than by redb, for its mode; redb initializes
+        // the empty file.
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(CREATE_MODE)
+            .open(&self.path)
+            .map_err(|e| Error::io(&self.path, e))?;
         let db = Self::builder()
             .create(&self.path)
             .map_err(|e| Error::store(&self.path, e))?;
