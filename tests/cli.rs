@@ -1192,3 +1192,34 @@ fn usage_errors_exit_2_with_what_is_accepted() {
         .code(2)
         .stdout("");
 }
+
+#[test]
+fn a_held_cache_makes_commands_wait_then_say_busy() {
+    let f = Fixture::new();
+    stdout(f.runreg().arg("scan"));
+    let lock = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(f.tree.cache_dir().join("registry.redb.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let started = std::time::Instant::now();
+    let out = f
+        .runreg()
+        .args(["--lock-timeout", "0.3", "ls"])
+        .output()
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("runreg: registry busy: "), "{err}");
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    lock.unlock().unwrap();
+    let out = f
+        .runreg()
+        .env("RUNREG_LOCK_TIMEOUT", "0.3")
+        .arg("ls")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -48,6 +48,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SECS", default_value_t = 180.0, help_heading = GLOBAL)]
     pub heartbeat_timeout: f64,
 
+    /// Seconds to wait for another runreg process holding the cache (a scan in progress) before failing with "registry busy"
+    #[arg(long, global = true, value_name = "SECS", env = "RUNREG_LOCK_TIMEOUT", default_value_t = 30.0, help_heading = GLOBAL)]
+    pub lock_timeout: f64,
+
     /// When to colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(
         long,

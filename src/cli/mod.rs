@@ -139,6 +139,7 @@ pub struct Context {
     db: Option<PathBuf>,
     scan: bool,
     heartbeat_timeout: Duration,
+    lock_timeout: Duration,
     quiet: bool,
     /// Colours for stdout.
     pub palette: Palette,
@@ -152,6 +153,11 @@ pub struct Context {
 
 impl Context {
     fn new(cli: &Cli) -> Result<Context, Failure> {
+        if !(cli.lock_timeout.is_finite() && (0.0..=86_400.0).contains(&cli.lock_timeout)) {
+            return Err(Failure::usage(
+                "--lock-timeout must be a number of seconds between 0 and 86400",
+            ));
+        }
         if !(cli.heartbeat_timeout.is_finite() && cli.heartbeat_timeout >= 0.0) {
             return Err(Failure::usage(
                 "--heartbeat-timeout must be a number of seconds >= 0",
@@ -164,6 +170,7 @@ impl Context {
             db: cli.db.clone(),
             scan: !cli.no_scan,
             heartbeat_timeout: Duration::from_secs_f64(cli.heartbeat_timeout),
+            lock_timeout: Duration::from_secs_f64(cli.lock_timeout),
             quiet: cli.quiet,
             palette: Palette::new(cli.color, stdout_tty),
             width: table::output_width(stdout_tty),
@@ -219,6 +226,7 @@ impl Context {
         let bar = Arc::clone(&self.bar);
         let mut builder = Registry::builder(dir)
             .heartbeat_timeout(self.heartbeat_timeout)
+            .lock_timeout(self.lock_timeout)
             .on_progress(move |p| bar.update(p));
         if let Some(db) = &self.db {
             builder = builder.db_path(db);
@@ -233,6 +241,9 @@ impl Context {
             (Error::CacheDirMissing { path }, Some((_, from))) => Failure::failed(format!(
                 "cache directory {} (from {from}) does not exist; give the directory that holds runs/",
                 path.display()
+            )),
+            (e @ Error::Busy { .. }, _) => Failure::failed(format!(
+                "{e}; try again, or wait longer with --lock-timeout SECS (or RUNREG_LOCK_TIMEOUT)"
             )),
             (e, _) => e.into(),
         }
