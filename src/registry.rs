@@ -13,6 +13,7 @@ use crate::liveness::Liveness;
 use crate::query::{self, Context, Query};
 use crate::record::RunRecord;
 use crate::scan::{self, ProgressFn, ScanMode, ScanProgress, ScanReport, ScanSettings, epoch_now};
+use crate::snapshot::Snapshot;
 use crate::status::Status;
 use crate::store::Store;
 
@@ -270,6 +271,13 @@ impl Registry {
             liveness: self.liveness,
             now: epoch_now(),
         }
+    }
+
+    /// Runs `work` on one [`Snapshot`] of the cache, held open for many
+    /// lookups; see [`Snapshot`].
+    pub fn read<T>(&self, work: impl FnOnce(&Snapshot<'_>) -> Result<T>) -> Result<T> {
+        let ctx = self.context();
+        self.store.read(|reader| work(&Snapshot::new(reader, ctx)))
     }
 
     /// The runs matching `query`, sorted and paged.
