@@ -391,7 +391,7 @@ mod tests {
     fn op() -> impl Strategy<Value = model::ModelOp> {
         use model::ModelOp;
         prop_oneof![
-            6 => (0u8..8, 0u8..6, any::<u8>(), 0u8..4, proptest::option::of(-1.0f64..1.0))
+            6 => (0u8..8, 0u8..6, any::<u8>(), 0u8..4, proptest::option::of(prop_oneof![-1.0f64..1.0, Just(f64::NAN)]))
                 .prop_map(|(id, status, tags, updated, metric)| ModelOp::Upsert { id, status, tags, updated, metric }),
             2 => (0u8..8).prop_map(|id| ModelOp::Remove { id }),
             1 => Just(ModelOp::Commit),
