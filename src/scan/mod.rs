@@ -146,6 +146,11 @@ pub(crate) fn scan(
         }
     }
     let mut report = reconciler.finish(|path| walk.is_unknown(path))?;
+    // Most records rewritten (a first build, a full rescan): their old pages
+    // are free, and the file would stay twice its size.
+    if report.upserted >= 1000 && report.upserted * 2 > report.total_sidecars {
+        writer.request_compaction();
+    }
 
     // Remember the directories for the next incremental walk.
     for (key, state) in &walk.dirs {

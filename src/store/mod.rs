@@ -121,17 +121,24 @@ impl Store {
         work: &mut impl FnMut(&mut Writer<'_>, &Opening) -> Result<T>,
         moved: Option<(PathBuf, String)>,
     ) -> Result<(T, Opening)> {
-        let (db, mut opening) = self.open_writable()?;
+        let (mut db, mut opening) = self.open_writable()?;
         if moved.is_some() {
             opening.fresh = true;
             opening.moved_aside = moved;
         }
         let txn = db.begin_write().map_err(|e| Error::store(&self.path, e))?;
-        let value = {
+        let (value, compact) = {
             let mut writer = Writer::open(&txn, &self.path)?;
-            work(&mut writer, &opening)?
+            let value = work(&mut writer, &opening)?;
+            (value, writer.compaction_requested())
         };
         txn.commit().map_err(|e| Error::store(&self.path, e))?;
+        if compact {
+            // Rewriting most records in one transaction leaves their old
+            // pages free: the file doubles. Compacting then keeps it near
+            // the size of what it holds. A failure here loses nothing.
+            let _ = db.compact();
+        }
         Ok((value, opening))
     }
 

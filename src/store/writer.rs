@@ -27,6 +27,7 @@ pub(crate) struct Writer<'txn> {
     files: Table<'txn, &'static [u8], &'static [u8]>,
     dirs: Table<'txn, &'static [u8], &'static [u8]>,
     meta: Table<'txn, &'static str, &'static [u8]>,
+    compact: bool,
 }
 
 /// Creates every table and stamps the format version in a new file, so that
@@ -71,11 +72,22 @@ impl<'txn> Writer<'txn> {
             files: txn.open_table(FILES).map_err(err)?,
             dirs: txn.open_table(DIRS).map_err(err)?,
             meta: txn.open_table(META).map_err(err)?,
+            compact: false,
         })
     }
 
     fn err(&self, e: impl std::fmt::Display) -> Error {
         Error::store(&self.path, e)
+    }
+
+    /// Asks for the file to be compacted after this transaction commits
+    /// (after rewriting most records, whose old pages are then free).
+    pub fn request_compaction(&mut self) {
+        self.compact = true;
+    }
+
+    pub(super) fn compaction_requested(&self) -> bool {
+        self.compact
     }
 
     /// Every remembered sidecar path and its state. Entries that cannot be
