@@ -14,11 +14,14 @@
 //! `target/oracle/`). Without it the test is skipped, or fails when `CI` is
 //! set. `RUNREG_DIFF_SEED=<u64>` adds a tree written with that seed.
 
+mod common;
+
 use std::cmp::Ordering;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use common::oracle::Oracle;
 use serde_json::{Value, json};
 
 /// The test fails when fewer queries than this were compared.
@@ -51,12 +54,7 @@ type Answer = Result<Vec<Record>, String>;
 
 #[test]
 fn ls_agrees_with_the_reference_registry() {
-    let Some(oracle) = Oracle::locate() else {
-        let missing = "the reference oracle is not installed: run scripts/oracle/setup.sh";
-        if std::env::var_os("CI").is_some() {
-            panic!("{missing} (required when CI is set)");
-        }
-        println!("differential test skipped: {missing}");
+    let Some(oracle) = Oracle::require("differential test", "spt_registry.query", &[]) else {
         return;
     };
 
@@ -100,40 +98,10 @@ fn ls_agrees_with_the_reference_registry() {
 
 // ------------------------------------------------------------------ the oracle
 
-/// The reference registry, driven through `scripts/oracle/ref.py`.
-struct Oracle {
-    python: String,
-    pythonpath: PathBuf,
-    script: PathBuf,
-}
-
 impl Oracle {
-    /// Finds python3 and the package `scripts/oracle/setup.sh` installs;
-    /// `None` when either is missing or the package does not import.
-    fn locate() -> Option<Oracle> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let oracle = Oracle {
-            python: std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()),
-            pythonpath: root.join("target/oracle/pkg"),
-            script: root.join("scripts/oracle/ref.py"),
-        };
-        let imports = oracle
-            .command()
-            .args(["-c", "import spt_registry.query"])
-            .output()
-            .is_ok_and(|out| out.status.success());
-        imports.then_some(oracle)
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.python);
-        cmd.env("PYTHONPATH", &self.pythonpath);
-        cmd
-    }
-
     fn write_tree(&self, cache_dir: &Path, tree: &TreeSpec) {
-        let mut cmd = self.command();
-        cmd.arg(&self.script).arg("write-tree").arg(cache_dir);
+        let mut cmd = self.ref_py();
+        cmd.arg("write-tree").arg(cache_dir);
         cmd.args([
             "--runs",
             &tree.runs.to_string(),
@@ -151,8 +119,8 @@ impl Oracle {
         let scratch = tempfile::tempdir().expect("temp dir");
         let file = scratch.path().join("queries.json");
         std::fs::write(&file, serde_json::to_vec(requests).unwrap()).expect("write queries");
-        let mut cmd = self.command();
-        cmd.arg(&self.script).arg("query").arg(cache_dir).arg(&file);
+        let mut cmd = self.ref_py();
+        cmd.arg("query").arg(cache_dir).arg(&file);
         let answers: Vec<Value> =
             serde_json::from_slice(&run(&mut cmd)).expect("ref.py prints JSON");
         assert_eq!(answers.len(), requests.len(), "one answer per request");

@@ -18,54 +18,24 @@
 //! floats apart (`1` is not `1.0`), compares floats exactly, and ignores the
 //! order of object keys (Python keeps insertion order, runreg sorts).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
+use common::oracle::Oracle;
 use runreg::sidecar::parse_value;
 use runreg::writer::{MetricStats, RunOptions, RunWriter};
 use runreg::{Query, Registry, RunRecord, Sidecar, SortSpec, Status, Value};
 
 // ------------------------------------------------------------------ the oracle
 
-/// The reference registry, driven through `scripts/oracle/ref.py`.
-struct Oracle {
-    python: String,
-    pythonpath: PathBuf,
-    script: PathBuf,
-}
-
 impl Oracle {
-    fn locate() -> Option<Oracle> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let oracle = Oracle {
-            python: std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()),
-            pythonpath: root.join("target/oracle/pkg"),
-            script: root.join("scripts/oracle/ref.py"),
-        };
-        let logger = root.join("target/oracle/unpacked/stable_pretraining/registry/logger.py");
-        let imports = oracle
-            .command()
-            .args(["-c", "import spt_registry.query, loguru"])
-            .output()
-            .is_ok_and(|out| out.status.success());
-        (imports && logger.is_file()).then_some(oracle)
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.python);
-        cmd.env("PYTHONPATH", &self.pythonpath)
-            // The reference logger tags SLURM array jobs; these runs are not.
-            .env_remove("SLURM_ARRAY_JOB_ID");
-        cmd
-    }
-
     /// Runs `ref.py <args>` and parses what it prints (Python's dialect).
     fn run(&self, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Value {
-        let mut cmd = self.command();
-        cmd.arg(&self.script);
+        let mut cmd = self.ref_py();
         for a in args {
             cmd.arg(a);
         }
@@ -83,18 +53,14 @@ impl Oracle {
     }
 }
 
-/// The oracle, or `None` after printing why the test is skipped; panics
-/// when `CI` is set, where a skipped interop test would hide a regression.
+/// The oracle with the reference's logger, or `None` (see
+/// [`Oracle::require`]).
 fn oracle() -> Option<Oracle> {
-    let found = Oracle::locate();
-    if found.is_none() {
-        let missing = "the reference oracle is not installed: run scripts/oracle/setup.sh";
-        if std::env::var_os("CI").is_some() {
-            panic!("{missing} (required when CI is set)");
-        }
-        println!("interop test skipped: {missing}");
-    }
-    found
+    Oracle::require(
+        "interop test",
+        "spt_registry.query, loguru",
+        &["target/oracle/unpacked/stable_pretraining/registry/logger.py"],
+    )
 }
 
 // ------------------------------------------------------------------ values
