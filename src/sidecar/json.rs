@@ -602,9 +602,6 @@ pub(crate) fn write_python_float(f: f64, out: &mut String) {
         out.push_str(if f.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
-    if f < 0.0 {
-        out.push('-');
-    }
     let sci = shortest_scientific(f.abs());
     let Some((mantissa, exponent)) = sci.split_once('e') else {
         out.push_str(&sci);
@@ -614,6 +611,17 @@ pub(crate) fn write_python_float(f: f64, out: &mut String) {
         out.push_str(&sci);
         return;
     };
+    write_python_layout(f < 0.0, mantissa, exponent, out);
+}
+
+/// Lays out a finite, non-zero float given as `mantissa` (`d` or `d.ddd`,
+/// the shortest digits) and decimal `exponent` the way Python's `repr`
+/// does: plain between 1e-4 and 1e16 (`0.0001`, `2.0`, `123.5`), else
+/// `1.5e+300`, `1e-05`. Where the digits come from is the caller's choice.
+pub(crate) fn write_python_layout(negative: bool, mantissa: &str, exponent: i32, out: &mut String) {
+    if negative {
+        out.push('-');
+    }
     if !(-4..16).contains(&exponent) {
         out.push_str(mantissa);
         out.push('e');

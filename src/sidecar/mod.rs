@@ -11,7 +11,7 @@ use crate::status::Status;
 use crate::value::Value;
 
 pub use json::{JsonError, parse_value};
-pub(crate) use json::{write_python_float, write_python_json};
+pub(crate) use json::{write_python_float, write_python_json, write_python_layout};
 
 /// The file name of a run's sidecar.
 pub const SIDECAR_NAME: &str = "sidecar.json";

@@ -13,6 +13,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::sidecar::write_python_layout;
 use crate::writer::atomic;
 use crate::writer::run_files::{open_existing, open_for_write};
 
@@ -340,37 +341,7 @@ fn write_csv_float(x: f64, out: &mut String) {
     let text = sci.as_str();
     let (mantissa, exponent) = text.split_once('e').unwrap_or((text, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (lead, rest) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if x < 0.0 {
-        out.push('-');
-    }
-    if !(-4..16).contains(&exponent) {
-        out.push_str(mantissa);
-        out.push('e');
-        out.push(if exponent < 0 { '-' } else { '+' });
-        let _ = write!(out, "{:02}", exponent.unsigned_abs());
-    } else if exponent < 0 {
-        out.push_str("0.");
-        for _ in 1..-exponent {
-            out.push('0');
-        }
-        out.push_str(lead);
-        out.push_str(rest);
-    } else {
-        let before = exponent.unsigned_abs() as usize;
-        out.push_str(lead);
-        if rest.len() <= before {
-            out.push_str(rest);
-            for _ in rest.len()..before {
-                out.push('0');
-            }
-            out.push_str(".0");
-        } else {
-            out.push_str(&rest[..before]);
-            out.push('.');
-            out.push_str(&rest[before..]);
-        }
-    }
+    write_python_layout(x < 0.0, mantissa, exponent, out);
 }
 
 /// A fixed buffer for one formatted float.
