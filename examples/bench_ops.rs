@@ -143,11 +143,8 @@ fn run(settings: &Settings) -> Result<serde_json::Value, String> {
 
     // Ids spread over the whole cache.
     let all: Vec<String> = registry
-        .query(&Query::new())
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|r| r.run_id)
-        .collect();
+        .run_ids_starting_with("", usize::MAX)
+        .map_err(|e| e.to_string())?;
     let ids = support::spread_ids(&all, 1000);
     eprintln!("bench_ops: {} runs cached", all.len());
     if settings.wants("get_by_id") {
