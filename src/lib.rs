@@ -54,6 +54,7 @@ mod snapshot;
 mod status;
 mod store;
 mod value;
+mod value_map;
 pub mod writer;
 
 pub use error::{Error, Result};
@@ -69,6 +70,7 @@ pub use snapshot::Snapshot;
 pub use status::Status;
 pub use store::quiet_caught_panics;
 pub use value::Value;
+pub use value_map::ValueMap;
 pub use writer::{RunOptions, RunWriter};
 
 /// The README's Rust examples, compiled as doctests.

@@ -1,11 +1,10 @@
 //! [`RunRecord`]: one run as the registry answers it.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::status::Status;
 use crate::value::{Value, serialize_f64, serialize_opt_f64};
+use crate::value_map::ValueMap;
 
 /// One training run, as read from its sidecar and cached.
 ///
@@ -37,11 +36,11 @@ pub struct RunRecord {
     /// Path of the best or last checkpoint, if any.
     pub checkpoint_path: Option<String>,
     /// The sidecar's `config` object, nested as written.
-    pub config: BTreeMap<String, Value>,
+    pub config: ValueMap,
     /// Flattened hyper-parameters (`optim.lr`, `layers.0`).
-    pub hparams: BTreeMap<String, Value>,
+    pub hparams: ValueMap,
     /// Last logged value of each metric.
-    pub summary: BTreeMap<String, Value>,
+    pub summary: ValueMap,
     /// Tags, in the sidecar's order.
     pub tags: Vec<String>,
     /// Free text.
@@ -55,7 +54,7 @@ pub struct RunRecord {
 /// Looks `key` up in a possibly nested map: an exact key first, else the key
 /// split at a dot into an object key and the rest, recursively (array items
 /// by index). This is how `config.optim.lr` finds `{"optim": {"lr": ..}}`.
-pub(crate) fn lookup_nested<'a>(map: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a Value> {
+pub(crate) fn lookup_nested<'a>(map: &'a ValueMap, key: &str) -> Option<&'a Value> {
     if let Some(v) = map.get(key) {
         return Some(v);
     }
@@ -95,8 +94,8 @@ fn lookup_in_value<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
 mod tests {
     use super::*;
 
-    fn config() -> BTreeMap<String, Value> {
-        let mut map = BTreeMap::new();
+    fn config() -> ValueMap {
+        let mut map = ValueMap::new();
         map.insert(
             "optim".to_owned(),
             Value::Map(vec![
@@ -138,8 +137,8 @@ mod tests {
             alive: false,
             run_dir: "/c/runs/r1".into(),
             checkpoint_path: None,
-            config: BTreeMap::new(),
-            hparams: BTreeMap::new(),
+            config: ValueMap::new(),
+            hparams: ValueMap::new(),
             summary: [("loss".to_owned(), Value::Float(f64::NAN))].into(),
             tags: vec!["a".into()],
             notes: String::new(),

@@ -149,8 +149,8 @@ fn items(value: &Value) -> &[Value] {
     }
 }
 
-fn map(m: &BTreeMap<String, Value>) -> Value {
-    Value::Map(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+fn map(m: &runreg::ValueMap) -> Value {
+    Value::Map(m.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect())
 }
 
 fn opt_str(s: Option<&str>) -> Value {

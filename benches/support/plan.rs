@@ -1,11 +1,10 @@
 //! What each run holds: its sidecar and the contents of its other files,
 //! a pure function of the seed, the run's index and the run count.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use runreg::{Sidecar, Status, Value};
+use runreg::{Sidecar, Status, Value, ValueMap};
 
 use super::rng::{Rng, run_id};
 use super::{AGE_S, FIXED_TAG, FIXED_TAG_RUNS, SPAN_S, SWEEPS, TREE_END, sweep_tag};
@@ -204,8 +203,8 @@ pub(super) fn plan_run(seed: u64, index: u64, runs: u64, nan: bool, runs_dir: &P
 
 /// About 55 flattened hparams of mixed types, as a Hydra config flattened
 /// by stable-pretraining's logger.
-fn hparams(rng: &mut Rng, base: &SweepBase) -> BTreeMap<String, Value> {
-    let mut h = BTreeMap::new();
+fn hparams(rng: &mut Rng, base: &SweepBase) -> ValueMap {
+    let mut h = ValueMap::new();
     let mut put = |key: &str, value: Value| {
         h.insert(key.to_owned(), value);
     };
@@ -304,14 +303,8 @@ fn hparams(rng: &mut Rng, base: &SweepBase) -> BTreeMap<String, Value> {
 }
 
 /// The 10 summary metrics (always floats, as the logger writes them).
-fn summary(
-    rng: &mut Rng,
-    status: &Status,
-    epochs: f64,
-    hparams: &BTreeMap<String, Value>,
-    nan: bool,
-) -> BTreeMap<String, Value> {
-    let mut m = BTreeMap::new();
+fn summary(rng: &mut Rng, status: &Status, epochs: f64, hparams: &ValueMap, nan: bool) -> ValueMap {
+    let mut m = ValueMap::new();
     let lr = hparams
         .get("optim.lr")
         .and_then(Value::as_f64)
@@ -351,12 +344,7 @@ fn summary(
     m
 }
 
-fn summary_json(
-    run_id: &str,
-    run_dir: &Path,
-    updated_at: f64,
-    summary: &BTreeMap<String, Value>,
-) -> String {
+fn summary_json(run_id: &str, run_dir: &Path, updated_at: f64, summary: &ValueMap) -> String {
     let number = |v: &Value| {
         v.as_f64()
             .and_then(serde_json::Number::from_f64)
@@ -367,7 +355,7 @@ fn summary_json(
         .map(|(k, v)| {
             let last = number(v);
             (
-                k.clone(),
+                k.to_owned(),
                 serde_json::json!({"last": last, "min": last, "max": last, "count": 40}),
             )
         })
@@ -386,7 +374,7 @@ fn summary_json(
     serde_json::to_string_pretty(&doc).expect("a JSON document serializes")
 }
 
-fn metrics_csv(rng: &mut Rng, epochs: f64, summary: &BTreeMap<String, Value>) -> String {
+fn metrics_csv(rng: &mut Rng, epochs: f64, summary: &ValueMap) -> String {
     let mut out = String::from("epoch,step,train_loss,val_loss,val_acc,lr\n");
     let rows = (epochs as u64).clamp(1, 4);
     let last_loss = summary

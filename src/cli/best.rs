@@ -163,10 +163,7 @@ fn why_empty(candidates: &[RunRecord], among: &Query, metric: &str, filtered: bo
         let matching = if filtered { " match the filters" } else { "" };
         return format!("no {runs}{matching}, so none to rank");
     }
-    let known: BTreeSet<&str> = candidates
-        .iter()
-        .flat_map(|r| r.summary.keys().map(String::as_str))
-        .collect();
+    let known: BTreeSet<&str> = candidates.iter().flat_map(|r| r.summary.keys()).collect();
     let mut listed: Vec<&str> = known.iter().copied().take(MAX_LISTED).collect();
     if known.len() > MAX_LISTED {
         listed.push("...");

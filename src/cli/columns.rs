@@ -1,10 +1,8 @@
 //! The columns of a run table (`-c/--columns`), and each run's cell in
 //! them: a readable form for tables, a raw form for CSV.
 
-use std::collections::BTreeMap;
-
 use anstyle::Style;
-use runreg::{Column, Error, RunRecord, SortKey, Value};
+use runreg::{Column, Error, RunRecord, SortKey, Value, ValueMap};
 
 use super::Failure;
 use super::color::{self, ALIVE, DIM};
@@ -245,12 +243,12 @@ pub fn runs_csv(runs: &[RunRecord], columns: &[ColumnSpec], now: f64) -> String 
 /// first, then the others, then bookkeeping (epoch, step, learning rate,
 /// time); by name within each group.
 pub fn first_metrics(runs: &[RunRecord], n: usize, except: &[ColumnSpec]) -> Vec<ColumnSpec> {
-    let keys: std::collections::BTreeSet<&String> =
+    let keys: std::collections::BTreeSet<&str> =
         runs.iter().flat_map(|r| r.summary.keys()).collect();
-    let mut keys: Vec<&String> = keys.into_iter().collect();
+    let mut keys: Vec<&str> = keys.into_iter().collect();
     keys.sort_by_key(|k| metric_rank(k));
     keys.into_iter()
-        .map(|k| ColumnSpec::Summary(k.clone()))
+        .map(|k| ColumnSpec::Summary(k.to_owned()))
         .filter(|c| !except.contains(c))
         .take(n)
         .collect()
@@ -409,7 +407,7 @@ pub fn compact(x: f64) -> String {
 
 /// Looks up `key` in a (nested) config: the flattened key (`optim.lr` for
 /// `{"optim": {"lr": ..}}`, `layers.0` for a list item).
-pub fn lookup_config<'a>(config: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a Value> {
+pub fn lookup_config<'a>(config: &'a ValueMap, key: &str) -> Option<&'a Value> {
     if let Some(v) = config.get(key) {
         return Some(v);
     }
@@ -420,7 +418,7 @@ pub fn lookup_config<'a>(config: &'a BTreeMap<String, Value>, key: &str) -> Opti
 }
 
 /// Every leaf of a config with its dotted key, in key order of each level.
-pub fn flatten_config(config: &BTreeMap<String, Value>) -> Vec<(String, &Value)> {
+pub fn flatten_config(config: &ValueMap) -> Vec<(String, &Value)> {
     fn walk<'a>(prefix: String, value: &'a Value, out: &mut Vec<(String, &'a Value)>) {
         match value {
             Value::Map(entries) if !entries.is_empty() => {
@@ -438,7 +436,7 @@ pub fn flatten_config(config: &BTreeMap<String, Value>) -> Vec<(String, &Value)>
     }
     let mut out = Vec::new();
     for (k, v) in config {
-        walk(k.clone(), v, &mut out);
+        walk(k.to_owned(), v, &mut out);
     }
     out
 }
@@ -482,7 +480,7 @@ mod tests {
 
     #[test]
     fn config_keys_reach_nested_values() {
-        let mut config = BTreeMap::new();
+        let mut config = ValueMap::new();
         config.insert(
             "optim".to_owned(),
             Value::Map(vec![

@@ -126,8 +126,8 @@ fn exists(file: &Path) -> Failure {
 /// The fixed columns, then `hparams.<k>` and `summary.<k>` for the union of
 /// keys, each sorted.
 fn export_columns(runs: &[RunRecord]) -> Vec<ColumnSpec> {
-    let hparams: BTreeSet<&String> = runs.iter().flat_map(|r| r.hparams.keys()).collect();
-    let summary: BTreeSet<&String> = runs.iter().flat_map(|r| r.summary.keys()).collect();
+    let hparams: BTreeSet<&str> = runs.iter().flat_map(|r| r.hparams.keys()).collect();
+    let summary: BTreeSet<&str> = runs.iter().flat_map(|r| r.summary.keys()).collect();
     [
         Column::RunId,
         Column::Status,
@@ -141,8 +141,16 @@ fn export_columns(runs: &[RunRecord]) -> Vec<ColumnSpec> {
     .into_iter()
     .map(ColumnSpec::Field)
     .chain([ColumnSpec::Tags, ColumnSpec::Field(Column::Notes)])
-    .chain(hparams.into_iter().map(|k| ColumnSpec::Hparam(k.clone())))
-    .chain(summary.into_iter().map(|k| ColumnSpec::Summary(k.clone())))
+    .chain(
+        hparams
+            .into_iter()
+            .map(|k| ColumnSpec::Hparam(k.to_owned())),
+    )
+    .chain(
+        summary
+            .into_iter()
+            .map(|k| ColumnSpec::Summary(k.to_owned())),
+    )
     .collect()
 }
 

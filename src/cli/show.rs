@@ -155,11 +155,11 @@ fn details(run: &RunRecord, ctx: &Context, now: f64) -> String {
     let sections: [(&str, Vec<(String, &Value)>); 3] = [
         (
             "summary",
-            run.summary.iter().map(|(k, v)| (k.clone(), v)).collect(),
+            run.summary.iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         ),
         (
             "hparams",
-            run.hparams.iter().map(|(k, v)| (k.clone(), v)).collect(),
+            run.hparams.iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         ),
         ("config", config),
     ];

@@ -5,8 +5,6 @@
 //! and keeps `(sort values, run_id)` for the matches; after sorting and
 //! paging, the second decodes whole records for the runs returned.
 
-use std::collections::BTreeMap;
-
 use super::Query;
 use super::filter::{CmpOp, Field, Filter, Literal, RunView};
 use super::sort::{Column, SortKey, SortSpec, compare};
@@ -15,6 +13,7 @@ use crate::liveness::Liveness;
 use crate::record::{RunRecord, lookup_nested};
 use crate::store::{Cold, Hot, HotRef, Reader, RecordBytes, ValueRef, lookup};
 use crate::value::Value;
+use crate::value_map::ValueMap;
 
 /// What liveness is judged against.
 #[derive(Clone, Copy, Debug)]
@@ -141,41 +140,99 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
         }
     }
     rows.sort_by(order);
-    let page = rows
-        .into_iter()
+    let page: Vec<&str> = rows
+        .iter()
         .skip(query.offset)
-        .take(query.limit.unwrap_or(usize::MAX));
-    let mut records = Vec::new();
-    for row in page {
-        if let Some(record) = get(reader, &row.run_id, ctx)? {
-            records.push(record);
+        .take(query.limit.unwrap_or(usize::MAX))
+        .map(|row| row.run_id.as_str())
+        .collect();
+    fetch(reader, &page, ctx)
+}
+
+/// The whole records of `run_ids`, in that order.
+fn fetch(reader: &Reader<'_>, run_ids: &[&str], ctx: &Context) -> Result<Vec<RunRecord>> {
+    if !is_dense(run_ids.len() as u64, reader.len()?) {
+        let mut records = Vec::with_capacity(run_ids.len());
+        for run_id in run_ids {
+            records.extend(get(reader, run_id, ctx)?);
         }
+        return Ok(records);
     }
-    Ok(records)
+    // Many runs: one ordered pass over the records instead of a lookup each.
+    let mut order: Vec<usize> = (0..run_ids.len()).collect();
+    order.sort_unstable_by_key(|&i| run_ids[i]);
+    let sorted: Vec<&str> = order.iter().map(|&i| run_ids[i]).collect();
+    let mut slots: Vec<Option<RunRecord>> = Vec::new();
+    slots.resize_with(run_ids.len(), || None);
+    reader.for_each_run_of(&sorted, |k, run_id, bytes| {
+        slots[order[k]] = Some(record(reader, run_id, bytes, ctx)?);
+        Ok(())
+    })?;
+    Ok(slots.into_iter().flatten().collect())
+}
+
+/// Whether `count` runs of `total` are enough that one pass over a whole
+/// table costs less than a lookup each. Small caches always use lookups.
+fn is_dense(count: u64, total: u64) -> bool {
+    total >= 4096 && count.saturating_mul(4) > total
 }
 
 /// One run, whole.
 pub(crate) fn get(reader: &Reader<'_>, run_id: &str, ctx: &Context) -> Result<Option<RunRecord>> {
-    reader.with_run(run_id, |bytes| {
-        let corrupt = |e| reader.corrupt(run_id, e);
-        let hot = bytes.hot().map_err(corrupt)?;
-        let hparams = bytes.hparams().map_err(corrupt)?;
-        let cold = bytes.cold().map_err(corrupt)?;
-        Ok(into_record(run_id, hot, hparams, cold, ctx))
-    })
+    reader.with_run(run_id, |bytes| record(reader, run_id, bytes, ctx))
+}
+
+fn record(
+    reader: &Reader<'_>,
+    run_id: &str,
+    bytes: RecordBytes<'_>,
+    ctx: &Context,
+) -> Result<RunRecord> {
+    let corrupt = |e| reader.corrupt(run_id, e);
+    let hot = bytes.hot().map_err(corrupt)?;
+    let hparams = bytes.hparams().map_err(corrupt)?;
+    let cold = bytes.cold().map_err(corrupt)?;
+    Ok(into_record(run_id, hot, hparams, cold, ctx))
 }
 
 /// The run ids the indexes allow, sorted; `None` when no indexed filter is
 /// given (every run is a candidate). Indexed: the tag and status of the
 /// query, and the top-level conjuncts of its filter that name a tag
 /// (`tags has`), a status (`=` or `in`) or an `updated_at` bound.
+///
+/// A set holding more than a quarter of a large cache is not read: one pass
+/// over the hot table costs less than a lookup per run in it.
 fn candidates(reader: &Reader<'_>, query: &Query, now: f64) -> Result<Option<Vec<String>>> {
+    let total = reader.len()?;
     let mut sets: Vec<Vec<String>> = Vec::new();
+    let with_tag = |tag: &str, sets: &mut Vec<Vec<String>>| -> Result<()> {
+        if !is_dense(reader.count_with_tag(tag)?, total) {
+            sets.push(reader.run_ids_with_tag(tag)?);
+        }
+        Ok(())
+    };
+    let with_statuses = |statuses: &[&str], sets: &mut Vec<Vec<String>>| -> Result<()> {
+        let mut count = 0;
+        for status in statuses {
+            count += reader.count_with_status(status)?;
+        }
+        if is_dense(count, total) {
+            return Ok(());
+        }
+        let mut ids = Vec::new();
+        for status in statuses {
+            ids.extend(reader.run_ids_with_status(status)?);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        sets.push(ids);
+        Ok(())
+    };
     if let Some(tag) = &query.tag {
-        sets.push(reader.run_ids_with_tag(tag)?);
+        with_tag(tag, &mut sets)?;
     }
     if let Some(status) = &query.status {
-        sets.push(reader.run_ids_with_status(status.as_str())?);
+        with_statuses(&[status.as_str()], &mut sets)?;
     }
     let conjuncts = query
         .filter
@@ -185,12 +242,12 @@ fn candidates(reader: &Reader<'_>, query: &Query, now: f64) -> Result<Option<Vec
     let mut updated = (f64::NEG_INFINITY, f64::INFINITY);
     for conjunct in conjuncts {
         match conjunct {
-            Filter::HasTag(tag) => sets.push(reader.run_ids_with_tag(tag)?),
+            Filter::HasTag(tag) => with_tag(tag, &mut sets)?,
             Filter::Compare {
                 field: Field::Column(Column::Status),
                 op: CmpOp::Eq,
                 literal: Literal::Value(Value::Str(status)),
-            } => sets.push(reader.run_ids_with_status(status)?),
+            } => with_statuses(&[status.as_str()], &mut sets)?,
             Filter::In {
                 field: Field::Column(Column::Status),
                 literals,
@@ -204,13 +261,7 @@ fn candidates(reader: &Reader<'_>, query: &Query, now: f64) -> Result<Option<Vec
                     })
                     .collect();
                 if let Some(statuses) = statuses {
-                    let mut ids = Vec::new();
-                    for status in statuses {
-                        ids.extend(reader.run_ids_with_status(status)?);
-                    }
-                    ids.sort_unstable();
-                    ids.dedup();
-                    sets.push(ids);
+                    with_statuses(&statuses, &mut sets)?;
                 }
             }
             Filter::Compare {
@@ -293,13 +344,7 @@ fn sort_value(key: &SortKey, run: &RunView<'_>) -> Option<Value> {
     }
 }
 
-fn into_record(
-    run_id: &str,
-    hot: Hot,
-    hparams: BTreeMap<String, Value>,
-    cold: Cold,
-    ctx: &Context,
-) -> RunRecord {
+fn into_record(run_id: &str, hot: Hot, hparams: ValueMap, cold: Cold, ctx: &Context) -> RunRecord {
     RunRecord {
         run_id: run_id.to_owned(),
         alive: ctx
@@ -322,7 +367,7 @@ fn into_record(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+
     use std::time::Duration;
 
     use super::*;
@@ -338,17 +383,17 @@ mod tests {
             ended_at: None,
             heartbeat_at: None,
             tags: vec![tag.to_owned()],
-            summary: BTreeMap::new(),
+            summary: ValueMap::new(),
         };
         let cold = Cold {
             run_dir: "/r".into(),
             checkpoint_path: None,
             notes: String::new(),
-            config: BTreeMap::new(),
+            config: ValueMap::new(),
         };
         StoredRun {
             hot,
-            hparams: BTreeMap::new(),
+            hparams: ValueMap::new(),
             cold,
         }
     }
@@ -464,7 +509,7 @@ mod tests {
 
 #[cfg(test)]
 mod properties {
-    use std::collections::BTreeMap;
+
     use std::time::Duration;
 
     use proptest::prelude::*;
@@ -475,7 +520,7 @@ mod properties {
     use crate::store::{Store, StoredRun};
 
     fn stored(status: u8, tags: &[u8], metric: Option<i8>, updated: u8) -> StoredRun {
-        let mut summary = BTreeMap::new();
+        let mut summary = ValueMap::new();
         if let Some(m) = metric {
             summary.insert("acc".to_owned(), Value::Float(f64::from(m) / 10.0));
         }
@@ -494,7 +539,7 @@ mod properties {
                 run_dir: "/r".into(),
                 checkpoint_path: None,
                 notes: String::new(),
-                config: BTreeMap::new(),
+                config: ValueMap::new(),
             },
         }
     }

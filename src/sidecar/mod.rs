@@ -2,13 +2,13 @@
 
 mod json;
 
-use std::collections::BTreeMap;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::path::Path;
 
 use crate::status::Status;
 use crate::value::Value;
+use crate::value_map::ValueMap;
 
 pub use json::{JsonError, parse_value};
 pub(crate) use json::{write_python_float, write_python_json, write_python_layout};
@@ -47,13 +47,13 @@ pub struct Sidecar {
     /// `notes`.
     pub notes: String,
     /// `hparams`, flattened keys as written.
-    pub hparams: BTreeMap<String, Value>,
+    pub hparams: ValueMap,
     /// `summary`: last value of each metric.
-    pub summary: BTreeMap<String, Value>,
+    pub summary: ValueMap,
     /// `checkpoint_path`.
     pub checkpoint_path: Option<String>,
     /// `config`, nested as written.
-    pub config: BTreeMap<String, Value>,
+    pub config: ValueMap,
 }
 
 /// Why a file is not a valid sidecar. The message is a short reason, meant
@@ -236,9 +236,9 @@ fn timestamp(field: &str, value: Option<Value>) -> Result<Option<f64>, InvalidSi
 }
 
 /// An object (values kept whatever their type) or null/missing (empty).
-fn object(field: &str, value: Option<Value>) -> Result<BTreeMap<String, Value>, InvalidSidecar> {
+fn object(field: &str, value: Option<Value>) -> Result<ValueMap, InvalidSidecar> {
     match value {
-        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        None | Some(Value::Null) => Ok(ValueMap::new()),
         // `collect` inserts in order, so a later duplicate key wins.
         Some(Value::Map(entries)) => Ok(entries.into_iter().collect()),
         Some(other) => Err(wrong(field, "an object or null", &other)),
@@ -293,10 +293,10 @@ impl Sidecar {
             updated_at: None,
             tags: Vec::new(),
             notes: String::new(),
-            hparams: BTreeMap::new(),
-            summary: BTreeMap::new(),
+            hparams: ValueMap::new(),
+            summary: ValueMap::new(),
             checkpoint_path: None,
-            config: BTreeMap::new(),
+            config: ValueMap::new(),
         }
     }
 
@@ -458,9 +458,8 @@ impl Sidecar {
     pub fn to_json(&self) -> String {
         let time = |t: Option<f64>| t.map_or(Value::Null, Value::Float);
         let text = |s: &Option<String>| s.clone().map_or(Value::Null, Value::Str);
-        let map = |m: &BTreeMap<String, Value>| {
-            Value::Map(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        };
+        let map =
+            |m: &ValueMap| Value::Map(m.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect());
         let mut fields = vec![
             (
                 "schema_version",
@@ -597,7 +596,7 @@ mod tests {
             (Some(x), Some(y)) => same_f64(x, y),
             (x, y) => x.is_none() && y.is_none(),
         };
-        let maps = |x: &BTreeMap<String, Value>, y: &BTreeMap<String, Value>| {
+        let maps = |x: &ValueMap, y: &ValueMap| {
             x.len() == y.len()
                 && x.iter()
                     .zip(y)
@@ -662,14 +661,14 @@ mod tests {
         s.created_at = Some(1_700_000_000.5);
         s.updated_at = Some(1_700_000_001.0);
         s.config.insert(
-            "model".into(),
+            "model",
             Value::Map(vec![
                 ("depth".into(), Value::Int(50)),
                 ("name".into(), "resnet".into()),
             ]),
         );
         s.config.insert(
-            "optim".into(),
+            "optim",
             Value::Map(vec![
                 ("betas".into(), Value::List(vec![0.9.into(), 0.999.into()])),
                 ("lr".into(), 0.001.into()),
@@ -687,7 +686,7 @@ mod tests {
         assert!(!text.contains("config"), "{text}");
         assert!(text.starts_with("{\n  \"schema_version\": 1,\n  \"run_id\": \"r1\","));
         assert!(text.contains("\"created_at\": null,"), "{text}");
-        s.config.insert("k".into(), Value::Int(1));
+        s.config.insert("k", Value::Int(1));
         assert!(s.to_json().ends_with("\"config\": {\n    \"k\": 1\n  }\n}"));
     }
 
@@ -1019,10 +1018,10 @@ mod tests {
                     updated_at,
                     tags,
                     notes,
-                    hparams,
-                    summary,
+                    hparams: hparams.into(),
+                    summary: summary.into(),
                     checkpoint_path,
-                    config,
+                    config: config.into(),
                 },
             )
     }

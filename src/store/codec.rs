@@ -16,15 +16,15 @@
 //! before anything is allocated, and nesting against [`MAX_DEPTH`], so
 //! arbitrary bytes give an error, never a panic or an abort on allocation.
 
-use std::collections::BTreeMap;
-
 use bincode::de::Decoder;
+use bincode::de::read::Reader;
 use bincode::enc::Encoder;
 use bincode::error::{DecodeError, EncodeError};
 use bincode::{Decode, Encode};
 
 use crate::status::Status;
 use crate::value::Value;
+use crate::value_map::ValueMap;
 
 /// Largest number of bytes one section may claim while decoding.
 pub(crate) const DECODE_LIMIT: usize = 64 << 20;
@@ -51,7 +51,7 @@ pub(crate) struct Hot {
     pub ended_at: Option<f64>,
     pub heartbeat_at: Option<f64>,
     pub tags: Vec<String>,
-    pub summary: BTreeMap<String, Value>,
+    pub summary: ValueMap,
 }
 
 /// The fields only a whole record needs.
@@ -60,14 +60,14 @@ pub(crate) struct Cold {
     pub run_dir: String,
     pub checkpoint_path: Option<String>,
     pub notes: String,
-    pub config: BTreeMap<String, Value>,
+    pub config: ValueMap,
 }
 
 /// A whole stored run: its three sections.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct StoredRun {
     pub hot: Hot,
-    pub hparams: BTreeMap<String, Value>,
+    pub hparams: ValueMap,
     pub cold: Cold,
 }
 
@@ -143,7 +143,7 @@ impl<'a> RecordBytes<'a> {
         decode_all::<HotOwned>(self.sections()?.hot).map(|h| h.0)
     }
 
-    pub fn hparams(self) -> Result<BTreeMap<String, Value>, CorruptRecord> {
+    pub fn hparams(self) -> Result<ValueMap, CorruptRecord> {
         decode_all::<MapOwned>(self.sections()?.hparams).map(|m| m.0)
     }
 
@@ -298,7 +298,7 @@ fn claim_len<T, D: Decoder>(d: &mut D) -> Result<usize, DecodeError> {
     Ok(len)
 }
 
-fn encode_map<E: Encoder>(map: &BTreeMap<String, Value>, e: &mut E) -> Result<(), EncodeError> {
+fn encode_map<E: Encoder>(map: &ValueMap, e: &mut E) -> Result<(), EncodeError> {
     map.len().encode(e)?;
     map.iter().try_for_each(|(k, v)| {
         k.encode(e)?;
@@ -306,14 +306,27 @@ fn encode_map<E: Encoder>(map: &BTreeMap<String, Value>, e: &mut E) -> Result<()
     })
 }
 
-fn decode_map<D: Decoder>(d: &mut D) -> Result<BTreeMap<String, Value>, DecodeError> {
+fn decode_map<D: Decoder>(d: &mut D) -> Result<ValueMap, DecodeError> {
     let len = claim_len::<(String, Value), D>(d)?;
-    let mut entries = Vec::with_capacity(len);
+    let mut map = ValueMap::with_capacity(len);
+    let mut key = Vec::new();
     for _ in 0..len {
-        entries.push((String::decode(d)?, decode_value(d, 0)?));
+        let key = decode_key(d, &mut key)?;
+        // Maps are written in key order, so each insert appends; a damaged
+        // record out of order still gives a sorted map.
+        map.insert(key, decode_value(d, 0)?);
     }
-    // Maps are written in key order: built in bulk, not entry by entry.
-    Ok(BTreeMap::from_iter(entries))
+    Ok(map)
+}
+
+/// Reads a string into `buf` without allocating a `String` for it (map
+/// keys become shared `Arc<str>`s).
+fn decode_key<'b, D: Decoder>(d: &mut D, buf: &'b mut Vec<u8>) -> Result<&'b str, DecodeError> {
+    let len = claim_len::<u8, D>(d)?;
+    buf.clear();
+    buf.resize(len, 0);
+    d.reader().read(buf)?;
+    std::str::from_utf8(buf).map_err(|inner| DecodeError::Utf8 { inner })
 }
 
 fn encode_status<E: Encoder>(status: &Status, e: &mut E) -> Result<(), EncodeError> {
@@ -353,10 +366,10 @@ pub(crate) fn decode_status<D: Decoder>(d: &mut D) -> Result<Status, DecodeError
 // Borrowing wrappers to encode, owning wrappers to decode.
 
 struct HotRef<'a>(&'a Hot);
-struct MapRef<'a>(&'a BTreeMap<String, Value>);
+struct MapRef<'a>(&'a ValueMap);
 struct ColdRef<'a>(&'a Cold);
 struct HotOwned(Hot);
-struct MapOwned(BTreeMap<String, Value>);
+struct MapOwned(ValueMap);
 struct ColdOwned(Cold);
 
 impl Encode for HotRef<'_> {

@@ -354,7 +354,7 @@ fn is_access_error(e: &io::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use crate::ValueMap;
 
     use proptest::prelude::*;
 
@@ -374,7 +374,7 @@ mod tests {
             ended_at: None,
             heartbeat_at: None,
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
-            summary: BTreeMap::new(),
+            summary: ValueMap::new(),
         }
     }
 
@@ -383,11 +383,11 @@ mod tests {
             run_dir: "/r".into(),
             checkpoint_path: None,
             notes: String::new(),
-            config: BTreeMap::new(),
+            config: ValueMap::new(),
         }
     }
 
-    fn stored(hot: Hot, hparams: BTreeMap<String, Value>) -> StoredRun {
+    fn stored(hot: Hot, hparams: ValueMap) -> StoredRun {
         StoredRun {
             hot,
             hparams,
@@ -426,7 +426,7 @@ mod tests {
             .write(|w, _| {
                 w.upsert(
                     "r",
-                    &stored(hot(Status::Running, &[], 1.0), BTreeMap::new()),
+                    &stored(hot(Status::Running, &[], 1.0), ValueMap::new()),
                 )?;
                 w.set_meta(
                     "format_version",
@@ -474,14 +474,14 @@ mod tests {
             .write(|w, _| {
                 w.upsert(
                     "kept",
-                    &stored(hot(Status::Running, &["t"], 1.0), BTreeMap::new()),
+                    &stored(hot(Status::Running, &["t"], 1.0), ValueMap::new()),
                 )
             })
             .unwrap();
         let failed = store.write(|w, _| {
             w.upsert(
                 "lost",
-                &stored(hot(Status::Running, &["t"], 1.0), BTreeMap::new()),
+                &stored(hot(Status::Running, &["t"], 1.0), ValueMap::new()),
             )?;
             w.remove("kept")?;
             Err::<(), _>(Error::NoCacheDir)
@@ -496,8 +496,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path());
         let mut h = hot(Status::Failed, &[], 1.0);
-        h.summary.insert("loss".into(), Value::Float(f64::NAN));
-        let hparams: BTreeMap<String, Value> = [("big".to_owned(), Value::Int(i64::MAX))].into();
+        h.summary.insert("loss", Value::Float(f64::NAN));
+        let hparams: ValueMap = [("big".to_owned(), Value::Int(i64::MAX))].into();
         store
             .write(|w, _| w.upsert("r", &stored(h.clone(), hparams.clone())))
             .unwrap();

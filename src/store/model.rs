@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{Cold, Hot, Store, StoredRun};
+use crate::ValueMap;
 use crate::status::Status;
 use crate::value::Value;
 
@@ -60,12 +61,12 @@ fn stored(status: u8, tags: u8, updated: u8, metric: Option<f64>) -> StoredRun {
                 .into_iter()
                 .collect(),
         },
-        hparams: BTreeMap::new(),
+        hparams: ValueMap::new(),
         cold: Cold {
             run_dir: "/r".into(),
             checkpoint_path: None,
             notes: String::new(),
-            config: BTreeMap::new(),
+            config: ValueMap::new(),
         },
     }
 }

@@ -151,6 +151,44 @@ impl<'txn> Reader<'txn> {
         self.multimap_ids(&self.by_status, status)
     }
 
+    /// Number of runs carrying `tag`, without reading them.
+    pub fn count_with_tag(&self, tag: &str) -> Result<u64> {
+        Ok(self.by_tag.get(tag).map_err(|e| self.err(e))?.len())
+    }
+
+    /// Number of runs whose status is `status`, without reading them.
+    pub fn count_with_status(&self, status: &str) -> Result<u64> {
+        Ok(self.by_status.get(status).map_err(|e| self.err(e))?.len())
+    }
+
+    /// Calls `visit` with the record of each of `run_ids` (sorted, unique)
+    /// that exists, in one ordered pass over the runs table: cheaper than a
+    /// lookup each when they are a good part of the table.
+    pub fn for_each_run_of(
+        &self,
+        run_ids: &[&str],
+        mut visit: impl FnMut(usize, &str, RecordBytes<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let Some(first) = run_ids.first() else {
+            return Ok(());
+        };
+        let mut wanted = run_ids.iter().enumerate().peekable();
+        for entry in self.runs.range(*first..).map_err(|e| self.err(e))? {
+            let (id, bytes) = entry.map_err(|e| self.err(e))?;
+            let id = id.value();
+            while wanted.next_if(|(_, w)| **w < id).is_some() {}
+            match wanted.peek() {
+                None => break,
+                Some((i, w)) if **w == id => {
+                    visit(*i, id, RecordBytes(bytes.value()))?;
+                    wanted.next();
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     fn multimap_ids(
         &self,
         table: &ReadOnlyMultimapTable<&'static str, &'static str>,

@@ -147,7 +147,6 @@ pub(crate) fn lookup<'a>(entries: &[(&'a str, ValueRef<'a>)], key: &str) -> Opti
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::store::codec::{Cold, Hot, StoredRun, encode_record};
@@ -184,7 +183,7 @@ mod tests {
                 run_dir: "/r".into(),
                 checkpoint_path: None,
                 notes: String::new(),
-                config: BTreeMap::new(),
+                config: crate::ValueMap::new(),
             },
         };
         let bytes = encode_record(&run);
@@ -232,7 +231,7 @@ mod tests {
                 run_dir: String::new(),
                 checkpoint_path: None,
                 notes: String::new(),
-                config: BTreeMap::new(),
+                config: crate::ValueMap::new(),
             },
         };
         let bytes = encode_record(&run);

@@ -1,12 +1,11 @@
 //! Hyper-parameters flattened exactly as stable-pretraining flattens them,
 //! and configs kept nested as Python's `json.dump` would write them.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::value::Value;
+use crate::value_map::ValueMap;
 use crate::writer::pyvalue::{PyValue, to_py, write_float_repr};
 
 /// Flattens `hparams` into the sidecar's flat `hparams` object, exactly as
@@ -53,7 +52,7 @@ use crate::writer::pyvalue::{PyValue, to_py, write_float_repr};
 /// assert_eq!(flat.len(), 7);
 /// # Ok::<(), runreg::Error>(())
 /// ```
-pub fn flatten_hparams<T: Serialize + ?Sized>(hparams: &T) -> Result<BTreeMap<String, Value>> {
+pub fn flatten_hparams<T: Serialize + ?Sized>(hparams: &T) -> Result<ValueMap> {
     let py = to_py(hparams).map_err(|e| Error::Serialize {
         what: "hparams",
         message: e.to_string(),
@@ -62,7 +61,7 @@ pub fn flatten_hparams<T: Serialize + ?Sized>(hparams: &T) -> Result<BTreeMap<St
 }
 
 /// The flattening of an already converted value.
-pub(crate) fn flatten_py(root: PyValue) -> BTreeMap<String, Value> {
+pub(crate) fn flatten_py(root: PyValue) -> ValueMap {
     // `_flatten_params`: a non-dict without `__dict__` becomes
     // `{"params": str(value)}`. (Structs are maps here: their `vars()`.)
     let root = match root {
@@ -72,7 +71,7 @@ pub(crate) fn flatten_py(root: PyValue) -> BTreeMap<String, Value> {
             PyValue::Str(other.py_str()),
         )]),
     };
-    let mut out = BTreeMap::new();
+    let mut out = ValueMap::new();
     let mut prefix = String::new();
     walk(root, &mut prefix, &mut out);
     out
@@ -80,7 +79,7 @@ pub(crate) fn flatten_py(root: PyValue) -> BTreeMap<String, Value> {
 
 /// `_flatten(obj, prefix, out)`. `prefix` ends with a dot unless empty, and
 /// is restored before returning.
-fn walk(value: PyValue, prefix: &mut String, out: &mut BTreeMap<String, Value>) {
+fn walk(value: PyValue, prefix: &mut String, out: &mut ValueMap) {
     let len = prefix.len();
     match value {
         PyValue::Dict(entries) => {
@@ -128,7 +127,7 @@ fn scalar(leaf: PyValue) -> Value {
 ///
 /// [`Error::Serialize`] when the `Serialize` impl fails or the value is not
 /// a map or struct.
-pub(crate) fn config_value<T: Serialize + ?Sized>(config: &T) -> Result<BTreeMap<String, Value>> {
+pub(crate) fn config_value<T: Serialize + ?Sized>(config: &T) -> Result<ValueMap> {
     let error = |message: String| Error::Serialize {
         what: "config",
         message,
@@ -182,10 +181,15 @@ fn json_value(value: PyValue) -> Value {
 mod tests {
     use super::*;
     use serde::Serialize;
+    use std::collections::BTreeMap;
     use std::collections::HashMap;
 
     fn flat<T: Serialize + ?Sized>(v: &T) -> Vec<(String, Value)> {
-        flatten_hparams(v).expect("flatten").into_iter().collect()
+        flatten_hparams(v)
+            .expect("flatten")
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
     }
 
     fn kv(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {

@@ -818,7 +818,7 @@ fn resumed_metrics(
     let entries = sidecar
         .summary
         .iter()
-        .filter_map(|(name, v)| Some((name.clone(), MetricStats::first(v.as_f64()?))))
+        .filter_map(|(name, v)| Some((name.to_owned(), MetricStats::first(v.as_f64()?))))
         .collect();
     Ok((MetricTable::from_entries(entries), 0, 0))
 }

@@ -1,12 +1,12 @@
 //! [`RunOptions`]: what a new run is, and how its writer behaves.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::value::Value;
+use crate::value_map::ValueMap;
 use crate::writer::flatten::{config_value, flatten_hparams};
 
 /// The default for [`RunOptions::flush_interval`].
@@ -42,8 +42,8 @@ pub struct RunOptions {
     pub(crate) run_id: Option<String>,
     pub(crate) tags: Vec<String>,
     pub(crate) notes: Option<String>,
-    pub(crate) hparams: BTreeMap<String, Value>,
-    pub(crate) config: BTreeMap<String, Value>,
+    pub(crate) hparams: ValueMap,
+    pub(crate) config: ValueMap,
     /// The first serialization failure, reported by `create`.
     error: Option<(&'static str, String)>,
     pub(crate) flush_interval: Duration,
@@ -67,8 +67,8 @@ impl RunOptions {
             run_id: None,
             tags: Vec::new(),
             notes: None,
-            hparams: BTreeMap::new(),
-            config: BTreeMap::new(),
+            hparams: ValueMap::new(),
+            config: ValueMap::new(),
             error: None,
             flush_interval: DEFAULT_FLUSH_INTERVAL,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
@@ -125,8 +125,8 @@ impl RunOptions {
     }
 
     /// One hyper-parameter, under its already flat key (`optim.lr`).
-    pub fn hparam(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.hparams.insert(key.into(), value.into());
+    pub fn hparam(mut self, key: impl AsRef<str>, value: impl Into<Value>) -> Self {
+        self.hparams.insert(key, value.into());
         self
     }
 

@@ -323,7 +323,7 @@ fn sidecars_replaced_between_walk_and_read_are_read_whole() {
                 let mut s = runreg::Sidecar::new(id);
                 s.status = Status::Completed;
                 s.tags = vec!["v2".into()];
-                s.hparams.insert("version".into(), Value::Int(2));
+                s.hparams.insert("version", Value::Int(2));
                 replace(path, &s.to_json());
             }
         }

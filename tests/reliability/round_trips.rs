@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use proptest::prelude::*;
-use runreg::{Registry, RunOptions, RunRecord, RunWriter, Sidecar, Status, Value};
+use runreg::{Registry, RunOptions, RunRecord, RunWriter, Sidecar, Status, Value, ValueMap};
 
 /// Equal, strictly: same variant, floats bit for bit (any NaN equals any
 /// NaN), maps in the same order.
@@ -36,7 +36,7 @@ fn same_f64(x: f64, y: f64) -> bool {
     x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
 }
 
-fn same_map(a: &BTreeMap<String, Value>, b: &BTreeMap<String, Value>) -> bool {
+fn same_map(a: &ValueMap, b: &ValueMap) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b)
@@ -87,8 +87,8 @@ fn value() -> impl Strategy<Value = Value> {
     })
 }
 
-fn map() -> impl Strategy<Value = BTreeMap<String, Value>> {
-    prop::collection::btree_map(any::<String>(), value(), 0..5)
+fn map() -> impl Strategy<Value = ValueMap> {
+    prop::collection::btree_map(any::<String>(), value(), 0..5).prop_map(ValueMap::from)
 }
 
 fn time() -> impl Strategy<Value = Option<f64>> {
@@ -246,8 +246,8 @@ proptest! {
         prop_assert_eq!(&read.tags, &tags);
         prop_assert_eq!(&read.notes, &notes);
         prop_assert_eq!(&read.status, &status);
-        prop_assert!(same_map(&read.hparams, &hparams), "hparams {:?}", read.hparams);
-        let summary: BTreeMap<String, Value> =
+        prop_assert!(same_map(&read.hparams, &ValueMap::from(hparams.clone())), "hparams {:?}", read.hparams);
+        let summary: ValueMap =
             last.into_iter().map(|(k, v)| (k, Value::Float(v))).collect();
         prop_assert!(same_map(&read.summary, &summary), "summary {:?} != {:?}", read.summary, summary);
         prop_assert!(read.ended_at.is_some());

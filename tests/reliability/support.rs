@@ -421,22 +421,15 @@ pub fn small_sidecar(i: usize, run_dir: &Path) -> String {
     s.updated_at = Some(1_790_000_600.0 + i as f64);
     s.ended_at = s.updated_at;
     s.tags = vec!["gen".to_owned(), format!("sweep:{}", i % 20)];
-    s.hparams.insert(
-        "optim.lr".into(),
-        runreg::Value::Float(0.1 / (1 + i % 7) as f64),
-    );
     s.hparams
-        .insert("seed".into(), runreg::Value::Int(i as i64));
+        .insert("optim.lr", runreg::Value::Float(0.1 / (1 + i % 7) as f64));
+    s.hparams.insert("seed", runreg::Value::Int(i as i64));
     s.hparams
-        .insert("model.name".into(), runreg::Value::from("resnet50"));
-    s.summary.insert(
-        "val_acc".into(),
-        runreg::Value::Float((i % 1000) as f64 / 1000.0),
-    );
-    s.summary.insert(
-        "train_loss".into(),
-        runreg::Value::Float(1.0 / (i + 1) as f64),
-    );
+        .insert("model.name", runreg::Value::from("resnet50"));
+    s.summary
+        .insert("val_acc", runreg::Value::Float((i % 1000) as f64 / 1000.0));
+    s.summary
+        .insert("train_loss", runreg::Value::Float(1.0 / (i + 1) as f64));
     s.to_json()
 }
 

@@ -1,12 +1,11 @@
 //! The filter language: parsing, printing, evaluating.
 
-use std::collections::BTreeMap;
-
 use proptest::prelude::*;
 
 use super::*;
 use crate::status::Status;
 use crate::store::{Cold, Hot, RecordBytes, StoredRun, encode_record};
+use crate::value_map::ValueMap;
 
 fn parse(text: &str) -> Filter {
     Filter::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -301,7 +300,7 @@ fn printing_gives_back_the_expression() {
 
 struct Run {
     hot: Hot,
-    hparams: BTreeMap<String, Value>,
+    hparams: ValueMap,
     cold: Cold,
 }
 
