@@ -97,7 +97,7 @@ mod tests {
     fn config() -> ValueMap {
         let mut map = ValueMap::new();
         map.insert(
-            "optim".to_owned(),
+            "optim",
             Value::Map(vec![
                 ("lr".to_owned(), Value::Float(0.1)),
                 (
@@ -106,7 +106,7 @@ mod tests {
                 ),
             ]),
         );
-        map.insert("data.name".to_owned(), Value::Str("cifar".into()));
+        map.insert("data.name", Value::Str("cifar".into()));
         map
     }
 

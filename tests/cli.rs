@@ -44,7 +44,7 @@ impl Fixture {
         best.sidecar.ended_at = Some(t0 + 600.0);
         best.sidecar.checkpoint_path = Some("/ckpt/a1b2c3/best.ckpt".to_owned());
         best.sidecar.config.insert(
-            "optim".to_owned(),
+            "optim",
             Value::Map(vec![
                 ("name".to_owned(), Value::from("sgd")),
                 ("lr".to_owned(), Value::Float(0.01)),

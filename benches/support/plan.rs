@@ -206,7 +206,7 @@ pub(super) fn plan_run(seed: u64, index: u64, runs: u64, nan: bool, runs_dir: &P
 fn hparams(rng: &mut Rng, base: &SweepBase) -> ValueMap {
     let mut h = ValueMap::new();
     let mut put = |key: &str, value: Value| {
-        h.insert(key.to_owned(), value);
+        h.insert(key, value);
     };
     let s = |text: &str| Value::Str(text.to_owned());
     let f = Value::Float;
@@ -317,7 +317,7 @@ fn summary(rng: &mut Rng, status: &Status, epochs: f64, hparams: &ValueMap, nan:
     let skill = rng.range(0.0, 1.0);
     let val_acc = 0.1 + 0.85 * skill * (epochs / (epochs + 20.0));
     let mut put = |key: &str, v: f64| {
-        m.insert(key.to_owned(), Value::Float(v));
+        m.insert(key, Value::Float(v));
     };
     put("epoch", epochs);
     put(

@@ -482,7 +482,7 @@ mod tests {
     fn config_keys_reach_nested_values() {
         let mut config = ValueMap::new();
         config.insert(
-            "optim".to_owned(),
+            "optim",
             Value::Map(vec![
                 ("lr".to_owned(), Value::Float(0.1)),
                 ("betas".to_owned(), Value::List(vec![Value::Float(0.9)])),

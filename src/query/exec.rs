@@ -522,7 +522,7 @@ mod properties {
     fn stored(status: u8, tags: &[u8], metric: Option<i8>, updated: u8) -> StoredRun {
         let mut summary = ValueMap::new();
         if let Some(m) = metric {
-            summary.insert("acc".to_owned(), Value::Float(f64::from(m) / 10.0));
+            summary.insert("acc", Value::Float(f64::from(m) / 10.0));
         }
         StoredRun {
             hot: Hot {

@@ -130,15 +130,15 @@ impl RunBuilder<'_> {
         self
     }
     pub fn hparam(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.sidecar.hparams.insert(key.to_owned(), value.into());
+        self.sidecar.hparams.insert(key, value.into());
         self
     }
     pub fn metric(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.sidecar.summary.insert(key.to_owned(), value.into());
+        self.sidecar.summary.insert(key, value.into());
         self
     }
     pub fn config(mut self, key: &str, value: Value) -> Self {
-        self.sidecar.config.insert(key.to_owned(), value);
+        self.sidecar.config.insert(key, value);
         self
     }
     pub fn created(mut self, at: f64) -> Self {
