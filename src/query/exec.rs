@@ -7,7 +7,8 @@
 
 use super::Query;
 use super::filter::{CmpOp, Field, Filter, Literal, RunView};
-use super::sort::{Column, SortKey, SortSpec, compare};
+use super::sort::{Column, SortKey, SortSpec};
+use super::top::TopRows;
 use crate::error::Result;
 use crate::liveness::Liveness;
 use crate::record::{RunRecord, lookup_nested};
@@ -21,12 +22,6 @@ pub(crate) struct Context {
     pub liveness: Liveness,
     /// Epoch seconds.
     pub now: f64,
-}
-
-/// A match of the first pass.
-struct Row {
-    run_id: String,
-    keys: Vec<Option<Value>>,
 }
 
 /// The runs matching `query`, sorted and paged.
@@ -52,61 +47,64 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
 
     // The first pass reads the hot table; the whole record only when the
     // query names hparams or cold fields.
-    let evaluate =
-        |run_id: &str, hot: &HotRef<'_>, full: Option<RecordBytes<'_>>| -> Result<Option<Row>> {
-            let corrupt = |e| reader.corrupt(run_id, e);
-            let hparams = match full {
-                Some(full) if needs_hparams => full.hparams_ref().map_err(corrupt)?,
-                _ => Vec::new(),
-            };
-            if !query
-                .hparams
-                .iter()
-                .all(|(k, v)| lookup(&hparams, k).is_some_and(|h| h.equals(v)))
-            {
-                return Ok(None);
-            }
-            let cold = match full {
-                Some(full) if needs_cold => Some(full.cold().map_err(corrupt)?),
-                _ => None,
-            };
-            let alive = ctx
-                .liveness
-                .is_alive(&hot.status, hot.heartbeat_at, ctx.now);
-            let view = RunView {
-                run_id,
-                hot,
-                alive,
-                hparams: &hparams,
-                cold: cold.as_ref(),
-                now: ctx.now,
-            };
-            if query.filter.as_ref().is_some_and(|f| !f.matches(&view)) {
-                return Ok(None);
-            }
-            let keys = specs
-                .iter()
-                .map(|spec| sort_value(&spec.key, &view))
-                .collect();
-            Ok(Some(Row {
-                run_id: run_id.to_owned(),
-                keys,
-            }))
+    // `keys` receives the sort values of a match.
+    let evaluate = |run_id: &str,
+                    hot: &HotRef<'_>,
+                    full: Option<RecordBytes<'_>>,
+                    keys: &mut Vec<Option<Value>>|
+     -> Result<bool> {
+        let corrupt = |e| reader.corrupt(run_id, e);
+        let hparams = match full {
+            Some(full) if needs_hparams => full.hparams_ref().map_err(corrupt)?,
+            _ => Vec::new(),
         };
-    let mut rows = Vec::new();
+        if !query
+            .hparams
+            .iter()
+            .all(|(k, v)| lookup(&hparams, k).is_some_and(|h| h.equals(v)))
+        {
+            return Ok(false);
+        }
+        let cold = match full {
+            Some(full) if needs_cold => Some(full.cold().map_err(corrupt)?),
+            _ => None,
+        };
+        let alive = ctx
+            .liveness
+            .is_alive(&hot.status, hot.heartbeat_at, ctx.now);
+        let view = RunView {
+            run_id,
+            hot,
+            alive,
+            hparams: &hparams,
+            cold: cold.as_ref(),
+            now: ctx.now,
+        };
+        if query.filter.as_ref().is_some_and(|f| !f.matches(&view)) {
+            return Ok(false);
+        }
+        keys.clear();
+        keys.extend(specs.iter().map(|spec| sort_value(&spec.key, &view)));
+        Ok(true)
+    };
+    let wanted = query.limit.map(|l| l.saturating_add(query.offset));
+    let mut top = TopRows::new(specs, wanted);
+    let mut keys = Vec::new();
     let mut visit = |run_id: &str, hot_bytes: RecordBytes<'_>| -> Result<()> {
         let hot = hot_bytes.hot_ref().map_err(|e| reader.corrupt(run_id, e))?;
         if !matches_hot(&hot, query, ctx) {
             return Ok(());
         }
-        let row = if needs_hparams || needs_cold {
+        let matched = if needs_hparams || needs_cold {
             reader
-                .with_run(run_id, |full| evaluate(run_id, &hot, Some(full)))?
-                .flatten()
+                .with_run(run_id, |full| evaluate(run_id, &hot, Some(full), &mut keys))?
+                .unwrap_or(false)
         } else {
-            evaluate(run_id, &hot, None)?
+            evaluate(run_id, &hot, None, &mut keys)?
         };
-        rows.extend(row);
+        if matched {
+            top.offer(run_id, &mut keys);
+        }
         Ok(())
     };
 
@@ -119,27 +117,7 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
         None => reader.for_each_hot(visit)?,
     }
 
-    let order = |a: &Row, b: &Row| {
-        specs
-            .iter()
-            .zip(a.keys.iter().zip(&b.keys))
-            .map(|(spec, (x, y))| compare(x.as_ref(), y.as_ref(), spec.descending))
-            .find(|o| o.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then_with(|| a.run_id.cmp(&b.run_id))
-    };
-    // With a limit, only the first offset + limit rows need sorting.
-    if let Some(wanted) = query.limit.map(|l| l.saturating_add(query.offset))
-        && wanted < rows.len()
-    {
-        if wanted == 0 {
-            rows.clear();
-        } else {
-            rows.select_nth_unstable_by(wanted - 1, order);
-            rows.truncate(wanted);
-        }
-    }
-    rows.sort_by(order);
+    let rows = top.into_sorted();
     let page: Vec<&str> = rows
         .iter()
         .skip(query.offset)

@@ -3,6 +3,7 @@
 mod exec;
 pub(crate) mod filter;
 mod sort;
+mod top;
 
 pub(crate) use exec::{Context, get, run};
 pub use filter::{CmpOp, Field, Filter, FilterError, Literal, TimeLiteral};

@@ -15,7 +15,7 @@ pub(crate) struct RunView<'a> {
     pub hot: &'a HotRef<'a>,
     pub alive: bool,
     /// The hparams section's entries, in key order (empty when not decoded).
-    pub hparams: &'a [(&'a str, ValueRef<'a>)],
+    pub hparams: &'a [(&'a [u8], ValueRef<'a>)],
     pub cold: Option<&'a Cold>,
     /// Epoch seconds, for relative times.
     pub now: f64,
