@@ -24,7 +24,7 @@ use bincode::{Decode, Encode};
 
 use crate::status::Status;
 use crate::value::Value;
-use crate::value_map::ValueMap;
+use crate::value_map::{MapKind, ValueMap, decoded_key};
 
 /// Largest number of bytes one section may claim while decoding.
 pub(crate) const DECODE_LIMIT: usize = 64 << 20;
@@ -306,27 +306,23 @@ fn encode_map<E: Encoder>(map: &ValueMap, e: &mut E) -> Result<(), EncodeError> 
     })
 }
 
-fn decode_map<D: Decoder>(d: &mut D) -> Result<ValueMap, DecodeError> {
+fn decode_map<D: Decoder>(d: &mut D, kind: MapKind) -> Result<ValueMap, DecodeError> {
     let len = claim_len::<(String, Value), D>(d)?;
     let mut map = ValueMap::with_capacity(len);
-    let mut key = Vec::new();
-    for _ in 0..len {
-        let key = decode_key(d, &mut key)?;
+    let mut buf = Vec::new();
+    for index in 0..len {
+        // Keys are read into `buf`, never into a `String` of their own: they
+        // become shared `Arc<str>`s.
+        let key_len = claim_len::<u8, D>(d)?;
+        buf.clear();
+        buf.resize(key_len, 0);
+        d.reader().read(&mut buf)?;
+        let key = decoded_key(kind, index, &buf).map_err(|inner| DecodeError::Utf8 { inner })?;
         // Maps are written in key order, so each insert appends; a damaged
         // record out of order still gives a sorted map.
-        map.insert(key, decode_value(d, 0)?);
+        map.insert_shared(key, decode_value(d, 0)?);
     }
     Ok(map)
-}
-
-/// Reads a string into `buf` without allocating a `String` for it (map
-/// keys become shared `Arc<str>`s).
-fn decode_key<'b, D: Decoder>(d: &mut D, buf: &'b mut Vec<u8>) -> Result<&'b str, DecodeError> {
-    let len = claim_len::<u8, D>(d)?;
-    buf.clear();
-    buf.resize(len, 0);
-    d.reader().read(buf)?;
-    std::str::from_utf8(buf).map_err(|inner| DecodeError::Utf8 { inner })
 }
 
 fn encode_status<E: Encoder>(status: &Status, e: &mut E) -> Result<(), EncodeError> {
@@ -394,7 +390,7 @@ impl<C> Decode<C> for HotOwned {
             ended_at: Option::<f64>::decode(d)?,
             heartbeat_at: Option::<f64>::decode(d)?,
             tags: Vec::<String>::decode(d)?,
-            summary: decode_map(d)?,
+            summary: decode_map(d, MapKind::Summary)?,
         }))
     }
 }
@@ -407,7 +403,7 @@ impl Encode for MapRef<'_> {
 
 impl<C> Decode<C> for MapOwned {
     fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
-        decode_map(d).map(MapOwned)
+        decode_map(d, MapKind::Hparams).map(MapOwned)
     }
 }
 
@@ -427,7 +423,7 @@ impl<C> Decode<C> for ColdOwned {
             run_dir: String::decode(d)?,
             checkpoint_path: Option::<String>::decode(d)?,
             notes: String::decode(d)?,
-            config: decode_map(d)?,
+            config: decode_map(d, MapKind::Config)?,
         }))
     }
 }

@@ -10,7 +10,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::value::Value;
 
-pub(crate) use keys::shared_key;
+pub(crate) use keys::{MapKind, decoded_key, shared_key};
 
 /// A map from names to [`Value`]s, sorted by name: a run's `hparams`,
 /// `summary` and `config`.
@@ -86,15 +86,29 @@ impl ValueMap {
     /// Sets `key` to `value`; returns the value it replaces.
     pub fn insert(&mut self, key: impl AsRef<str>, value: Value) -> Option<Value> {
         let key = key.as_ref();
+        self.insert_with(key, || shared_key(key), value)
+    }
+
+    /// [`ValueMap::insert`] with a key already shared.
+    pub(crate) fn insert_shared(&mut self, key: Arc<str>, value: Value) -> Option<Value> {
+        self.insert_with(&Arc::clone(&key), || key, value)
+    }
+
+    fn insert_with(
+        &mut self,
+        key: &str,
+        shared: impl FnOnce() -> Arc<str>,
+        value: Value,
+    ) -> Option<Value> {
         // Keys mostly arrive in order (decoding, sorted JSON): append.
         if self.entries.last().is_none_or(|(last, _)| **last < *key) {
-            self.entries.push((shared_key(key), value));
+            self.entries.push((shared(), value));
             return None;
         }
         match self.position(key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
-                self.entries.insert(i, (shared_key(key), value));
+                self.entries.insert(i, (shared(), value));
                 None
             }
         }
