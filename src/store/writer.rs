@@ -4,8 +4,8 @@ use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 
 use redb::{
-    Database, MultimapTable, ReadableDatabase, ReadableMultimapTable, ReadableTable, Table,
-    TableError, WriteTransaction,
+    Database, MultimapTable, ReadableDatabase, ReadableMultimapTable, ReadableTable,
+    ReadableTableMetadata, Table, TableError, WriteTransaction,
 };
 
 use super::FORMAT_VERSION;
@@ -93,7 +93,8 @@ impl<'txn> Writer<'txn> {
     /// Every remembered sidecar path and its state. Entries that cannot be
     /// decoded are dropped (their sidecars are then simply read again).
     pub fn files(&self) -> Result<FxHashMap<Vec<u8>, FileState>> {
-        let mut out = FxHashMap::default();
+        let len = self.files.len().map_err(|e| Error::store(&self.path, e))?;
+        let mut out = FxHashMap::with_capacity_and_hasher(len as usize, Default::default());
         for entry in self.files.iter().map_err(|e| Error::store(&self.path, e))? {
             let (path, state) = entry.map_err(|e| Error::store(&self.path, e))?;
             if let Ok(state) = codec::decode_plain::<FileState>(state.value()) {
@@ -121,7 +122,8 @@ impl<'txn> Writer<'txn> {
     /// Every remembered directory and its state (undecodable entries are
     /// dropped: those directories are then read again).
     pub fn dirs(&self) -> Result<FxHashMap<Vec<u8>, DirState>> {
-        let mut out = FxHashMap::default();
+        let len = self.dirs.len().map_err(|e| Error::store(&self.path, e))?;
+        let mut out = FxHashMap::with_capacity_and_hasher(len as usize, Default::default());
         for entry in self.dirs.iter().map_err(|e| Error::store(&self.path, e))? {
             let (path, state) = entry.map_err(|e| Error::store(&self.path, e))?;
             if let Ok(state) = codec::decode_plain::<DirState>(state.value()) {
