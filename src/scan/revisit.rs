@@ -60,8 +60,10 @@ pub(crate) fn revisit(
     let mut file_keys: Vec<&[u8]> = remembered.files.keys().map(Vec::as_slice).collect();
     dir_keys.sort_unstable();
     file_keys.sort_unstable();
-    let dir_stats = stat_all(&dir_keys, stat_threads);
-    let file_stats = stat_all(&file_keys, stat_threads);
+    // A directory relative to its parent; a sidecar relative to the
+    // directory three levels up, which it shares with thousands of others.
+    let dir_stats = stat_all(&dir_keys, 1, stat_threads);
+    let file_stats = stat_all(&file_keys, 3, stat_threads);
 
     let trusted_before = remembered.last_start - RACY_WINDOW_S;
     let mut to_read: Vec<(PathBuf, Lstat)> = Vec::new();

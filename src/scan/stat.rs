@@ -3,8 +3,10 @@
 //! A scan stats every sidecar and directory it remembers. Each `lstat` of a
 //! full path makes the kernel walk every component again (nine for
 //! `…/runs/20261101/120000/<run>/sidecar.json`); stat'ing relative to an
-//! open ancestor directory (`fstatat`) walks three. Paths are grouped by
-//! that ancestor, which is opened once (`O_PATH`).
+//! open ancestor directory (`fstatat`) walks only the components below it:
+//! three for a sidecar (its ancestors are few and shared), one for a
+//! directory (relative to its parent). Paths are grouped by that ancestor,
+//! which is opened once (`O_PATH`).
 
 use std::ffi::OsStr;
 use std::fs::{self, Metadata};
@@ -78,19 +80,18 @@ pub(crate) fn lstat(path: &Path) -> io::Result<Lstat> {
     fs::symlink_metadata(path).map(|m| Lstat::of(&m))
 }
 
-/// How many components below the directory each stat starts from.
-const DEPTH: usize = 3;
 /// Most ancestor directories held open at once by one thread.
 const MAX_OPEN: usize = 1024;
 
-/// lstat of every path (raw bytes), relative to an ancestor opened once per
-/// group; falls back to a plain lstat where that cannot be done.
-fn stat_group(keys: &[&[u8]]) -> Vec<io::Result<Lstat>> {
+/// lstat of every path (raw bytes), relative to its ancestor `depth`
+/// components up, opened once per group; falls back to a plain lstat where
+/// that cannot be done.
+fn stat_group(keys: &[&[u8]], depth: usize) -> Vec<io::Result<Lstat>> {
     let mut open: FxHashMap<&[u8], Option<OwnedFd>> = FxHashMap::default();
     keys.iter()
         .map(|key| {
             let path = Path::new(OsStr::from_bytes(key));
-            let Some((dir, rest)) = split(key) else {
+            let Some((dir, rest)) = split(key, depth) else {
                 return lstat(path);
             };
             if open.len() >= MAX_OPEN && !open.contains_key(dir) {
@@ -116,11 +117,11 @@ fn stat_group(keys: &[&[u8]]) -> Vec<io::Result<Lstat>> {
         .collect()
 }
 
-/// Splits an absolute path into the ancestor `DEPTH` components up and the
+/// Splits an absolute path into the ancestor `depth` components up and the
 /// rest, which holds no `..`.
-fn split(key: &[u8]) -> Option<(&[u8], &[u8])> {
+fn split(key: &[u8], depth: usize) -> Option<(&[u8], &[u8])> {
     let mut cut = key.len();
-    for _ in 0..DEPTH {
+    for _ in 0..depth {
         cut = key[..cut].iter().rposition(|b| *b == b'/')?;
     }
     let (dir, rest) = (&key[..cut], &key[cut + 1..]);
@@ -134,16 +135,17 @@ fn split(key: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((dir, rest))
 }
 
-/// lstat of every path, on up to `threads` threads, in order.
-pub(crate) fn stat_all(keys: &[&[u8]], threads: usize) -> Vec<io::Result<Lstat>> {
+/// lstat of every path, relative to its ancestor `depth` components up
+/// (sorted paths share ancestors), on up to `threads` threads, in order.
+pub(crate) fn stat_all(keys: &[&[u8]], depth: usize, threads: usize) -> Vec<io::Result<Lstat>> {
     if threads <= 1 || keys.len() < 1024 {
-        return stat_group(keys);
+        return stat_group(keys, depth);
     }
     let chunk = keys.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = keys
             .chunks(chunk)
-            .map(|part| scope.spawn(move || stat_group(part)))
+            .map(|part| scope.spawn(move || stat_group(part, depth)))
             .collect();
         let mut out = Vec::with_capacity(keys.len());
         for (handle, part) in handles.into_iter().zip(keys.chunks(chunk)) {
@@ -179,21 +181,27 @@ mod tests {
             root.join("../r1/sidecar.json"),
         ];
         let keys: Vec<&[u8]> = paths.iter().map(|p| p.as_os_str().as_bytes()).collect();
-        let got = stat_all(&keys, 1);
-        for (path, got) in paths.iter().zip(got) {
-            match (lstat(path), got) {
-                (Ok(want), Ok(got)) => assert_eq!(want, got, "{}", path.display()),
-                (Err(want), Err(got)) => assert_eq!(want.kind(), got.kind(), "{}", path.display()),
-                (want, got) => panic!("{}: {want:?} vs {got:?}", path.display()),
+        for depth in 1..=3 {
+            let got = stat_all(&keys, depth, 1);
+            for (path, got) in paths.iter().zip(got) {
+                match (lstat(path), got) {
+                    (Ok(want), Ok(got)) => assert_eq!(want, got, "{}", path.display()),
+                    (Err(want), Err(got)) => {
+                        assert_eq!(want.kind(), got.kind(), "{}", path.display())
+                    }
+                    (want, got) => panic!("{}: {want:?} vs {got:?}", path.display()),
+                }
             }
         }
         assert_eq!(lstat(&paths[1]).unwrap().kind, Kind::Symlink);
     }
 
     #[test]
-    fn split_keeps_three_components_below_the_ancestor() {
-        assert_eq!(split(b"/a/b/c/d/e"), Some((&b"/a/b"[..], &b"c/d/e"[..])));
-        assert_eq!(split(b"/c/d/e"), None, "no ancestor left");
-        assert_eq!(split(b"/a/b/../d/e"), None);
+    fn split_keeps_depth_components_below_the_ancestor() {
+        assert_eq!(split(b"/a/b/c/d/e", 3), Some((&b"/a/b"[..], &b"c/d/e"[..])));
+        assert_eq!(split(b"/a/b/c/d/e", 1), Some((&b"/a/b/c/d"[..], &b"e"[..])));
+        assert_eq!(split(b"/c/d/e", 3), None, "no ancestor left");
+        assert_eq!(split(b"/a/b/../d/e", 3), None);
+        assert_eq!(split(b"/a/b/..", 1), None);
     }
 }
