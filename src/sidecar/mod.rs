@@ -453,7 +453,7 @@ impl Sidecar {
     ///
     /// `schema_version` is written as 1 when absent; absent timestamps are
     /// written as `null`. Objects are written in key order (the maps are
-    /// `BTreeMap`s), so a sidecar whose Python writer used another order
+    /// [`ValueMap`]s, sorted), so a sidecar whose Python writer used another order
     /// comes back with the same content in sorted order.
     pub fn to_json(&self) -> String {
         let time = |t: Option<f64>| t.map_or(Value::Null, Value::Float);
