@@ -83,7 +83,7 @@ impl JsonError {
     }
 }
 
-/// Parses one JSON value as Python's `json.loads` reads it (see [`parse`]).
+/// Parses one JSON value as Python's `json.loads` reads it.
 ///
 /// For values given on the command line, such as `--hparam lr=0.01`.
 ///
