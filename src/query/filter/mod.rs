@@ -17,36 +17,36 @@ use crate::value::Value;
 
 /// A parsed filter expression: ask any question of the runs.
 ///
-///  ```text
-///  (tags has 'dino' or tags has 'byol') and hparams.optim.lr in (0.1, 0.01)
-///      and summary.val_acc > 0.8 and created_at > -7d and not tags has 'debug'
-///  ```
+/// ```text
+/// (tags has 'dino' or tags has 'byol') and hparams.optim.lr in (0.1, 0.01)
+///     and summary.val_acc > 0.8 and created_at > -7d and not tags has 'debug'
+/// ```
 ///
-///  # Language
+/// # Language
 ///
-///  - Fields: `run_id`, `status`, `alive`, `tags`, `notes`, `run_dir`,
-///    `checkpoint_path`, `created_at`, `updated_at`, `ended_at`, and
-///    `summary.<k>`, `hparams.<k>`, `config.<k>`, where `<k>` is the whole
-///    flattened key after the first dot. A key with characters outside
-///    `[A-Za-z0-9_.:/-]` is written in backticks: ``summary.`top-1 acc` ``.
-///  - Literals: numbers (`0.01`, `1e-4`, `-3`), strings in single or double
-///    quotes, `true`, `false`, `null`. For the time fields also dates and
-///    date-times in UTC (`2026-11-01`, `2026-11-01T12:00`, `...T12:00:30Z`)
-///    and times relative to now (`-7d`, `-12h`, `-30m`, `-45s`, `-2w`).
-///  - Comparisons: `= != < <= > >=`; `in (a, b, ...)`, `not in (...)`; glob
-///    match `~` with `*` and `?`; `tags has 'x'`; `exists f`, `not exists f`.
-///  - Logic: `and`, `or`, `not` and parentheses; `not` binds tighter than
-///    `and`, which binds tighter than `or`. Keywords are case-insensitive.
+/// - Fields: `run_id`, `status`, `alive`, `tags`, `notes`, `run_dir`,
+///   `checkpoint_path`, `created_at`, `updated_at`, `ended_at`, and
+///   `summary.<k>`, `hparams.<k>`, `config.<k>`, where `<k>` is the whole
+///   flattened key after the first dot. A key with characters outside
+///   `[A-Za-z0-9_.:/-]` is written in backticks: ``summary.`top-1 acc` ``.
+/// - Literals: numbers (`0.01`, `1e-4`, `-3`), strings in single or double
+///   quotes, `true`, `false`, `null`. For the time fields also dates and
+///   date-times in UTC (`2026-11-01`, `2026-11-01T12:00`, `...T12:00:30Z`)
+///   and times relative to now (`-7d`, `-12h`, `-30m`, `-45s`, `-2w`).
+/// - Comparisons: `= != < <= > >=`; `in (a, b, ...)`, `not in (...)`; glob
+///   match `~` with `*` and `?`; `tags has 'x'`; `exists f`, `not exists f`.
+/// - Logic: `and`, `or`, `not` and parentheses; `not` binds tighter than
+///   `and`, which binds tighter than `or`. Keywords are case-insensitive.
 ///
-///  # Semantics
+/// # Semantics
 ///
-///  Numbers compare numerically across ints and floats; strings compare
-///  bytewise; booleans and `null` only with `=` and `!=`. **A comparison whose
-///  field is missing, `NaN`, or of another type than the literal is false**,
-///  never an error: so `summary.x != 1` is false for runs without `x`, and
-///  `not (summary.x > 1)` holds for them. `exists f` is true when `f` is
-///  present with a value other than `null`. On `tags`, `has`, `=`, `~` and
-///  `in` hold when any tag matches; `exists tags` when there is at least one.
+/// Numbers compare numerically across ints and floats; strings compare
+/// bytewise; booleans and `null` only with `=` and `!=`. **A comparison whose
+/// field is missing, `NaN`, or of another type than the literal is false**,
+/// never an error: so `summary.x != 1` is false for runs without `x`, and
+/// `not (summary.x > 1)` holds for them. `exists f` is true when `f` is
+/// present with a value other than `null`. On `tags`, `has`, `=`, `~` and
+/// `in` hold when any tag matches; `exists tags` when there is at least one.
 ///
 /// # Examples
 ///
