@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use runreg::{Query, Registry, ScanMode};
+use runreg::{Registry, ScanMode};
 
 struct Settings {
     cache_dir: PathBuf,
