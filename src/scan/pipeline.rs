@@ -194,3 +194,143 @@ fn finish_reading(reading: Option<ScopedJoinHandle<'_, Reads>>, planned: &Planne
         Some(Err(_)) => read_all(&planned.to_read().collect::<Vec<_>>(), 1),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::time::Duration;
+
+    use rustc_hash::FxHashMap;
+
+    use super::*;
+    use crate::scan::ScanReport;
+    use crate::scan::stat::lstat;
+    use crate::sidecar::Sidecar;
+    use crate::status::Status;
+    use crate::store::{FileState, Store, StoredRun};
+
+    /// A tree of `runs` sidecars in which every tenth run id is declared
+    /// again twice elsewhere (newer, older, or as new at a larger path), plus
+    /// a sidecar that is not JSON and a directory named `sidecar.json`.
+    fn tree(root: &Path, runs: usize) -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        let mut write = |rel: String, text: String| {
+            let dir = root.join(rel);
+            fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("sidecar.json");
+            fs::write(&path, text).unwrap();
+            paths.push(path);
+        };
+        for i in 0..runs {
+            let id = format!("run{i:05}");
+            let mut sidecar = Sidecar::new(&id);
+            sidecar.status = Status::Completed;
+            sidecar.updated_at = Some(1000.0);
+            write(format!("a/{i:05}/{id}"), sidecar.to_json());
+            if i % 10 == 0 {
+                for (copy, updated_at) in [("b", 1000.0 + (i % 3) as f64), ("c", 1000.0)] {
+                    sidecar.updated_at = Some(updated_at);
+                    sidecar.notes = format!("copy {copy}");
+                    write(format!("{copy}/{i:05}/{id}"), sidecar.to_json());
+                }
+            }
+        }
+        write("a/broken".to_owned(), "{not json".to_owned());
+        fs::create_dir_all(root.join("d/sidecar.json")).unwrap();
+        paths.push(root.join("d/sidecar.json"));
+        paths
+    }
+
+    fn found(paths: &[PathBuf]) -> Vec<Found> {
+        paths
+            .iter()
+            .map(|path| Found {
+                path: path.clone(),
+                meta: lstat(path),
+            })
+            .collect()
+    }
+
+    /// What a scan leaves: its report (without timings), every record and
+    /// every file state.
+    type Outcome = (
+        ScanReport,
+        Vec<(String, Option<StoredRun>)>,
+        FxHashMap<Vec<u8>, FileState>,
+    );
+
+    /// Reconciles `order` into a fresh cache, pipelined or one batch after
+    /// the other.
+    fn reconcile(order: Vec<Found>, runs: usize, pipelined: bool) -> Outcome {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("cache.redb"), Duration::from_secs(5));
+        let (outcome, _) = store
+            .write(|writer, _| {
+                let remembered = writer.files()?;
+                let mut reconciler =
+                    Reconciler::new(writer, ScanReport::default(), remembered, None);
+                let mut rest = order.iter().map(|f| Found {
+                    path: f.path.clone(),
+                    meta: f.meta.as_ref().map(|m| *m).map_err(|e| e.kind().into()),
+                });
+                let batches = std::iter::from_fn(|| {
+                    let batch: Vec<Found> = rest.by_ref().take(BATCH).collect();
+                    (!batch.is_empty()).then_some(batch)
+                });
+                if pipelined {
+                    reconcile_batches(&mut reconciler, batches, 2, |_| {})?;
+                } else {
+                    for batch in batches {
+                        let planned = reconciler.plan(batch);
+                        let reads = read_all(&planned.to_read().collect::<Vec<_>>(), 1);
+                        reconciler.apply(planned, reads)?;
+                    }
+                }
+                let report = reconciler.finish(|_| false)?;
+                let mut records = Vec::new();
+                for i in 0..runs {
+                    let id = format!("run{i:05}");
+                    records.push((id.clone(), writer.record(&id)?));
+                }
+                Ok((report, records, writer.files()?))
+            })
+            .unwrap();
+        outcome
+    }
+
+    #[test]
+    fn a_pipelined_scan_writes_what_a_batch_by_batch_scan_writes_in_any_walk_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = 1500;
+        let paths = tree(dir.path(), runs);
+        let forward = found(&paths);
+        let expected = reconcile(found(&paths), runs, false);
+        let (report, records, _) = &expected;
+        assert_eq!(report.total_sidecars, runs + 2 * runs / 10 + 2);
+        assert_eq!(report.duplicates.len(), runs / 10);
+        assert_eq!(report.invalid.len(), 2, "{report}");
+        assert!(records.iter().all(|(_, r)| r.is_some()));
+
+        // The same batches, pipelined: the same writes in the same order.
+        assert!(reconcile(forward, runs, true) == expected);
+        // Another walk order: the same cache. Only `upserted` may differ (a
+        // better duplicate found later is written again).
+        let mut reversed = paths.clone();
+        reversed.reverse();
+        // Interleaved: the copies of a run id meet in different batches.
+        let mut interleaved = paths.clone();
+        interleaved.sort_by_key(|p| {
+            let name = p.to_string_lossy();
+            (name.len() % 7, name.chars().rev().collect::<String>())
+        });
+        for order in [reversed, interleaved] {
+            let (mut got, got_records, got_files) = reconcile(found(&order), runs, true);
+            got.upserted = expected.0.upserted;
+            assert_eq!(got, expected.0);
+            for ((id, want), (_, got)) in expected.1.iter().zip(&got_records) {
+                assert!(want == got, "{id}: {want:?} vs {got:?}");
+            }
+            assert!(got_files == expected.2, "file states differ");
+        }
+    }
+}
