@@ -423,7 +423,12 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                 self.report.orphaned += 1;
             }
         }
-        for (run_id, best) in std::mem::take(&mut self.best) {
+        // In path order: the file states are written as one sorted run,
+        // which fills the table's pages (in hash order they are two thirds
+        // full) and keeps the insertion path in the page cache.
+        let mut winners: Vec<(String, Best)> = std::mem::take(&mut self.best).into_iter().collect();
+        winners.sort_unstable_by(|(_, a), (_, b)| a.candidate.key.cmp(&b.candidate.key));
+        for (run_id, best) in winners {
             self.settle_winner(&run_id, best)?;
         }
         self.report.invalid.sort_by(|a, b| a.path.cmp(&b.path));
