@@ -86,7 +86,8 @@ pub(crate) struct ScanSettings {
 }
 
 /// Sidecars reconciled per batch: parsed together, in parallel, then
-/// written; a scan holds at most this many parsed sidecars.
+/// written; a scan holds at most two batches of parsed sidecars (one being
+/// written, the next read meanwhile).
 const BATCH: usize = progress::PROGRESS_EVERY;
 
 /// Scans `cache_dir/runs` into the cache open in `writer`.
