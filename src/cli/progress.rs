@@ -73,7 +73,10 @@ impl ScanBar {
             }
         }
         if p.walking {
-            bar.set_message(format!("{} sidecars found", p.found));
+            bar.set_message(format!(
+                "{} sidecars found, {} checked",
+                p.found, p.processed
+            ));
         } else {
             bar.set_length(p.found as u64);
             bar.set_position(p.processed as u64);

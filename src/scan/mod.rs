@@ -21,6 +21,7 @@
 //! A scan is one write transaction: a scan that is killed or fails leaves
 //! the cache exactly as the previous scan left it.
 
+mod pipeline;
 mod progress;
 mod read;
 mod reconcile;
@@ -29,6 +30,7 @@ mod revisit;
 mod stat;
 mod walk;
 
+use std::cell::Cell;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -40,8 +42,10 @@ pub use report::{Duplicate, ScanIssue, ScanReport};
 
 use crate::error::Result;
 use crate::store::Writer;
+use pipeline::WalkFeed;
 use reconcile::Reconciler;
 use revisit::Remembered;
+use walk::{Found, Walk};
 
 /// Sidecars modified this close (in seconds) before the previous scan
 /// started are re-read even when their stamp matches.
@@ -82,7 +86,8 @@ pub(crate) struct ScanSettings {
 }
 
 /// Sidecars reconciled per batch: parsed together, in parallel, then
-/// written; a scan holds at most this many parsed sidecars.
+/// written; a scan holds at most two batches of parsed sidecars (one being
+/// written, the next read meanwhile).
 const BATCH: usize = progress::PROGRESS_EVERY;
 
 /// Scans `cache_dir/runs` into the cache open in `writer`.
@@ -98,54 +103,31 @@ pub(crate) fn scan(
     let mut remembered_dirs = writer.dirs()?;
     let root = cache_dir.join("runs");
     let progress = settings.progress.as_ref();
-    let mut walk = match (settings.mode, last_start) {
+    let trusted_before = match settings.mode {
+        ScanMode::Full => None,
+        ScanMode::Incremental => last_start.map(|t| t - RACY_WINDOW_S),
+    };
+    let report = ScanReport {
+        full: settings.mode == ScanMode::Full,
+        ..ScanReport::default()
+    };
+    let read_threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let (mut walk, mut report) = match (settings.mode, last_start) {
         (ScanMode::Incremental, Some(last_start)) if !remembered_dirs.is_empty() => {
             let known = Remembered {
                 dirs: &remembered_dirs,
                 files: &remembered,
                 last_start,
             };
-            revisit::revisit(&root, &known, settings.threads, progress)
+            let walk = revisit::revisit(&root, &known, settings.threads, progress);
+            let reconciler = Reconciler::new(writer, report, remembered, trusted_before);
+            reconcile_walked(walk, reconciler, read_threads, progress)?
         }
-        _ => walk::find_sidecars(&root, settings.threads, progress),
-    };
-    let report = ScanReport {
-        full: settings.mode == ScanMode::Full,
-        dirs_read: walk.dirs_read,
-        errors: walk
-            .unreadable
-            .iter()
-            .map(|(path, reason)| {
-                reconcile::issue(path, format!("cannot read directory: {reason}"))
-            })
-            .collect(),
-        ..ScanReport::default()
-    };
-    let trusted_before = match settings.mode {
-        ScanMode::Full => None,
-        ScanMode::Incremental => last_start.map(|t| t - RACY_WINDOW_S),
-    };
-    let read_threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let sidecars = std::mem::take(&mut walk.sidecars);
-    let total = sidecars.len();
-    let mut reconciler = Reconciler::new(writer, report, remembered, trusted_before);
-    let mut rest = sidecars.into_iter();
-    loop {
-        let batch: Vec<_> = rest.by_ref().take(BATCH).collect();
-        let full_batch = batch.len() == BATCH;
-        if batch.is_empty() {
-            break;
+        _ => {
+            let reconciler = Reconciler::new(writer, report, remembered, trusted_before);
+            walk_and_reconcile(&root, settings.threads, reconciler, read_threads, progress)?
         }
-        reconciler.take(batch, read_threads)?;
-        if let (Some(progress), true) = (progress, full_batch) {
-            progress.report(ScanProgress {
-                walking: false,
-                found: total,
-                processed: reconciler.report.total_sidecars,
-            });
-        }
-    }
-    let mut report = reconciler.finish(|path| walk.is_unknown(path))?;
+    };
     // Most records rewritten (a first build, a full rescan): their old pages
     // are free, and the file would stay twice its size.
     if report.upserted >= 1000 && report.upserted * 2 > report.total_sidecars {
@@ -174,4 +156,82 @@ pub(crate) fn scan(
     writer.set_meta_f64(LAST_SCAN_FINISHED, epoch_now())?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Reconciles the sidecars of a finished walk (an incremental revisit).
+fn reconcile_walked(
+    mut walk: Walk,
+    mut reconciler: Reconciler<'_, '_>,
+    read_threads: usize,
+    progress: Option<&ProgressFn>,
+) -> Result<(Walk, ScanReport)> {
+    add_walk_findings(&mut reconciler.report, &walk);
+    let sidecars = std::mem::take(&mut walk.sidecars);
+    let total = sidecars.len();
+    let mut rest = sidecars.into_iter();
+    let batches = std::iter::from_fn(|| {
+        let batch: Vec<Found> = rest.by_ref().take(BATCH).collect();
+        (!batch.is_empty()).then_some(batch)
+    });
+    let mut processed = 0;
+    pipeline::reconcile_batches(&mut reconciler, batches, read_threads, |len| {
+        processed += len;
+        if let (Some(progress), BATCH) = (progress, len) {
+            progress.report(ScanProgress {
+                walking: false,
+                found: total,
+                processed,
+            });
+        }
+    })?;
+    let report = reconciler.finish(|path| walk.is_unknown(path))?;
+    Ok((walk, report))
+}
+
+/// Walks the whole tree under `root` and reconciles the sidecars found as
+/// they are found (see [`pipeline`]).
+fn walk_and_reconcile(
+    root: &Path,
+    walk_threads: usize,
+    mut reconciler: Reconciler<'_, '_>,
+    read_threads: usize,
+    progress: Option<&ProgressFn>,
+) -> Result<(Walk, ScanReport)> {
+    let processed = Cell::new(0);
+    let found_more = |feed: &WalkFeed<'_>| {
+        if let Some(progress) = progress {
+            progress.report(ScanProgress {
+                walking: true,
+                found: feed.found(),
+                processed: processed.get(),
+            });
+        }
+    };
+    let (walk, reconciled) = pipeline::walk_streamed(root, walk_threads, &found_more, |feed| {
+        pipeline::reconcile_batches(&mut reconciler, feed.batches(), read_threads, |len| {
+            processed.set(processed.get() + len);
+            if let (Some(progress), BATCH) = (progress, len) {
+                progress.report(ScanProgress {
+                    walking: !feed.over(),
+                    found: feed.found(),
+                    processed: processed.get(),
+                });
+            }
+        })
+    });
+    reconciled?;
+    add_walk_findings(&mut reconciler.report, &walk);
+    let report = reconciler.finish(|path| walk.is_unknown(path))?;
+    Ok((walk, report))
+}
+
+/// Adds what the walk itself found to the report: the directories it read
+/// and those it could not.
+fn add_walk_findings(report: &mut ScanReport, walk: &Walk) {
+    report.dirs_read = walk.dirs_read;
+    report.errors.extend(
+        walk.unreadable.iter().map(|(path, reason)| {
+            reconcile::issue(path, format!("cannot read directory: {reason}"))
+        }),
+    );
 }

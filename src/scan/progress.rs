@@ -7,12 +7,13 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ScanProgress {
-    /// `true` while the tree is being walked; `false` while sidecars are
-    /// being checked and read.
+    /// `true` while the tree is being walked (a full walk reads the
+    /// sidecars it found meanwhile); `false` once the walk is over and
+    /// `found` is the total.
     pub walking: bool,
     /// Sidecars found so far.
     pub found: usize,
-    /// Sidecars checked so far (after the walk).
+    /// Sidecars checked (and read when they changed) so far.
     pub processed: usize,
 }
 

@@ -14,7 +14,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::read::{ReadSidecar, Unreadable, heartbeat_of, read, read_all, state_of, stored_run};
+use super::read::{ReadSidecar, Unreadable, heartbeat_of, read, state_of, stored_run};
 use super::stat::Kind;
 use super::walk::Found;
 use super::{Duplicate, ScanIssue, ScanReport};
@@ -77,9 +77,35 @@ struct Best {
 
 /// What one sidecar of a batch needs.
 enum Step {
+    /// It could not be stat'ed: its run is kept as it was.
+    StatFailed(PathBuf, io::Error, Option<FileState>),
+    /// Not a regular file.
+    Rejected(Vec<u8>, PathBuf, FileStamp, Option<FileState>, &'static str),
     Unchanged(Vec<u8>, PathBuf, FileState),
     Read(Vec<u8>, PathBuf, FileStamp, Option<FileState>),
 }
+
+/// A batch of found sidecars checked against the cache: what each needs.
+/// Nothing is read or written yet; the sidecars to read can be read on any
+/// thread (see [`Planned::to_read`]) while the cache takes the
+/// previous batch.
+pub(super) struct Planned {
+    steps: Vec<Step>,
+}
+
+impl Planned {
+    /// The sidecars to read, in the order [`Reconciler::apply`] wants their
+    /// reads.
+    pub fn to_read(&self) -> impl Iterator<Item = &Path> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Read(_, path, ..) => Some(path.as_path()),
+            _ => None,
+        })
+    }
+}
+
+/// The reads of a [`Planned`] batch, in [`Planned::to_read`] order.
+pub(super) type Reads = Vec<std::result::Result<ReadSidecar, Unreadable>>;
 
 pub(super) struct Reconciler<'w, 'txn> {
     writer: &'w mut Writer<'txn>,
@@ -119,19 +145,18 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         }
     }
 
-    /// Takes a batch of found sidecars: the changed ones are read (on up to
-    /// `threads` threads) and written to the cache.
-    pub fn take(&mut self, batch: Vec<Found>, threads: usize) -> Result<()> {
+    /// Checks a batch against the cache: which sidecars changed and must be
+    /// read. Writes nothing: [`apply`](Self::apply) does, in batch order,
+    /// so a batch may be planned before the previous one is applied.
+    pub fn plan(&mut self, batch: Vec<Found>) -> Planned {
         let mut steps = Vec::with_capacity(batch.len());
         for found in batch {
-            self.report.total_sidecars += 1;
             let key = found.path.as_os_str().as_bytes().to_vec();
             let previous = self.remembered.remove(&key);
             let meta = match found.meta {
                 Ok(meta) => meta,
                 Err(e) => {
-                    self.protect(previous.as_ref());
-                    self.report.errors.push(issue(&found.path, cannot_stat(&e)));
+                    steps.push(Step::StatFailed(found.path, e, previous));
                     continue;
                 }
             };
@@ -141,7 +166,9 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                 } else {
                     "not a regular file"
                 };
-                self.reject(&key, &found.path, meta.stamp, previous, reason.to_owned())?;
+                steps.push(Step::Rejected(
+                    key, found.path, meta.stamp, previous, reason,
+                ));
                 continue;
             }
             let stamp = meta.stamp;
@@ -153,19 +180,23 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                 previous => steps.push(Step::Read(key, found.path, stamp, previous)),
             }
         }
-        let reads = {
-            let paths: Vec<&Path> = steps
-                .iter()
-                .filter_map(|s| match s {
-                    Step::Read(_, path, ..) => Some(path.as_path()),
-                    Step::Unchanged(..) => None,
-                })
-                .collect();
-            read_all(&paths, threads)
-        };
+        Planned { steps }
+    }
+
+    /// Writes a planned batch to the cache, given the reads its plan asked
+    /// for.
+    pub fn apply(&mut self, planned: Planned, reads: Reads) -> Result<()> {
         let mut reads = reads.into_iter();
-        for step in steps {
+        for step in planned.steps {
+            self.report.total_sidecars += 1;
             match step {
+                Step::StatFailed(path, e, previous) => {
+                    self.protect(previous.as_ref());
+                    self.report.errors.push(issue(&path, cannot_stat(&e)));
+                }
+                Step::Rejected(key, path, stamp, previous, reason) => {
+                    self.reject(&key, &path, stamp, previous, reason.to_owned())?
+                }
                 Step::Unchanged(key, path, previous) => self.unchanged(key, path, previous)?,
                 Step::Read(key, path, stamp, previous) => match reads.next() {
                     Some(result) => self.read_now(key, path, stamp, previous, result)?,
@@ -392,7 +423,12 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                 self.report.orphaned += 1;
             }
         }
-        for (run_id, best) in std::mem::take(&mut self.best) {
+        // In path order: the file states are written as one sorted run,
+        // which fills the table's pages (in hash order they are two thirds
+        // full) and keeps the insertion path in the page cache.
+        let mut winners: Vec<(String, Best)> = std::mem::take(&mut self.best).into_iter().collect();
+        winners.sort_unstable_by(|(_, a), (_, b)| a.candidate.key.cmp(&b.candidate.key));
+        for (run_id, best) in winners {
             self.settle_winner(&run_id, best)?;
         }
         self.report.invalid.sort_by(|a, b| a.path.cmp(&b.path));

@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::io;
+use std::ops::ControlFlow;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -61,16 +62,44 @@ impl Walk {
     }
 }
 
-/// Walks the tree under `root` with `threads` threads (1: on this thread).
-/// A missing `root` is an empty walk.
+/// Walks the tree under `root` with `threads` threads (1: on this thread),
+/// collecting the sidecars found. A missing `root` is an empty walk.
 pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&ProgressFn>) -> Walk {
-    let mut walk = Walk {
-        complete: true,
-        ..Walk::default()
-    };
+    let mut sidecars = Vec::new();
+    let mut walk = walk_tree(root, threads, |found| {
+        sidecars.push(found);
+        if let Some(progress) = progress
+            && sidecars.len().is_multiple_of(PROGRESS_EVERY)
+        {
+            progress.report(ScanProgress {
+                walking: true,
+                found: sidecars.len(),
+                processed: 0,
+            });
+        }
+        ControlFlow::Continue(())
+    });
+    walk.sidecars = sidecars;
+    walk
+}
+
+/// Walks the tree under `root` with `threads` threads (1: on this thread),
+/// handing each sidecar to `on_found` as soon as it is found; the returned
+/// [`Walk`] holds everything else (its `sidecars` are empty). `on_found`
+/// may stop the walk, which is then not `complete`. A missing `root` is an
+/// empty walk.
+pub(crate) fn walk_tree(
+    root: &Path,
+    threads: usize,
+    mut on_found: impl FnMut(Found) -> ControlFlow<()>,
+) -> Walk {
+    let mut walk = Walk::default();
     match fs::symlink_metadata(root) {
         Ok(meta) if meta.is_dir() => {}
-        _ => return walk,
+        _ => {
+            walk.complete = true;
+            return walk;
+        }
     }
     let parallelism = if threads <= 1 {
         Parallelism::Serial
@@ -97,6 +126,9 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&Progr
             }
         });
     let mut listed = vec![root.to_path_buf()];
+    // The run directories: the parents of the sidecars found.
+    let mut run_dirs: FxHashSet<Vec<u8>> = FxHashSet::default();
+    let mut stopped = false;
     for entry in walker {
         match entry {
             Ok(entry) => {
@@ -105,15 +137,12 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&Progr
                 } else if entry.depth > 0 && entry.file_name == SIDECAR_NAME {
                     let path = entry.path();
                     let meta = lstat(&path);
-                    walk.sidecars.push(Found { path, meta });
-                    if let Some(progress) = progress
-                        && walk.sidecars.len().is_multiple_of(PROGRESS_EVERY)
-                    {
-                        progress.report(ScanProgress {
-                            walking: true,
-                            found: walk.sidecars.len(),
-                            processed: 0,
-                        });
+                    if let Some(dir) = path.parent() {
+                        run_dirs.insert(dir.as_os_str().as_bytes().to_vec());
+                    }
+                    if on_found(Found { path, meta }).is_break() {
+                        stopped = true;
+                        break;
                     }
                 } else if entry.depth > 0 && entry.file_type.is_dir() {
                     listed.push(entry.path());
@@ -128,16 +157,11 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&Progr
             }
         }
     }
+    walk.complete = !stopped;
     walk.dirs_read = listed.len();
     // Directories are stamped after jwalk listed them: a change in between
     // has an mtime after this scan started, inside the racy window, so the
     // next scan lists that directory again. Run directories need no stamp.
-    let run_dirs: FxHashSet<&[u8]> = walk
-        .sidecars
-        .iter()
-        .filter_map(|f| f.path.parent())
-        .map(|p| p.as_os_str().as_bytes())
-        .collect();
     let unreadable: FxHashSet<&[u8]> = walk
         .unreadable
         .iter()

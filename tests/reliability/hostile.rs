@@ -208,6 +208,65 @@ fn an_unreadable_directory_is_reported_and_its_runs_kept() {
     );
 }
 
+#[test]
+fn an_unreadable_directory_met_while_sidecars_are_read_is_reported_and_its_runs_kept() {
+    // More sidecars than a full scan walks before it starts reading them:
+    // the walk and the reads overlap when it meets the directory.
+    let user = Unprivileged::new();
+    let tree = Tree::new();
+    let n = 3000;
+    for i in 0..n {
+        tree.run(&format!("r{i:04}"))
+            .status(Status::Completed)
+            .write();
+    }
+    for i in 0..3 {
+        tree.run(&format!("hidden{i}"))
+            .status(Status::Completed)
+            .at(&format!("20261101/locked/hidden{i}"))
+            .write();
+    }
+    let cache_dir = tree.cache_dir().to_path_buf();
+    if is_root() {
+        fs::set_permissions(&cache_dir, fs::Permissions::from_mode(0o755)).unwrap();
+        chown_tree(&cache_dir, NOBODY);
+    }
+    let scan = |full: bool| {
+        let mut cmd = user.runreg(&cache_dir);
+        cmd.args(["scan", "--json"]);
+        if full {
+            cmd.arg("--full");
+        }
+        json(&run(&mut cmd).ok("scan as the user"))
+    };
+    let report = scan(true);
+    assert_eq!(report["upserted"], n + 3, "{report}");
+
+    let locked = tree.runs().join("20261101/locked");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    struct Unlock(PathBuf);
+    impl Drop for Unlock {
+        fn drop(&mut self) {
+            let _ = fs::set_permissions(&self.0, fs::Permissions::from_mode(0o755));
+        }
+    }
+    let _unlock = Unlock(locked.clone());
+    let report = scan(true);
+    assert_eq!(
+        reason(&report, "runs/20261101/locked"),
+        "cannot read directory: Permission denied (os error 13)",
+        "{report}"
+    );
+    assert_eq!(report["errors"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["total_sidecars"], n, "{report}");
+    assert_eq!(report["orphaned"], 0, "{report}");
+    let out = run(user
+        .runreg(&cache_dir)
+        .args(["ls", "--json", "--status", "completed"]))
+    .ok("ls as the user");
+    assert_eq!(items(&parse(&out)).len(), n + 3, "runs under it are kept");
+}
+
 /// Scans `reg` fully, running `mutate` once from the progress callback,
 /// when the walk is done and some sidecars are found but not yet read;
 /// returns the report and how many sidecars were still unread then.
