@@ -99,8 +99,24 @@ pub(crate) fn scan(
     let started = Instant::now();
     let now = epoch_now();
     let last_start = writer.meta_f64(LAST_SCAN_STARTED)?;
-    let remembered = writer.files()?;
     let mut remembered_dirs = writer.dirs()?;
+    let revisiting = settings.mode == ScanMode::Incremental
+        && last_start.is_some()
+        && !remembered_dirs.is_empty();
+    // A revisit stats the remembered directories while the file states load.
+    let (remembered, dir_stats) = if revisiting {
+        std::thread::scope(|scope| {
+            let stats = scope.spawn(|| revisit::stat_dirs(&remembered_dirs));
+            let files = writer.files();
+            let stats = stats
+                .join()
+                .unwrap_or_else(|_| revisit::stat_dirs(&remembered_dirs));
+            (files, Some(stats))
+        })
+    } else {
+        (writer.files(), None)
+    };
+    let remembered = remembered?;
     let root = cache_dir.join("runs");
     let progress = settings.progress.as_ref();
     let trusted_before = match settings.mode {
@@ -112,14 +128,14 @@ pub(crate) fn scan(
         ..ScanReport::default()
     };
     let read_threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let (mut walk, mut report) = match (settings.mode, last_start) {
-        (ScanMode::Incremental, Some(last_start)) if !remembered_dirs.is_empty() => {
+    let (mut walk, mut report) = match (dir_stats, last_start) {
+        (Some(dir_stats), Some(last_start)) => {
             let known = Remembered {
                 dirs: &remembered_dirs,
                 files: &remembered,
                 last_start,
             };
-            let walk = revisit::revisit(&root, &known, settings.threads, progress);
+            let walk = revisit::revisit(&root, &known, dir_stats, settings.threads, progress);
             let reconciler = Reconciler::new(writer, report, remembered, trusted_before);
             reconcile_walked(walk, reconciler, read_threads, progress)?
         }

@@ -247,6 +247,7 @@ mod tests {
             .map(|path| Found {
                 path: path.clone(),
                 meta: lstat(path),
+                heartbeat: None,
             })
             .collect()
     }
@@ -272,6 +273,7 @@ mod tests {
                 let mut rest = order.iter().map(|f| Found {
                     path: f.path.clone(),
                     meta: f.meta.as_ref().map(|m| *m).map_err(|e| e.kind().into()),
+                    heartbeat: f.heartbeat,
                 });
                 let batches = std::iter::from_fn(|| {
                     let batch: Vec<Found> = rest.by_ref().take(BATCH).collect();

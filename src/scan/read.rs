@@ -4,7 +4,7 @@
 use std::fs;
 use std::io;
 use std::path::Path;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::sidecar::{HEARTBEAT_NAME, Sidecar};
 use crate::store::{Cold, FileStamp, FileState, Hot, StoredRun};
@@ -69,11 +69,25 @@ pub(super) fn read_all(paths: &[&Path], threads: usize) -> Vec<Result<ReadSideca
 /// `sidecar_path`; `None` without a heartbeat file.
 pub(super) fn heartbeat_of(sidecar_path: &Path) -> Option<f64> {
     let hb = sidecar_path.with_file_name(HEARTBEAT_NAME);
-    let modified = fs::metadata(hb).ok()?.modified().ok()?;
-    Some(match modified.duration_since(UNIX_EPOCH) {
+    Some(epoch_secs(fs::metadata(hb).ok()?.modified().ok()?))
+}
+
+/// The heartbeat time of a stat'ed heartbeat file: exactly what
+/// [`heartbeat_of`] gives for the same file (stored values are compared).
+pub(super) fn heartbeat_from(stamp: &FileStamp) -> f64 {
+    let offset = Duration::from_nanos(stamp.mtime_ns.unsigned_abs());
+    epoch_secs(if stamp.mtime_ns >= 0 {
+        UNIX_EPOCH + offset
+    } else {
+        UNIX_EPOCH - offset
+    })
+}
+
+fn epoch_secs(time: SystemTime) -> f64 {
+    match time.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs_f64(),
         Err(before) => -before.duration().as_secs_f64(),
-    })
+    }
 }
 
 /// The file state of a sidecar just read (`source` is settled later).
@@ -111,5 +125,38 @@ pub(super) fn stored_run(read: ReadSidecar, path: &Path) -> StoredRun {
             notes: sidecar.notes,
             config: sidecar.config,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+
+    use super::*;
+    use crate::scan::stat::lstat;
+
+    /// The heartbeat time from a stat taken during a revisit is exactly the
+    /// one a read takes: the stored value is compared, so any difference
+    /// would rewrite every live run's state at every scan.
+    #[test]
+    fn heartbeat_from_a_stat_equals_heartbeat_of() {
+        let dir = tempfile::tempdir().unwrap();
+        let sidecar = dir.path().join("sidecar.json");
+        let heartbeat = dir.path().join(HEARTBEAT_NAME);
+        let file = File::create(&heartbeat).unwrap();
+        for time in [
+            UNIX_EPOCH + Duration::new(1_791_992_545, 342_092_301),
+            UNIX_EPOCH + Duration::new(7, 1),
+            UNIX_EPOCH - Duration::new(1, 500_000_000),
+        ] {
+            file.set_modified(time).unwrap();
+            let stat = lstat(&heartbeat).unwrap();
+            let want = heartbeat_of(&sidecar).unwrap();
+            assert_eq!(
+                heartbeat_from(&stat.stamp).to_bits(),
+                want.to_bits(),
+                "{time:?}"
+            );
+        }
     }
 }

@@ -75,13 +75,25 @@ struct Best {
     read_now: bool,
 }
 
+impl Best {
+    /// Nothing to write: the record and the file state are as stored (the
+    /// case of every run in a scan where nothing changed).
+    fn is_settled(&self) -> bool {
+        self.in_record
+            && self.candidate.was.is_some_and(|w| {
+                w.same_otherwise && w.source && w.heartbeat_at == self.candidate.state.heartbeat_at
+            })
+    }
+}
+
 /// What one sidecar of a batch needs.
 enum Step {
     /// It could not be stat'ed: its run is kept as it was.
     StatFailed(PathBuf, io::Error, Option<FileState>),
     /// Not a regular file.
     Rejected(Vec<u8>, PathBuf, FileStamp, Option<FileState>, &'static str),
-    Unchanged(Vec<u8>, PathBuf, FileState),
+    /// Unchanged since the last scan; the heartbeat if the walk stat'ed it.
+    Unchanged(Vec<u8>, PathBuf, FileState, Option<Option<f64>>),
     Read(Vec<u8>, PathBuf, FileStamp, Option<FileState>),
 }
 
@@ -137,8 +149,9 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         Reconciler {
             writer,
             report,
+            // About one run per remembered sidecar.
+            best: FxHashMap::with_capacity_and_hasher(remembered.len(), Default::default()),
             remembered,
-            best: FxHashMap::default(),
             declared_by: FxHashMap::default(),
             protected: FxHashSet::default(),
             trusted_before,
@@ -175,7 +188,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
             let trusted = self.trusted_before.is_some_and(|t| stamp.mtime_secs() < t);
             match previous {
                 Some(prev) if trusted && prev.stamp == stamp => {
-                    steps.push(Step::Unchanged(key, found.path, prev))
+                    steps.push(Step::Unchanged(key, found.path, prev, found.heartbeat))
                 }
                 previous => steps.push(Step::Read(key, found.path, stamp, previous)),
             }
@@ -197,7 +210,9 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                 Step::Rejected(key, path, stamp, previous, reason) => {
                     self.reject(&key, &path, stamp, previous, reason.to_owned())?
                 }
-                Step::Unchanged(key, path, previous) => self.unchanged(key, path, previous)?,
+                Step::Unchanged(key, path, previous, heartbeat) => {
+                    self.unchanged(key, path, previous, heartbeat)?
+                }
                 Step::Read(key, path, stamp, previous) => match reads.next() {
                     Some(result) => self.read_now(key, path, stamp, previous, result)?,
                     None => unreachable!("one read per sidecar to read"),
@@ -207,7 +222,14 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         Ok(())
     }
 
-    fn unchanged(&mut self, key: Vec<u8>, path: PathBuf, previous: FileState) -> Result<()> {
+    /// `heartbeat`: the heartbeat, if the walk stat'ed it already.
+    fn unchanged(
+        &mut self,
+        key: Vec<u8>,
+        path: PathBuf,
+        previous: FileState,
+        heartbeat: Option<Option<f64>>,
+    ) -> Result<()> {
         if let Some(reason) = &previous.invalid {
             self.report.skipped_invalid += 1;
             self.report.invalid.push(issue(&path, reason.clone()));
@@ -227,7 +249,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         };
         let mut state = previous;
         if !state.terminal {
-            state.heartbeat_at = heartbeat_of(&path);
+            state.heartbeat_at = heartbeat.unwrap_or_else(|| heartbeat_of(&path));
         }
         let candidate = Candidate {
             key,
@@ -314,12 +336,11 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
     ) -> Result<()> {
         match self.best.entry(run_id) {
             Entry::Vacant(slot) => {
-                let run_id = slot.key().clone();
                 let read_now = content.is_some();
                 let in_record = match content {
                     Some(read) => {
                         self.writer
-                            .upsert(&run_id, &stored_run(read, candidate.path()))?;
+                            .upsert(slot.key(), &stored_run(read, candidate.path()))?;
                         self.report.upserted += 1;
                         true
                     }
@@ -426,7 +447,10 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         // In path order: the file states are written as one sorted run,
         // which fills the table's pages (in hash order they are two thirds
         // full) and keeps the insertion path in the page cache.
-        let mut winners: Vec<(String, Best)> = std::mem::take(&mut self.best).into_iter().collect();
+        let mut winners: Vec<(String, Best)> = std::mem::take(&mut self.best)
+            .into_iter()
+            .filter(|(_, best)| !best.is_settled())
+            .collect();
         winners.sort_unstable_by(|(_, a), (_, b)| a.candidate.key.cmp(&b.candidate.key));
         for (run_id, best) in winners {
             self.settle_winner(&run_id, best)?;

@@ -21,9 +21,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::RACY_WINDOW_S;
 use super::progress::ProgressFn;
-use super::stat::{Kind, Lstat, lstat, stat_all};
+use super::read::heartbeat_from;
+use super::stat::{Follow, Kind, Lstat, lstat, stat_all};
 use super::walk::{Found, Walk, find_sidecars};
-use crate::sidecar::SIDECAR_NAME;
+use crate::sidecar::{HEARTBEAT_NAME, SIDECAR_NAME};
 use crate::store::{DirState, FileState};
 
 /// What the last scan left to compare against.
@@ -42,28 +43,57 @@ fn sidecar_key(dir: &Path) -> Vec<u8> {
     dir.join(SIDECAR_NAME).into_os_string().into_vec()
 }
 
+/// The remembered directories, stat'ed: the first step of a revisit, which
+/// can run while the file states are still being loaded.
+pub(crate) struct DirStats<'a> {
+    /// Sorted.
+    keys: Vec<&'a [u8]>,
+    stats: Vec<io::Result<Lstat>>,
+}
+
+fn stat_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+/// Stats every remembered directory (relative to its parent: one path
+/// component for the kernel to walk).
+pub(crate) fn stat_dirs(dirs: &FxHashMap<Vec<u8>, DirState>) -> DirStats<'_> {
+    // Sorted, so that paths sharing an ancestor are stat'ed together.
+    let mut keys: Vec<&[u8]> = dirs.keys().map(Vec::as_slice).collect();
+    keys.sort_unstable();
+    let stats = stat_all(&keys, 1, Follow::No, stat_threads());
+    DirStats { keys, stats }
+}
+
 /// Finds the sidecars under `root` as a full walk would, reading only the
-/// directories that changed since the last scan.
+/// directories that changed since the last scan. `dir_stats` are the stats
+/// of `remembered.dirs` ([`stat_dirs`]).
 pub(crate) fn revisit(
     root: &Path,
     remembered: &Remembered<'_>,
+    dir_stats: DirStats<'_>,
     threads: usize,
     progress: Option<&ProgressFn>,
 ) -> Walk {
     if !remembered.dirs.contains_key(root.as_os_str().as_bytes()) {
         return find_sidecars(root, threads, progress);
     }
-    let stat_threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let stat_threads = stat_threads();
     let mut walk = Walk::default();
-    // Sorted, so that paths sharing an ancestor are stat'ed together.
-    let mut dir_keys: Vec<&[u8]> = remembered.dirs.keys().map(Vec::as_slice).collect();
-    let mut file_keys: Vec<&[u8]> = remembered.files.keys().map(Vec::as_slice).collect();
-    dir_keys.sort_unstable();
-    file_keys.sort_unstable();
-    // A directory relative to its parent; a sidecar relative to the
-    // directory three levels up, which it shares with thousands of others.
-    let dir_stats = stat_all(&dir_keys, 1, stat_threads);
-    let file_stats = stat_all(&file_keys, 3, stat_threads);
+    let mut files: Vec<(&[u8], &FileState)> = remembered
+        .files
+        .iter()
+        .map(|(k, state)| (k.as_slice(), state))
+        .collect();
+    files.sort_unstable_by_key(|(k, _)| *k);
+    let file_keys: Vec<&[u8]> = files.iter().map(|(k, _)| *k).collect();
+    // Relative to the directory three levels up, shared by many sidecars.
+    let file_stats = stat_all(&file_keys, 3, Follow::No, stat_threads);
+    let heartbeats = stat_heartbeats(&files, stat_threads);
+    let DirStats {
+        keys: dir_keys,
+        stats: dir_stats,
+    } = dir_stats;
 
     let trusted_before = remembered.last_start - RACY_WINDOW_S;
     let mut to_read: Vec<(PathBuf, Lstat)> = Vec::new();
@@ -89,7 +119,7 @@ pub(crate) fn revisit(
 
     let mut listed: FxHashSet<PathBuf> = to_read.iter().map(|(p, _)| p.clone()).collect();
     walk.sidecars.reserve(file_keys.len());
-    for (key, stat) in file_keys.into_iter().zip(file_stats) {
+    for ((key, stat), heartbeat) in file_keys.into_iter().zip(file_stats).zip(heartbeats) {
         let path = path_of(key);
         match stat {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -105,6 +135,7 @@ pub(crate) fn revisit(
             meta => walk.sidecars.push(Found {
                 path: path.to_path_buf(),
                 meta,
+                heartbeat,
             }),
         }
     }
@@ -113,6 +144,37 @@ pub(crate) fn revisit(
         read_changed(&dir, &meta, remembered, threads, progress, &mut walk);
     }
     walk
+}
+
+/// The heartbeats of the runs of remembered sidecars whose state the scan
+/// keeps up to date (valid, not terminal), stat'ed on every core; `None`
+/// for the other sidecars.
+fn stat_heartbeats(files: &[(&[u8], &FileState)], threads: usize) -> Vec<Option<Option<f64>>> {
+    let wanted =
+        |state: &FileState| !state.terminal && state.invalid.is_none() && state.run_id.is_some();
+    let heartbeat_keys: Vec<Vec<u8>> = files
+        .iter()
+        .filter(|(_, state)| wanted(state))
+        .map(|(k, _)| {
+            let mut path = path_of(k).to_path_buf();
+            path.set_file_name(HEARTBEAT_NAME);
+            path.into_os_string().into_vec()
+        })
+        .collect();
+    let borrowed: Vec<&[u8]> = heartbeat_keys.iter().map(Vec::as_slice).collect();
+    // Followed, as `read::heartbeat_of` follows them.
+    let mut stats = stat_all(&borrowed, 3, Follow::Yes, threads).into_iter();
+    files
+        .iter()
+        .map(|(_, state)| {
+            wanted(state).then(|| {
+                stats
+                    .next()
+                    .and_then(|stat| stat.ok())
+                    .map(|stat| heartbeat_from(&stat.stamp))
+            })
+        })
+        .collect()
 }
 
 /// Reads one changed directory: a new sidecar in it is found, a new
@@ -146,6 +208,7 @@ fn read_changed(
             walk.sidecars.push(Found {
                 path: sidecar,
                 meta,
+                heartbeat: None,
             });
         }
         if remembered.dirs.contains_key(key) {

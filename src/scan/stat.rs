@@ -86,13 +86,17 @@ const MAX_OPEN: usize = 1024;
 /// lstat of every path (raw bytes), relative to its ancestor `depth`
 /// components up, opened once per group; falls back to a plain lstat where
 /// that cannot be done.
-fn stat_group(keys: &[&[u8]], depth: usize) -> Vec<io::Result<Lstat>> {
+fn stat_group(keys: &[&[u8]], depth: usize, follow: Follow) -> Vec<io::Result<Lstat>> {
+    let flags = match follow {
+        Follow::No => AtFlags::SYMLINK_NOFOLLOW,
+        Follow::Yes => AtFlags::empty(),
+    };
     let mut open: FxHashMap<&[u8], Option<OwnedFd>> = FxHashMap::default();
     keys.iter()
         .map(|key| {
             let path = Path::new(OsStr::from_bytes(key));
             let Some((dir, rest)) = split(key, depth) else {
-                return lstat(path);
+                return plain_stat(path, follow);
             };
             if open.len() >= MAX_OPEN && !open.contains_key(dir) {
                 open.clear();
@@ -106,12 +110,10 @@ fn stat_group(keys: &[&[u8]], depth: usize) -> Vec<io::Result<Lstat>> {
                 .ok()
             });
             match fd {
-                Some(fd) => {
-                    rustix::fs::statat(&*fd, OsStr::from_bytes(rest), AtFlags::SYMLINK_NOFOLLOW)
-                        .map(|st| Lstat::of_rustix(&st))
-                        .map_err(io::Error::from)
-                }
-                None => lstat(path),
+                Some(fd) => rustix::fs::statat(&*fd, OsStr::from_bytes(rest), flags)
+                    .map(|st| Lstat::of_rustix(&st))
+                    .map_err(io::Error::from),
+                None => plain_stat(path, follow),
             }
         })
         .collect()
@@ -135,24 +137,49 @@ fn split(key: &[u8], depth: usize) -> Option<(&[u8], &[u8])> {
     Some((dir, rest))
 }
 
-/// lstat of every path, relative to its ancestor `depth` components up
-/// (sorted paths share ancestors), on up to `threads` threads, in order.
-pub(crate) fn stat_all(keys: &[&[u8]], depth: usize, threads: usize) -> Vec<io::Result<Lstat>> {
+/// Whether a stat follows a symbolic link at the end of the path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Follow {
+    /// lstat: the link itself.
+    No,
+    /// stat: what it points to.
+    Yes,
+}
+
+fn plain_stat(path: &Path, follow: Follow) -> io::Result<Lstat> {
+    match follow {
+        Follow::No => lstat(path),
+        Follow::Yes => fs::metadata(path).map(|m| Lstat::of(&m)),
+    }
+}
+
+/// lstat (or stat) of every path, relative to its ancestor `depth`
+/// components up (sorted paths share ancestors), on up to `threads` threads,
+/// in order.
+pub(crate) fn stat_all(
+    keys: &[&[u8]],
+    depth: usize,
+    follow: Follow,
+    threads: usize,
+) -> Vec<io::Result<Lstat>> {
     if threads <= 1 || keys.len() < 1024 {
-        return stat_group(keys, depth);
+        return stat_group(keys, depth, follow);
     }
     let chunk = keys.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = keys
             .chunks(chunk)
-            .map(|part| scope.spawn(move || stat_group(part, depth)))
+            .map(|part| scope.spawn(move || stat_group(part, depth, follow)))
             .collect();
         let mut out = Vec::with_capacity(keys.len());
         for (handle, part) in handles.into_iter().zip(keys.chunks(chunk)) {
             match handle.join() {
                 Ok(results) => out.extend(results),
                 // A stat does not panic; should a thread, stat its share here.
-                Err(_) => out.extend(part.iter().map(|k| lstat(Path::new(OsStr::from_bytes(k))))),
+                Err(_) => out.extend(
+                    part.iter()
+                        .map(|k| plain_stat(Path::new(OsStr::from_bytes(k)), follow)),
+                ),
             }
         }
         out
@@ -182,7 +209,7 @@ mod tests {
         ];
         let keys: Vec<&[u8]> = paths.iter().map(|p| p.as_os_str().as_bytes()).collect();
         for depth in 1..=3 {
-            let got = stat_all(&keys, depth, 1);
+            let got = stat_all(&keys, depth, Follow::No, 1);
             for (path, got) in paths.iter().zip(got) {
                 match (lstat(path), got) {
                     (Ok(want), Ok(got)) => assert_eq!(want, got, "{}", path.display()),
@@ -194,6 +221,10 @@ mod tests {
             }
         }
         assert_eq!(lstat(&paths[1]).unwrap().kind, Kind::Symlink);
+        // Following links: a dangling one is an error, as for `metadata`.
+        let followed = stat_all(&keys, 3, Follow::Yes, 1);
+        assert_eq!(followed[0].as_ref().unwrap().kind, Kind::File);
+        assert!(followed[1].is_err() && fs::metadata(&paths[1]).is_err());
     }
 
     #[test]

@@ -24,6 +24,9 @@ use crate::store::{DirState, FileStamp};
 pub(crate) struct Found {
     pub path: PathBuf,
     pub meta: io::Result<Lstat>,
+    /// The run's heartbeat mtime (epoch seconds), when the walk stat'ed it
+    /// already (`Some(None)`: no heartbeat); `None` when it did not look.
+    pub heartbeat: Option<Option<f64>>,
 }
 
 /// What a walk (or a revisit) of `runs/` found.
@@ -140,7 +143,12 @@ pub(crate) fn walk_tree(
                     if let Some(dir) = path.parent() {
                         run_dirs.insert(dir.as_os_str().as_bytes().to_vec());
                     }
-                    if on_found(Found { path, meta }).is_break() {
+                    let found = Found {
+                        path,
+                        meta,
+                        heartbeat: None,
+                    };
+                    if on_found(found).is_break() {
                         stopped = true;
                         break;
                     }
