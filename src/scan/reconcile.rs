@@ -11,7 +11,7 @@ use std::collections::hash_map::Entry;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::ffi::OsStr;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use super::read::{ReadSidecar, Unreadable, heartbeat_of, read, state_of, stored_run};
@@ -93,7 +93,7 @@ enum Step {
     /// Not a regular file.
     Rejected(Vec<u8>, PathBuf, FileStamp, Option<FileState>, &'static str),
     /// Unchanged since the last scan; the heartbeat if the walk stat'ed it.
-    Unchanged(Vec<u8>, PathBuf, FileState, Option<Option<f64>>),
+    Unchanged(Vec<u8>, FileState, Option<Option<f64>>),
     Read(Vec<u8>, PathBuf, FileStamp, Option<FileState>),
 }
 
@@ -164,12 +164,15 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
     pub fn plan(&mut self, batch: Vec<Found>) -> Planned {
         let mut steps = Vec::with_capacity(batch.len());
         for found in batch {
-            let key = found.path.as_os_str().as_bytes().to_vec();
+            // The path's bytes become the key; the rare steps that report
+            // the path get a copy.
+            let key = found.path.into_os_string().into_vec();
+            let path = |key: &[u8]| Path::new(OsStr::from_bytes(key)).to_path_buf();
             let previous = self.remembered.remove(&key);
             let meta = match found.meta {
                 Ok(meta) => meta,
                 Err(e) => {
-                    steps.push(Step::StatFailed(found.path, e, previous));
+                    steps.push(Step::StatFailed(path(&key), e, previous));
                     continue;
                 }
             };
@@ -179,18 +182,20 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                 } else {
                     "not a regular file"
                 };
-                steps.push(Step::Rejected(
-                    key, found.path, meta.stamp, previous, reason,
-                ));
+                let path = path(&key);
+                steps.push(Step::Rejected(key, path, meta.stamp, previous, reason));
                 continue;
             }
             let stamp = meta.stamp;
             let trusted = self.trusted_before.is_some_and(|t| stamp.mtime_secs() < t);
             match previous {
                 Some(prev) if trusted && prev.stamp == stamp => {
-                    steps.push(Step::Unchanged(key, found.path, prev, found.heartbeat))
+                    steps.push(Step::Unchanged(key, prev, found.heartbeat))
                 }
-                previous => steps.push(Step::Read(key, found.path, stamp, previous)),
+                previous => {
+                    let path = path(&key);
+                    steps.push(Step::Read(key, path, stamp, previous))
+                }
             }
         }
         Planned { steps }
@@ -210,8 +215,8 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                 Step::Rejected(key, path, stamp, previous, reason) => {
                     self.reject(&key, &path, stamp, previous, reason.to_owned())?
                 }
-                Step::Unchanged(key, path, previous, heartbeat) => {
-                    self.unchanged(key, path, previous, heartbeat)?
+                Step::Unchanged(key, previous, heartbeat) => {
+                    self.unchanged(key, previous, heartbeat)?
                 }
                 Step::Read(key, path, stamp, previous) => match reads.next() {
                     Some(result) => self.read_now(key, path, stamp, previous, result)?,
@@ -226,13 +231,13 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
     fn unchanged(
         &mut self,
         key: Vec<u8>,
-        path: PathBuf,
         previous: FileState,
         heartbeat: Option<Option<f64>>,
     ) -> Result<()> {
+        let path = Path::new(OsStr::from_bytes(&key));
         if let Some(reason) = &previous.invalid {
             self.report.skipped_invalid += 1;
-            self.report.invalid.push(issue(&path, reason.clone()));
+            self.report.invalid.push(issue(path, reason.clone()));
             if previous.source {
                 self.protect(Some(&previous));
             }
@@ -249,7 +254,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         };
         let mut state = previous;
         if !state.terminal {
-            state.heartbeat_at = heartbeat.unwrap_or_else(|| heartbeat_of(&path));
+            state.heartbeat_at = heartbeat.unwrap_or_else(|| heartbeat_of(path));
         }
         let candidate = Candidate {
             key,
