@@ -213,6 +213,12 @@ for f in "$REF_DB" "$REF_DB-wal"; do
 done
 printf '{"op":"bytes","side":"sidecars","value":%s}\n' "$sidecar_bytes" >> "$RESULTS"
 printf '{"op":"bytes","side":"runreg","value":%s}\n' "$(stat -c %s "$RR_DB")" >> "$RESULTS"
+printf '{"op":"bytes_on_disk","side":"runreg","value":%s}\n' "$(($(stat -c '%b * %B' "$RR_DB")))" >> "$RESULTS"
+# redb grows a file by doubling it (sparse: holes cost no disk), so a cache
+# compacted by the full scan doubles its apparent size at the next write.
+"${RR[@]}" scan > /dev/null
+printf '{"op":"bytes_after_rescan","side":"runreg","value":%s}\n' "$(stat -c %s "$RR_DB")" >> "$RESULTS"
+printf '{"op":"bytes_on_disk_after_rescan","side":"runreg","value":%s}\n' "$(($(stat -c '%b * %B' "$RR_DB")))" >> "$RESULTS"
 printf '{"op":"bytes","side":"reference","value":%s}\n' "$ref_db_bytes" >> "$RESULTS"
 
 mkdir -p "$OUT_DIR"

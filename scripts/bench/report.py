@@ -227,6 +227,20 @@ def main() -> None:
         f"| cache file (sidecars: {fmt_bytes(side_b)}) | {fmt_bytes(ref_b)} | {fmt_bytes(rr_b)} | - | <= 2x: {size_ok} |"
     )
 
+    def rel(b):
+        return f"{b / side_b:.2f}x" if b and side_b else "-"
+
+    disk = values.get(("bytes_on_disk", "runreg"))
+    after = values.get(("bytes_after_rescan", "runreg"))
+    after_disk = values.get(("bytes_on_disk_after_rescan", "runreg"))
+    if disk or after:
+        out.append(
+            f"| runreg's cache on disk (allocated blocks) after the full scan; "
+            f"after one more incremental scan: apparent size, on disk | - | "
+            f"{fmt_bytes(disk)} ({rel(disk)}); {fmt_bytes(after)} ({rel(after)}), "
+            f"{fmt_bytes(after_disk)} ({rel(after_disk)}) | - | (redb doubles a full file, sparsely) |"
+        )
+
     out.append("\nrunreg details (same tree, same run):\n")
     out.append("| runreg operation | median | rows |")
     out.append("|---|---|---|")
