@@ -134,6 +134,24 @@ fn symlinks_out_of_the_tree_are_not_followed() {
     );
 }
 
+/// Makes the tree the unprivileged user's when the tests run as root.
+fn give_to_the_user(cache_dir: &Path) {
+    if is_root() {
+        fs::set_permissions(cache_dir, fs::Permissions::from_mode(0o755)).unwrap();
+        chown_tree(cache_dir, NOBODY);
+    }
+}
+
+/// `runreg scan --json [--full]` as the unprivileged user: its report.
+fn scan_as(user: &Unprivileged, cache_dir: &Path, full: bool) -> serde_json::Value {
+    let mut cmd = user.runreg(cache_dir);
+    cmd.args(["scan", "--json"]);
+    if full {
+        cmd.arg("--full");
+    }
+    json(&run(&mut cmd).ok("scan as the user"))
+}
+
 #[test]
 fn an_unreadable_directory_is_reported_and_its_runs_kept() {
     // Root reads everything: the scans run as nobody, on a tree it owns.
@@ -146,18 +164,8 @@ fn an_unreadable_directory_is_reported_and_its_runs_kept() {
         .at("locked/hidden")
         .write();
     let cache_dir = tree.cache_dir().to_path_buf();
-    if is_root() {
-        fs::set_permissions(&cache_dir, fs::Permissions::from_mode(0o755)).unwrap();
-        chown_tree(&cache_dir, NOBODY);
-    }
-    let scan = |full: bool| {
-        let mut cmd = user.runreg(&cache_dir);
-        cmd.args(["scan", "--json"]);
-        if full {
-            cmd.arg("--full");
-        }
-        json(&run(&mut cmd).ok("scan as the user"))
-    };
+    give_to_the_user(&cache_dir);
+    let scan = |full: bool| scan_as(&user, &cache_dir, full);
     let listed = || {
         let out = run(user.runreg(&cache_dir).args(["ls", "--json"])).ok("ls as the user");
         items(&parse(&out))
@@ -227,18 +235,8 @@ fn an_unreadable_directory_met_while_sidecars_are_read_is_reported_and_its_runs_
             .write();
     }
     let cache_dir = tree.cache_dir().to_path_buf();
-    if is_root() {
-        fs::set_permissions(&cache_dir, fs::Permissions::from_mode(0o755)).unwrap();
-        chown_tree(&cache_dir, NOBODY);
-    }
-    let scan = |full: bool| {
-        let mut cmd = user.runreg(&cache_dir);
-        cmd.args(["scan", "--json"]);
-        if full {
-            cmd.arg("--full");
-        }
-        json(&run(&mut cmd).ok("scan as the user"))
-    };
+    give_to_the_user(&cache_dir);
+    let scan = |full: bool| scan_as(&user, &cache_dir, full);
     let report = scan(true);
     assert_eq!(report["upserted"], n + 3, "{report}");
 
