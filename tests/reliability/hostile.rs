@@ -134,6 +134,22 @@ fn symlinks_out_of_the_tree_are_not_followed() {
     );
 }
 
+/// A directory nobody may read, until dropped.
+struct Locked(PathBuf);
+
+impl Locked {
+    fn new(dir: &Path) -> Locked {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o000)).unwrap();
+        Locked(dir.to_path_buf())
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        let _ = fs::set_permissions(&self.0, fs::Permissions::from_mode(0o755));
+    }
+}
+
 /// Makes the tree the unprivileged user's when the tests run as root.
 fn give_to_the_user(cache_dir: &Path) {
     if is_root() {
@@ -182,14 +198,7 @@ fn an_unreadable_directory_is_reported_and_its_runs_kept() {
     assert_eq!(report["upserted"], 2, "{report}");
 
     let locked = tree.runs().join("locked");
-    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
-    struct Unlock(PathBuf);
-    impl Drop for Unlock {
-        fn drop(&mut self) {
-            let _ = fs::set_permissions(&self.0, fs::Permissions::from_mode(0o755));
-        }
-    }
-    let _unlock = Unlock(locked.clone());
+    let _unlock = Locked::new(&locked);
     for full in [false, true] {
         let report = scan(full);
         assert_eq!(
@@ -241,14 +250,7 @@ fn an_unreadable_directory_met_while_sidecars_are_read_is_reported_and_its_runs_
     assert_eq!(report["upserted"], n + 3, "{report}");
 
     let locked = tree.runs().join("20261101/locked");
-    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
-    struct Unlock(PathBuf);
-    impl Drop for Unlock {
-        fn drop(&mut self) {
-            let _ = fs::set_permissions(&self.0, fs::Permissions::from_mode(0o755));
-        }
-    }
-    let _unlock = Unlock(locked.clone());
+    let _unlock = Locked::new(&locked);
     let report = scan(true);
     assert_eq!(
         reason(&report, "runs/20261101/locked"),
