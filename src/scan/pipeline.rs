@@ -200,14 +200,12 @@ mod tests {
     use std::fs;
     use std::time::Duration;
 
-    use rustc_hash::FxHashMap;
-
     use super::*;
     use crate::scan::ScanReport;
     use crate::scan::stat::lstat;
     use crate::sidecar::Sidecar;
     use crate::status::Status;
-    use crate::store::{FileState, Store, StoredRun};
+    use crate::store::{FileStates, Store, StoredRun};
 
     /// A tree of `runs` sidecars in which every tenth run id is declared
     /// again twice elsewhere (newer, older, or as new at a larger path), plus
@@ -254,11 +252,7 @@ mod tests {
 
     /// What a scan leaves: its report (without timings), every record and
     /// every file state.
-    type Outcome = (
-        ScanReport,
-        Vec<(String, Option<StoredRun>)>,
-        FxHashMap<Vec<u8>, FileState>,
-    );
+    type Outcome = (ScanReport, Vec<(String, Option<StoredRun>)>, FileStates);
 
     /// Reconciles `order` into a fresh cache, pipelined or one batch after
     /// the other.

@@ -20,7 +20,7 @@ use super::walk::Found;
 use super::{Duplicate, ScanIssue, ScanReport};
 use crate::error::Result;
 use crate::status::Status;
-use crate::store::{FileStamp, FileState, Writer};
+use crate::store::{FileStamp, FileState, FileStates, Writer};
 
 /// A sidecar declaring a run id, found in this scan.
 struct Candidate {
@@ -122,7 +122,7 @@ pub(super) type Reads = Vec<std::result::Result<ReadSidecar, Unreadable>>;
 pub(super) struct Reconciler<'w, 'txn> {
     writer: &'w mut Writer<'txn>,
     pub report: ScanReport,
-    remembered: FxHashMap<Vec<u8>, FileState>,
+    remembered: FileStates,
     best: FxHashMap<String, Best>,
     /// Every sidecar path of the run ids declared more than once.
     declared_by: FxHashMap<String, Vec<PathBuf>>,
@@ -143,7 +143,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
     pub fn new(
         writer: &'w mut Writer<'txn>,
         report: ScanReport,
-        remembered: FxHashMap<Vec<u8>, FileState>,
+        remembered: FileStates,
         trusted_before: Option<f64>,
     ) -> Self {
         Reconciler {
@@ -168,7 +168,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
             // the path get a copy.
             let key = found.path.into_os_string().into_vec();
             let path = |key: &[u8]| Path::new(OsStr::from_bytes(key)).to_path_buf();
-            let previous = self.remembered.remove(&key);
+            let previous = self.remembered.swap_remove(&key);
             let meta = match found.meta {
                 Ok(meta) => meta,
                 Err(e) => {

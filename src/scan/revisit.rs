@@ -25,12 +25,12 @@ use super::read::heartbeat_from;
 use super::stat::{Follow, Kind, Lstat, lstat, stat_all};
 use super::walk::{Found, Walk, find_sidecars};
 use crate::sidecar::{HEARTBEAT_NAME, SIDECAR_NAME};
-use crate::store::{DirState, FileState};
+use crate::store::{DirState, FileState, FileStates};
 
 /// What the last scan left to compare against.
 pub(crate) struct Remembered<'a> {
     pub dirs: &'a FxHashMap<Vec<u8>, DirState>,
-    pub files: &'a FxHashMap<Vec<u8>, FileState>,
+    pub files: &'a FileStates,
     /// Epoch seconds the last scan started.
     pub last_start: f64,
 }
@@ -80,12 +80,12 @@ pub(crate) fn revisit(
     }
     let stat_threads = stat_threads();
     let mut walk = Walk::default();
-    let mut files: Vec<(&[u8], &FileState)> = remembered
+    // In path order as loaded: paths sharing an ancestor are stat'ed together.
+    let files: Vec<(&[u8], &FileState)> = remembered
         .files
         .iter()
         .map(|(k, state)| (k.as_slice(), state))
         .collect();
-    files.sort_unstable_by_key(|(k, _)| *k);
     let file_keys: Vec<&[u8]> = files.iter().map(|(k, _)| *k).collect();
     // Relative to the directory three levels up, shared by many sidecars.
     let file_stats = stat_all(&file_keys, 3, Follow::No, stat_threads);

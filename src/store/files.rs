@@ -55,6 +55,11 @@ pub(crate) struct FileState {
     pub heartbeat_at: Option<f64>,
 }
 
+/// Every remembered sidecar path and its state, in path order as loaded
+/// (an incremental scan stats them in that order, so paths sharing a
+/// directory go together without a sort).
+pub(crate) type FileStates = indexmap::IndexMap<Vec<u8>, FileState, rustc_hash::FxBuildHasher>;
+
 /// The scanner's memory of one directory of the tree that is not a run
 /// directory: if its stamp has not changed, neither has its list of
 /// entries, and it need not be read again. (Run directories are not

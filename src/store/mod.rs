@@ -27,7 +27,7 @@ use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase};
 #[cfg(test)]
 pub(crate) use codec::encode_record;
 pub(crate) use codec::{Cold, Hot, RecordBytes, StoredRun};
-pub(crate) use files::{DirState, FileStamp, FileState};
+pub(crate) use files::{DirState, FileStamp, FileState, FileStates};
 pub(crate) use reader::Reader;
 pub(crate) use view::{HotRef, ValueRef, lookup};
 pub(crate) use writer::Writer;

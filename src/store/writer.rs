@@ -10,7 +10,7 @@ use redb::{
 
 use super::FORMAT_VERSION;
 use super::codec::{self, Hot, RecordBytes, StoredRun};
-use super::files::{DirState, FileState};
+use super::files::{DirState, FileState, FileStates};
 use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, DIRS, FILES, HOT, META, RUNS, updated_key};
 use crate::error::{Error, Result};
 
@@ -90,11 +90,12 @@ impl<'txn> Writer<'txn> {
         self.compact
     }
 
-    /// Every remembered sidecar path and its state. Entries that cannot be
-    /// decoded are dropped (their sidecars are then simply read again).
-    pub fn files(&self) -> Result<FxHashMap<Vec<u8>, FileState>> {
+    /// Every remembered sidecar path and its state, in path order. Entries
+    /// that cannot be decoded are dropped (their sidecars are then simply
+    /// read again).
+    pub fn files(&self) -> Result<FileStates> {
         let len = self.files.len().map_err(|e| Error::store(&self.path, e))?;
-        let mut out = FxHashMap::with_capacity_and_hasher(len as usize, Default::default());
+        let mut out = FileStates::with_capacity_and_hasher(len as usize, Default::default());
         for entry in self.files.iter().map_err(|e| Error::store(&self.path, e))? {
             let (path, state) = entry.map_err(|e| Error::store(&self.path, e))?;
             if let Ok(state) = codec::decode_plain::<FileState>(state.value()) {
