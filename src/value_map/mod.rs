@@ -85,30 +85,36 @@ impl ValueMap {
 
     /// Sets `key` to `value`; returns the value it replaces.
     pub fn insert(&mut self, key: impl AsRef<str>, value: Value) -> Option<Value> {
-        let key = key.as_ref();
-        self.insert_with(key, || shared_key(key), value)
+        self.insert_with(key.as_ref(), shared_key, value)
     }
 
     /// [`ValueMap::insert`] with a key already shared.
     pub(crate) fn insert_shared(&mut self, key: Arc<str>, value: Value) -> Option<Value> {
-        self.insert_with(&Arc::clone(&key), || key, value)
+        self.insert_with(key, |key| key, value)
     }
 
-    fn insert_with(
+    /// Inserts under `key`, turned into the stored key by `shared` only
+    /// when a new entry is made.
+    fn insert_with<K: AsRef<str>>(
         &mut self,
-        key: &str,
-        shared: impl FnOnce() -> Arc<str>,
+        key: K,
+        shared: impl FnOnce(K) -> Arc<str>,
         value: Value,
     ) -> Option<Value> {
         // Keys mostly arrive in order (decoding, sorted JSON): append.
-        if self.entries.last().is_none_or(|(last, _)| **last < *key) {
-            self.entries.push((shared(), value));
-            return None;
-        }
-        match self.position(key) {
+        let at = if self
+            .entries
+            .last()
+            .is_none_or(|(last, _)| **last < *key.as_ref())
+        {
+            Err(self.entries.len())
+        } else {
+            self.position(key.as_ref())
+        };
+        match at {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
-                self.entries.insert(i, (shared(), value));
+                self.entries.insert(i, (shared(key), value));
                 None
             }
         }
