@@ -16,15 +16,17 @@
 //! before anything is allocated, and nesting against [`MAX_DEPTH`], so
 //! arbitrary bytes give an error, never a panic or an abort on allocation.
 
-use bincode::de::Decoder;
-use bincode::de::read::Reader;
+use std::sync::Arc;
+
+use bincode::de::read::{Reader, SliceReader};
+use bincode::de::{Decoder, DecoderImpl};
 use bincode::enc::Encoder;
 use bincode::error::{DecodeError, EncodeError};
-use bincode::{Decode, Encode};
+use bincode::{BorrowDecode, Decode, Encode};
 
 use crate::status::Status;
 use crate::value::Value;
-use crate::value_map::{MapKind, ValueMap, decoded_key};
+use crate::value_map::{KeyList, MapKind, ValueMap, recent_keys, remember_keys, shared_key};
 
 /// Largest number of bytes one section may claim while decoding.
 pub(crate) const DECODE_LIMIT: usize = 64 << 20;
@@ -298,31 +300,83 @@ fn claim_len<T, D: Decoder>(d: &mut D) -> Result<usize, DecodeError> {
     Ok(len)
 }
 
+/// A map is stored as its length, its keys as one block, then its values:
+///
+/// ```text
+/// [len][keys block length][key 0][key 1]...[value 0][value 1]...
+/// ```
+///
+/// so that a map with the same names as one decoded before is recognized by
+/// comparing one block of bytes (see [`recent_keys`]). Keys are written
+/// sorted and unique ([`ValueMap`] keeps them so); decoding checks it.
 fn encode_map<E: Encoder>(map: &ValueMap, e: &mut E) -> Result<(), EncodeError> {
     map.len().encode(e)?;
-    map.iter().try_for_each(|(k, v)| {
-        k.encode(e)?;
-        encode_value(v, e)
-    })
+    let block: usize = map.keys().map(|k| varint_len(k.len()) + k.len()).sum();
+    block.encode(e)?;
+    map.keys().try_for_each(|k| k.encode(e))?;
+    map.values().try_for_each(|v| encode_value(v, e))
+}
+
+/// Bytes of bincode's variable-length encoding of `n`.
+fn varint_len(n: usize) -> usize {
+    match n as u64 {
+        0..=250 => 1,
+        251..=0xFFFF => 3,
+        0x1_0000..=0xFFFF_FFFF => 5,
+        _ => 9,
+    }
 }
 
 fn decode_map<D: Decoder>(d: &mut D, kind: MapKind) -> Result<ValueMap, DecodeError> {
-    let len = claim_len::<(String, Value), D>(d)?;
-    let mut map = ValueMap::with_capacity(len);
-    let mut buf = Vec::new();
-    for index in 0..len {
-        // Keys are read into `buf`, never into a `String` of their own: they
-        // become shared `Arc<str>`s.
-        let key_len = claim_len::<u8, D>(d)?;
-        buf.clear();
-        buf.resize(key_len, 0);
-        d.reader().read(&mut buf)?;
-        let key = decoded_key(kind, index, &buf).map_err(|inner| DecodeError::Utf8 { inner })?;
-        // Maps are written in key order, so each insert appends; a damaged
-        // record out of order still gives a sorted map.
-        map.insert_shared(key, decode_value(d, 0)?);
+    let len = claim_len::<Value, D>(d)?;
+    let block_len = claim_len::<u8, D>(d)?;
+    let reader = d.reader();
+    // Records are decoded from slices, which lend the block; other readers
+    // copy it.
+    let keys = if let Some(block) = reader.peek_read(block_len) {
+        let keys = decode_keys(kind, len, block)?;
+        reader.consume(block_len);
+        keys
+    } else {
+        let mut block = vec![0; block_len];
+        reader.read(&mut block)?;
+        decode_keys(kind, len, &block)?
+    };
+    let mut values = Vec::with_capacity(len);
+    for _ in 0..len {
+        values.push(decode_value(d, 0)?);
     }
-    Ok(map)
+    Ok(ValueMap::from_parts(keys, values))
+}
+
+/// The `len` keys stored in `block`: a list decoded before on this thread
+/// when the bytes are the same, else read, checked (UTF-8, sorted, unique,
+/// nothing left over) and remembered.
+fn decode_keys(kind: MapKind, len: usize, block: &[u8]) -> Result<KeyList, DecodeError> {
+    let keys = match recent_keys(kind, block) {
+        Some(keys) => keys,
+        None => {
+            let mut d = DecoderImpl::new(SliceReader::new(block), config(), ());
+            let mut keys: Vec<Arc<str>> = Vec::with_capacity(len);
+            for _ in 0..len {
+                let key = <&str>::borrow_decode(&mut d)?;
+                if keys.last().is_some_and(|last| **last >= *key) {
+                    return Err(DecodeError::Other("map keys out of order"));
+                }
+                keys.push(shared_key(key));
+            }
+            let keys = Arc::new(keys);
+            if d.reader().peek_read(1).is_some() {
+                return Err(DecodeError::Other("map keys do not fill their block"));
+            }
+            remember_keys(kind, block, &keys);
+            keys
+        }
+    };
+    if keys.len() != len {
+        return Err(DecodeError::Other("map keys do not fill their block"));
+    }
+    Ok(keys)
 }
 
 fn encode_status<E: Encoder>(status: &Status, e: &mut E) -> Result<(), EncodeError> {
@@ -472,6 +526,92 @@ mod tests {
         assert_eq!(record.hparams().unwrap(), run.hparams);
         assert_eq!(record.cold().unwrap(), run.cold);
         assert_eq!(record.whole().unwrap(), run);
+    }
+
+    #[test]
+    fn keys_of_every_length_class_round_trip() {
+        // bincode writes lengths in 1, 3, 5 or 9 bytes: the keys block's
+        // length is computed, and decoding checks it exactly.
+        for n in [0, 1, 250, 251, 0xFFFF, 0x1_0000] {
+            let mut run = sample();
+            run.hparams = [
+                ("k".repeat(n), Value::Int(1)),
+                ("z".repeat(n + 1), Value::Null),
+            ]
+            .into();
+            let bytes = encode_record(&run);
+            assert_eq!(
+                RecordBytes(&bytes).whole().unwrap(),
+                run,
+                "keys of {n} bytes"
+            );
+            let borrowed = RecordBytes(&bytes).hparams_ref().unwrap();
+            assert_eq!(borrowed.len(), 2);
+        }
+        assert_eq!(varint_len(0x1_0000_0000), 9);
+    }
+
+    #[test]
+    fn records_with_the_same_names_share_one_list_of_them() {
+        let run = sample();
+        let (a, b) = (encode_record(&run), encode_record(&run));
+        let (a, b) = (
+            RecordBytes(&a).hparams().unwrap(),
+            RecordBytes(&b).hparams().unwrap(),
+        );
+        assert!(a.shares_keys_with(&b));
+        let mut other = sample();
+        other.hparams.insert("zzz", Value::Null);
+        let c = encode_record(&other);
+        let c = RecordBytes(&c).hparams().unwrap();
+        assert!(!a.shares_keys_with(&c));
+        assert_eq!(c, other.hparams);
+    }
+
+    /// An hparams section holding `body`, in a record with empty sections.
+    fn with_hparams(body: &[u8]) -> Vec<u8> {
+        let mut bytes = 0u32.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    #[test]
+    fn stored_keys_out_of_order_duplicated_or_miscounted_are_refused() {
+        // [len][keys block length][keys...][values: null tags]
+        let cases: [(&[u8], &str); 4] = [
+            (
+                &encode_plain(&(2usize, 4usize, "b", "a", NULL, NULL)),
+                "out of order",
+            ),
+            (
+                &encode_plain(&(2usize, 4usize, "a", "a", NULL, NULL)),
+                "out of order",
+            ),
+            (
+                &encode_plain(&(1usize, 4usize, "a", "b", NULL)),
+                "do not fill",
+            ),
+            (&encode_plain(&(2usize, 2usize, "a", "b", NULL, NULL)), ""),
+        ];
+        for (body, why) in cases {
+            let bytes = with_hparams(body);
+            let err = RecordBytes(&bytes).hparams().unwrap_err().to_string();
+            assert!(err.contains(why), "{err}");
+            // A second decoding of the same bytes (which the first may have
+            // remembered) is refused as well.
+            assert!(RecordBytes(&bytes).hparams().is_err());
+        }
+        let good = with_hparams(&encode_plain(&(2usize, 4usize, "a", "b", NULL, TRUE)));
+        let map = RecordBytes(&good).hparams().unwrap();
+        assert_eq!(
+            map,
+            ValueMap::from([("a", Value::Null), ("b", Value::Bool(true))])
+        );
+        // The same block with another count, after it was remembered.
+        let miscounted = with_hparams(&encode_plain(&(1usize, 4usize, "a", "b", NULL)));
+        assert!(RecordBytes(&miscounted).hparams().is_err());
+        assert!(RecordBytes(&miscounted).hparams_ref().is_err());
     }
 
     #[test]

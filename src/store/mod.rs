@@ -37,7 +37,7 @@ use lock::{CacheLock, LockKind};
 
 /// Version of the cache's layout. A cache written with another version is
 /// moved aside and rebuilt from the sidecars.
-pub(crate) const FORMAT_VERSION: u32 = 3;
+pub(crate) const FORMAT_VERSION: u32 = 4;
 
 /// Mode of the cache file and its lock when created, before the umask:
 /// the user's umask decides, except that they are never world-writable

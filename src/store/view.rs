@@ -2,7 +2,8 @@
 //! sort, decoded without allocating a string or a map per entry.
 
 use bincode::de::read::SliceReader;
-use bincode::de::{Decoder as _, DecoderImpl};
+use bincode::de::read::{BorrowReader, Reader as _};
+use bincode::de::{BorrowDecoder as _, Decoder as _, DecoderImpl};
 use bincode::error::DecodeError;
 use bincode::{BorrowDecode, Decode};
 
@@ -97,12 +98,18 @@ fn value_ref<'a>(d: &mut Decoder<'a>) -> Result<ValueRef<'a>, DecodeError> {
 }
 
 fn entries<'a>(d: &mut Decoder<'a>) -> Result<Entries<'a>, DecodeError> {
+    // The layout of `codec::encode_map`: length, keys block, values.
     let len = usize::decode(d)?;
     d.claim_container_read::<(&[u8], ValueRef<'_>)>(len)?;
+    let block_len = usize::decode(d)?;
+    let mut keys = decoder(d.borrow_reader().take_bytes(block_len)?);
     let mut out = Vec::with_capacity(len);
     for _ in 0..len {
-        let key = <&[u8]>::borrow_decode(d)?;
+        let key = <&[u8]>::borrow_decode(&mut keys)?;
         out.push((key, value_ref(d)?));
+    }
+    if keys.reader().peek_read(1).is_some() {
+        return Err(DecodeError::Other("map keys do not fill their block"));
     }
     Ok(out)
 }

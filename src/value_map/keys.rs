@@ -1,14 +1,17 @@
-//! Shared map keys: equal names become one `Arc<str>` per thread.
+//! Shared map keys: equal names become one `Arc<str>` per thread, and
+//! equal lists of names decoded from the cache one shared [`KeyList`].
 //!
 //! The runs of a tree mostly share their hparam and metric names, so a
 //! query materializing 75,000 records would otherwise allocate (and free)
-//! the same 60 strings 75,000 times. Each thread keeps the names it has
-//! seen; a key is then a reference count bump.
+//! the same 60 strings 75,000 times, or count 60 references per map. Each
+//! thread keeps the names it has seen, and the last key lists it decoded.
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use rustc_hash::FxHashSet;
+
+use super::KeyList;
 
 /// Names a thread remembers at most; later ones are allocated per use, so a
 /// tree with millions of distinct names cannot grow the set without bound.
@@ -16,16 +19,24 @@ const MAX_SHARED: usize = 1 << 16;
 /// Longer names are not worth remembering.
 const MAX_SHARED_LEN: usize = 128;
 
-/// Keys remembered by position, per kind of map: at most this many.
-const MAX_RECENT: usize = 4096;
+/// Key lists remembered per kind of map, most recently used first.
+const RECENT_LISTS: usize = 4;
+/// Longer stored key lists are not remembered.
+const MAX_RECENT_BYTES: usize = 64 << 10;
+
+/// Key lists with the stored bytes they were decoded from, most recently
+/// used first.
+type Recent = Vec<(Box<[u8]>, KeyList)>;
 
 thread_local! {
     static SHARED: RefCell<FxHashSet<Arc<str>>> = RefCell::new(FxHashSet::default());
-    /// The keys of the last map of each kind decoded on this thread.
-    static RECENT: RefCell<[Vec<Arc<str>>; 3]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+    /// The last key lists decoded on this thread, per kind of map, with the
+    /// stored bytes they were decoded from.
+    static RECENT: RefCell<[Recent; 3]> =
+        const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
 }
 
-/// Which map of a record a key belongs to.
+/// Which map of a record a key list belongs to.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum MapKind {
     Summary = 0,
@@ -33,37 +44,35 @@ pub(crate) enum MapKind {
     Config = 2,
 }
 
-/// The shared key for the UTF-8 `bytes` of the `index`-th key of a stored
-/// map of `kind`.
+/// The key list last decoded on this thread from exactly `stored` (the
+/// stored form of a map's keys), if it is still remembered.
 ///
-/// Records mostly list the same keys in the same order as the record
-/// before: the key at the same place in the last map of that kind is
-/// compared first, which spares the UTF-8 check and the hash lookup.
-pub(crate) fn decoded_key(
-    kind: MapKind,
-    index: usize,
-    bytes: &[u8],
-) -> Result<Arc<str>, std::str::Utf8Error> {
-    let reused = RECENT.try_with(|recent| {
-        let recent = recent.borrow();
-        recent[kind as usize]
-            .get(index)
-            .filter(|k| k.as_bytes() == bytes)
-            .cloned()
-    });
-    if let Ok(Some(key)) = reused {
-        return Ok(key);
+/// Runs mostly share their names, so a map's keys are compared with a few
+/// lists decoded before as one block of bytes, instead of being checked,
+/// hashed and counted name by name.
+pub(crate) fn recent_keys(kind: MapKind, stored: &[u8]) -> Option<KeyList> {
+    RECENT
+        .try_with(|recent| {
+            let lists = &mut recent.borrow_mut()[kind as usize];
+            let at = lists.iter().position(|(bytes, _)| **bytes == *stored)?;
+            // Most recently used first.
+            lists[..=at].rotate_right(1);
+            Some(Arc::clone(&lists[0].1))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Remembers that `stored` decodes to `keys`, for [`recent_keys`].
+pub(crate) fn remember_keys(kind: MapKind, stored: &[u8], keys: &KeyList) {
+    if stored.len() > MAX_RECENT_BYTES {
+        return;
     }
-    let key = shared_key(std::str::from_utf8(bytes)?);
     let _ = RECENT.try_with(|recent| {
-        let keys = &mut recent.borrow_mut()[kind as usize];
-        if index < keys.len() {
-            keys[index] = Arc::clone(&key);
-        } else if index == keys.len() && index < MAX_RECENT {
-            keys.push(Arc::clone(&key));
-        }
+        let lists = &mut recent.borrow_mut()[kind as usize];
+        lists.truncate(RECENT_LISTS - 1);
+        lists.insert(0, (stored.into(), Arc::clone(keys)));
     });
-    Ok(key)
 }
 
 /// `key` as a shared `Arc<str>`: the same allocation for every equal key on
@@ -103,13 +112,35 @@ mod tests {
     }
 
     #[test]
-    fn decoded_keys_are_checked_and_reused_by_position() {
-        let a = decoded_key(MapKind::Config, 0, b"optim.lr").unwrap();
-        let b = decoded_key(MapKind::Config, 0, b"optim.lr").unwrap();
-        assert!(Arc::ptr_eq(&a, &b));
-        // Another key at that place replaces it; invalid UTF-8 is an error.
-        assert_eq!(&*decoded_key(MapKind::Config, 0, b"seed").unwrap(), "seed");
-        assert!(decoded_key(MapKind::Config, 1, b"\xff").is_err());
-        assert!(decoded_key(MapKind::Config, 0, b"\xff").is_err());
+    fn key_lists_are_found_by_their_stored_bytes_most_recent_first() {
+        let list =
+            |names: &[&str]| -> KeyList { Arc::new(names.iter().map(|n| shared_key(n)).collect()) };
+        let (a, b) = (list(&["lr"]), list(&["lr", "seed"]));
+        remember_keys(MapKind::Config, b"A", &a);
+        remember_keys(MapKind::Config, b"B", &b);
+        assert!(Arc::ptr_eq(
+            &recent_keys(MapKind::Config, b"A").unwrap(),
+            &a
+        ));
+        assert!(Arc::ptr_eq(
+            &recent_keys(MapKind::Config, b"B").unwrap(),
+            &b
+        ));
+        // Per kind of map, and by exact bytes.
+        assert!(recent_keys(MapKind::Summary, b"A").is_none());
+        assert!(recent_keys(MapKind::Config, b"AB").is_none());
+        // Only the most recently used few are kept: "B" was used last, so
+        // "A" is the one forgotten.
+        recent_keys(MapKind::Config, b"A");
+        recent_keys(MapKind::Config, b"B");
+        for other in 0..RECENT_LISTS - 1 {
+            remember_keys(MapKind::Config, &[b'x', other as u8], &a);
+        }
+        assert!(recent_keys(MapKind::Config, b"A").is_none());
+        assert!(recent_keys(MapKind::Config, b"x\0").is_some());
+        // A huge stored list is not kept.
+        let huge = vec![b'k'; MAX_RECENT_BYTES + 1];
+        remember_keys(MapKind::Config, &huge, &a);
+        assert!(recent_keys(MapKind::Config, &huge).is_none());
     }
 }

@@ -10,16 +10,17 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::value::Value;
 
-pub(crate) use keys::{MapKind, decoded_key, shared_key};
+pub(crate) use keys::{MapKind, recent_keys, remember_keys, shared_key};
 
 /// A map from names to [`Value`]s, sorted by name: a run's `hparams`,
 /// `summary` and `config`.
 ///
-/// It reads like a `ValueMap` (`get`, `insert`, `iter` in key
-/// order, last insert wins) but holds its entries in one sorted vector and
-/// its names as shared `Arc<str>`s: the ~60 names of a run's hparams are the
-/// same for thousands of runs, so materializing a record costs one
-/// allocation per map instead of one per name.
+/// It reads like a `BTreeMap<String, Value>` (`get`, `insert`, `iter` in
+/// key order, last insert wins) but holds its names apart from its values,
+/// as one shared list: the ~60 hparam names of a run are the same for
+/// thousands of runs, so materializing a record from the cache costs one
+/// vector of values per map, and its names a reference count. A map that is
+/// changed gets a list of names of its own first (copy on write).
 ///
 /// # Examples
 ///
@@ -33,49 +34,82 @@ pub(crate) use keys::{MapKind, decoded_key, shared_key};
 /// let names: Vec<&str> = hparams.keys().collect();
 /// assert_eq!(names, ["data.batch_size", "optim.lr"]);
 /// ```
-#[derive(Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct ValueMap {
-    /// Sorted by key, keys unique.
-    entries: Vec<(Arc<str>, Value)>,
+    /// Sorted, unique; `None` when the map has never had an entry.
+    keys: Option<KeyList>,
+    /// `values[i]` is the value of `keys[i]`.
+    values: Vec<Value>,
 }
+
+/// The names of a map, sorted and unique, shared between maps.
+pub(crate) type KeyList = Arc<Vec<Arc<str>>>;
 
 impl ValueMap {
     /// An empty map (allocates nothing).
     pub const fn new() -> Self {
         ValueMap {
-            entries: Vec::new(),
+            keys: None,
+            values: Vec::new(),
         }
     }
 
     /// An empty map with room for `capacity` entries.
     pub fn with_capacity(capacity: usize) -> Self {
         ValueMap {
-            entries: Vec::with_capacity(capacity),
+            keys: Some(Arc::new(Vec::with_capacity(capacity))),
+            values: Vec::with_capacity(capacity),
         }
+    }
+
+    /// A map of `keys` (sorted and unique) and their `values`, in the same
+    /// order.
+    pub(crate) fn from_parts(keys: KeyList, values: Vec<Value>) -> Self {
+        debug_assert_eq!(keys.len(), values.len());
+        debug_assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        ValueMap {
+            keys: Some(keys),
+            values,
+        }
+    }
+
+    /// Whether `self` and `other` share one list of names.
+    #[cfg(test)]
+    pub(crate) fn shares_keys_with(&self, other: &ValueMap) -> bool {
+        matches!((&self.keys, &other.keys), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
+    }
+
+    fn key_slice(&self) -> &[Arc<str>] {
+        self.keys.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// The names, ready to change: copied first if they are shared.
+    fn keys_mut(&mut self) -> &mut Vec<Arc<str>> {
+        Arc::make_mut(self.keys.get_or_insert_with(Default::default))
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.values.len()
     }
 
     /// Whether the map has no entries.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.values.is_empty()
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(k, _)| (**k).cmp(key))
+        self.key_slice().binary_search_by(|k| (**k).cmp(key))
     }
 
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.position(key).ok().map(|i| &self.entries[i].1)
+        self.position(key).ok().map(|i| &self.values[i])
     }
 
     /// The value under `key`, mutably.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.position(key).ok().map(|i| &mut self.entries[i].1)
+        self.position(key).ok().map(|i| &mut self.values[i])
     }
 
     /// Whether `key` has a value.
@@ -85,36 +119,18 @@ impl ValueMap {
 
     /// Sets `key` to `value`; returns the value it replaces.
     pub fn insert(&mut self, key: impl AsRef<str>, value: Value) -> Option<Value> {
-        self.insert_with(key.as_ref(), shared_key, value)
-    }
-
-    /// [`ValueMap::insert`] with a key already shared.
-    pub(crate) fn insert_shared(&mut self, key: Arc<str>, value: Value) -> Option<Value> {
-        self.insert_with(key, |key| key, value)
-    }
-
-    /// Inserts under `key`, turned into the stored key by `shared` only
-    /// when a new entry is made.
-    fn insert_with<K: AsRef<str>>(
-        &mut self,
-        key: K,
-        shared: impl FnOnce(K) -> Arc<str>,
-        value: Value,
-    ) -> Option<Value> {
-        // Keys mostly arrive in order (decoding, sorted JSON): append.
-        let at = if self
-            .entries
-            .last()
-            .is_none_or(|(last, _)| **last < *key.as_ref())
-        {
-            Err(self.entries.len())
+        let key = key.as_ref();
+        // Keys mostly arrive in order (sorted JSON, flattening): append.
+        let at = if self.key_slice().last().is_none_or(|last| **last < *key) {
+            Err(self.len())
         } else {
-            self.position(key.as_ref())
+            self.position(key)
         };
         match at {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Ok(i) => Some(std::mem::replace(&mut self.values[i], value)),
             Err(i) => {
-                self.entries.insert(i, (shared(key), value));
+                self.keys_mut().insert(i, shared_key(key));
+                self.values.insert(i, value);
                 None
             }
         }
@@ -122,33 +138,42 @@ impl ValueMap {
 
     /// Removes `key`; returns its value.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        self.position(key).ok().map(|i| self.entries.remove(i).1)
+        let i = self.position(key).ok()?;
+        self.keys_mut().remove(i);
+        Some(self.values.remove(i))
     }
 
     /// Removes every entry.
     pub fn clear(&mut self) {
-        self.entries.clear();
+        self.keys = None;
+        self.values.clear();
     }
 
     /// The entries in key order.
     pub fn iter(&self) -> Iter<'_> {
-        Iter(self.entries.iter())
+        Iter(self.key_slice().iter().zip(self.values.iter()))
     }
 
     /// The keys in order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
-        self.entries.iter().map(|(k, _)| &**k)
+        self.key_slice().iter().map(|k| &**k)
     }
 
     /// The values in key order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
-        self.entries.iter().map(|(_, v)| v)
+        self.values.iter()
+    }
+}
+
+impl PartialEq for ValueMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.key_slice() == other.key_slice() && self.values == other.values
     }
 }
 
 /// The entries of a [`ValueMap`], in key order.
 #[derive(Clone, Debug)]
-pub struct Iter<'a>(std::slice::Iter<'a, (Arc<str>, Value)>);
+pub struct Iter<'a>(std::iter::Zip<std::slice::Iter<'a, Arc<str>>, std::slice::Iter<'a, Value>>);
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a str, &'a Value);
@@ -179,12 +204,37 @@ impl<'a> IntoIterator for &'a ValueMap {
     }
 }
 
+/// The entries of a [`ValueMap`], owned, in key order.
+#[derive(Debug)]
+pub struct IntoIter(std::iter::Zip<std::vec::IntoIter<Arc<str>>, std::vec::IntoIter<Value>>);
+
+impl Iterator for IntoIter {
+    type Item = (Arc<str>, Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for IntoIter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back()
+    }
+}
+
+impl ExactSizeIterator for IntoIter {}
+
 impl IntoIterator for ValueMap {
     type Item = (Arc<str>, Value);
-    type IntoIter = std::vec::IntoIter<(Arc<str>, Value)>;
+    type IntoIter = IntoIter;
 
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+    fn into_iter(self) -> IntoIter {
+        let keys = self.keys.map(Arc::unwrap_or_clone).unwrap_or_default();
+        IntoIter(keys.into_iter().zip(self.values))
     }
 }
 
@@ -292,8 +342,40 @@ mod tests {
     fn equal_keys_share_one_allocation_on_a_thread() {
         let a = ValueMap::from([("optim.lr", Value::Int(1))]);
         let b = ValueMap::from([(String::from("optim.lr"), Value::Int(2))]);
-        let (ka, kb) = (&a.entries[0].0, &b.entries[0].0);
+        let (ka, kb) = (&a.key_slice()[0], &b.key_slice()[0]);
         assert!(Arc::ptr_eq(ka, kb));
+    }
+
+    #[test]
+    fn a_shared_list_of_names_is_copied_before_a_change() {
+        let keys: KeyList = Arc::new(vec![shared_key("a"), shared_key("b")]);
+        let a = ValueMap::from_parts(Arc::clone(&keys), vec![Value::Int(1), Value::Int(2)]);
+        let mut b = ValueMap::from_parts(keys, vec![Value::Int(3), Value::Int(4)]);
+        assert!(a.shares_keys_with(&b));
+        b.insert("c", Value::Null);
+        assert_eq!(b.remove("a"), Some(Value::Int(3)));
+        assert!(!a.shares_keys_with(&b));
+        assert_eq!(a.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(b.keys().collect::<Vec<_>>(), ["b", "c"]);
+        // A value can change without copying the names.
+        let mut c = a.clone();
+        *c.get_mut("a").unwrap() = Value::Int(9);
+        assert!(a.shares_keys_with(&c));
+        assert_eq!(a["a"], Value::Int(1));
+    }
+
+    #[test]
+    fn emptied_and_never_filled_maps_are_equal() {
+        let mut a = ValueMap::from([("k", Value::Null)]);
+        a.remove("k");
+        assert_eq!(a, ValueMap::new());
+        let mut b = ValueMap::from([("k", Value::Null)]);
+        b.clear();
+        assert_eq!(b, ValueMap::with_capacity(4));
+        assert_eq!(ValueMap::new().into_iter().count(), 0);
+        let owned: Vec<(Arc<str>, Value)> =
+            ValueMap::from([("x", Value::Int(1))]).into_iter().collect();
+        assert_eq!(owned, [(Arc::from("x"), Value::Int(1))]);
     }
 
     proptest! {
