@@ -252,6 +252,52 @@ fn symlinks_are_not_followed() {
 }
 
 #[test]
+fn a_runs_directory_that_is_a_symlink_is_followed() {
+    // Labs keep {cache_dir}/runs as a link to a larger filesystem: the root
+    // is followed (as `find -H` does, and the reference's `rglob`); links
+    // below it are not (the test above).
+    let tree = Tree::new();
+    let first = tree.run("a").metric("val_acc", 0.5).write();
+    let outside = tempfile::tempdir().unwrap();
+    let real = outside.path().join("real");
+    fs::rename(tree.runs(), &real).unwrap();
+    symlink(&real, tree.runs()).unwrap();
+    tree.age_tree();
+    let mut reg = registry(&tree);
+    assert_eq!(scan(&mut reg).upserted, 1);
+    assert_eq!(ids(&reg), ["a"]);
+    // Paths stay under the cache directory, as the user named them.
+    assert_eq!(
+        reg.get("a").unwrap().unwrap().run_dir,
+        first.to_str().unwrap()
+    );
+
+    // Incremental scans see through it: a new run, a rewritten sidecar.
+    tree.run("b").write();
+    tree.run("a")
+        .at(first.strip_prefix(tree.runs()).unwrap().to_str().unwrap())
+        .metric("val_acc", 0.75)
+        .write();
+    tree.age_tree();
+    let report = scan(&mut reg);
+    assert_eq!((report.upserted, report.total_sidecars), (2, 2));
+    assert_eq!(ids(&reg), ["a", "b"]);
+    assert_eq!(
+        reg.get("a").unwrap().unwrap().summary["val_acc"],
+        Value::Float(0.75)
+    );
+    let report = scan(&mut reg);
+    assert_eq!((report.upserted, report.skipped_unchanged), (0, 2));
+    assert_eq!(reg.scan(ScanMode::Full).unwrap().upserted, 2);
+
+    // A link to something that is not a directory is an empty tree.
+    fs::remove_file(tree.runs()).unwrap();
+    symlink(outside.path().join("missing"), tree.runs()).unwrap();
+    let report = scan(&mut reg);
+    assert_eq!(report.total_sidecars, 0);
+}
+
+#[test]
 fn invalid_sidecars_are_skipped_with_reasons_and_the_scan_goes_on() {
     let tree = Tree::new();
     tree.run("good").write();

@@ -117,7 +117,7 @@ pub(crate) fn scan(
         (writer.files(), None)
     };
     let remembered = remembered?;
-    let root = cache_dir.join("runs");
+    let root = walk::tree_root(cache_dir);
     let progress = settings.progress.as_ref();
     let trusted_before = match settings.mode {
         ScanMode::Full => None,

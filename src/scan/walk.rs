@@ -2,8 +2,9 @@
 //!
 //! A directory holding `sidecar.json` is a run directory: the walk keeps
 //! only that entry and does not descend into its subdirectories
-//! (`checkpoints/`, `media/`). Symbolic links are not followed. Hidden
-//! entries are walked (the reference does not skip them).
+//! (`checkpoints/`, `media/`). Symbolic links are not followed, except the
+//! root itself (see [`tree_root`]). Hidden entries are walked (the
+//! reference does not skip them).
 
 use std::fs;
 use std::io;
@@ -84,6 +85,21 @@ pub(crate) fn find_sidecars(root: &Path, threads: usize, progress: Option<&Progr
     });
     walk.sidecars = sidecars;
     walk
+}
+
+/// The root of the run tree of `cache_dir`: its `runs` directory.
+///
+/// Labs often make `runs` a symbolic link to a larger filesystem; the root
+/// is then followed (as `find -H` does, and the reference's `rglob`), while
+/// links below it are not. It is named with a trailing `/`, which makes
+/// every stat and open of it follow the link, and keeps the paths below it
+/// as the user named them (`{cache_dir}/runs/...`).
+pub(crate) fn tree_root(cache_dir: &Path) -> PathBuf {
+    let root = cache_dir.join("runs");
+    match fs::symlink_metadata(&root) {
+        Ok(meta) if meta.is_symlink() => root.join(""),
+        _ => root,
+    }
 }
 
 /// Walks the tree under `root` with `threads` threads (1: on this thread),
