@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
@@ -35,8 +36,10 @@ pub enum Value {
     Int(i64),
     /// A floating point number, possibly non-finite.
     Float(f64),
-    /// A string.
-    Str(String),
+    /// A string, shared: the same categorical values (`"adamw"`,
+    /// `"resnet50"`) recur across thousands of runs, and a record read from
+    /// the cache holds them as reference counts, not copies.
+    Str(Arc<str>),
     /// An array.
     List(Vec<Value>),
     /// An object, keys in the order they were read (later duplicates win).
@@ -179,12 +182,18 @@ impl From<bool> for Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::Str(s.to_owned())
+        Value::Str(s.into())
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
+        Value::Str(s.into())
+    }
+}
+
+impl From<Arc<str>> for Value {
+    fn from(s: Arc<str>) -> Self {
         Value::Str(s)
     }
 }
@@ -296,7 +305,7 @@ mod tests {
     fn kinds_never_equal_across_types() {
         assert_ne!(Value::Bool(true), Value::Int(1));
         assert_ne!(Value::Str("1".into()), Value::Int(1));
-        assert_ne!(Value::Null, Value::Str(String::new()));
+        assert_ne!(Value::Null, Value::Str("".into()));
     }
 
     #[test]

@@ -516,7 +516,7 @@ impl Script {
             }
         }
         if let Some(Value::Str(path)) = field("checkpoint") {
-            run.set_checkpoint(path).unwrap();
+            run.set_checkpoint(&**path).unwrap();
         }
         match field("finalize").and_then(Value::as_str) {
             Some("success") => run.finish(Status::Completed).unwrap(),

@@ -208,7 +208,7 @@ fn hparams(rng: &mut Rng, base: &SweepBase) -> ValueMap {
     let mut put = |key: &str, value: Value| {
         h.insert(key, value);
     };
-    let s = |text: &str| Value::Str(text.to_owned());
+    let s = |text: &str| Value::from(text);
     let f = Value::Float;
     let i = Value::Int;
     let b = Value::Bool;
@@ -251,7 +251,7 @@ fn hparams(rng: &mut Rng, base: &SweepBase) -> ValueMap {
     put("data.name", s(base.dataset));
     put(
         "data.root",
-        Value::Str(format!("/datasets/{}", base.dataset)),
+        Value::from(format!("/datasets/{}", base.dataset)),
     );
     put("data.batch_size", i(rng.pick(&[128, 256, 512, 1024])));
     put("data.num_workers", i(rng.pick(&[8, 10, 16])));

@@ -239,7 +239,7 @@ fn parse_hparam(pair: &str) -> Result<(String, Value), Failure> {
             "--hparam {pair:?}: the key is empty; expected KEY=VALUE, as in optim.lr=0.01"
         )));
     }
-    let value = runreg::sidecar::parse_value(raw).unwrap_or_else(|_| Value::Str(raw.to_owned()));
+    let value = runreg::sidecar::parse_value(raw).unwrap_or_else(|_| Value::from(raw));
     Ok((key.to_owned(), value))
 }
 

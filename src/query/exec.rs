@@ -225,7 +225,7 @@ fn candidates(reader: &Reader<'_>, query: &Query, now: f64) -> Result<Option<Vec
                 field: Field::Column(Column::Status),
                 op: CmpOp::Eq,
                 literal: Literal::Value(Value::Str(status)),
-            } => with_statuses(&[status.as_str()], &mut sets)?,
+            } => with_statuses(&[&**status], &mut sets)?,
             Filter::In {
                 field: Field::Column(Column::Status),
                 literals,
@@ -234,7 +234,7 @@ fn candidates(reader: &Reader<'_>, query: &Query, now: f64) -> Result<Option<Vec
                 let statuses: Option<Vec<&str>> = literals
                     .iter()
                     .map(|l| match l {
-                        Literal::Value(Value::Str(s)) => Some(s.as_str()),
+                        Literal::Value(Value::Str(s)) => Some(&**s),
                         _ => None,
                     })
                     .collect();

@@ -7,9 +7,11 @@
 //! them (a diverged run's loss is `NaN`), so runreg parses the dialect itself
 //! instead of going through serde_json, which rejects those tokens.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::value::Value;
+use crate::value_map::shared_str;
 
 /// Deepest nesting of arrays and objects accepted. Sidecars are shallow
 /// (config objects a few levels deep); the bound turns hostile input into an
@@ -152,7 +154,7 @@ struct Parser<'a> {
     depth: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -175,7 +177,7 @@ impl Parser<'_> {
         match self.peek() {
             Some(b'{') => self.object(),
             Some(b'[') => self.array(),
-            Some(b'"') => self.string().map(Value::Str),
+            Some(b'"') => self.string().map(|s| Value::Str(shared_str(&s))),
             Some(b't') => self.literal(b"true", Value::Bool(true)),
             Some(b'f') => self.literal(b"false", Value::Bool(false)),
             Some(b'n') => self.literal(b"null", Value::Null),
@@ -245,7 +247,7 @@ impl Parser<'_> {
                 if self.peek() != Some(b'"') {
                     return Err(self.error("expected a string key"));
                 }
-                let key = self.string()?;
+                let key = self.string()?.into_owned();
                 self.skip_whitespace();
                 if self.peek() != Some(b':') {
                     return Err(self.error("expected ':'"));
@@ -328,7 +330,7 @@ impl Parser<'_> {
     /// A string starting at the opening quote. Runs without escapes are
     /// validated and copied in one go; the result is allocated once unless
     /// escapes split it.
-    fn string(&mut self) -> Result<String, JsonError> {
+    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         let open = self.pos;
         self.pos += 1;
         let mut escaped: Option<String> = None;
@@ -344,18 +346,18 @@ impl Parser<'_> {
             self.pos += len;
             // Runs start and end at ASCII bytes, so they are char boundaries
             // and `get` always succeeds.
-            let run = self
-                .text
+            let text: &'a str = self.text;
+            let run = text
                 .get(run_start..self.pos)
                 .ok_or_else(|| self.error_at(run_start, "invalid UTF-8"))?;
             match rest[len] {
                 b'"' => {
                     self.pos += 1;
                     return Ok(match escaped {
-                        None => run.to_owned(),
+                        None => Cow::Borrowed(run),
                         Some(mut s) => {
                             s.push_str(run);
-                            s
+                            Cow::Owned(s)
                         }
                     });
                 }
@@ -747,7 +749,7 @@ pub(crate) mod tests {
                 Just(1e16)
             ]
             .prop_map(Value::Float),
-            any::<String>().prop_map(Value::Str),
+            any::<String>().prop_map(Value::from),
         ];
         leaf.prop_recursive(4, 48, 6, |inner| {
             prop_oneof![
@@ -772,8 +774,8 @@ pub(crate) mod tests {
         };
         assert_float(&entries[0].1, f64::NAN);
         assert_float(&entries[1].1, f64::NEG_INFINITY);
-        assert!(matches!(&items[4], Value::Str(s) if s == "NaN"));
-        assert!(matches!(&items[5], Value::Str(s) if s == "Infinity"));
+        assert!(matches!(&items[4], Value::Str(s) if &**s == "NaN"));
+        assert!(matches!(&items[5], Value::Str(s) if &**s == "Infinity"));
         assert_float(&ok("NaN"), f64::NAN);
         assert_float(&ok(" -Infinity "), f64::NEG_INFINITY);
     }

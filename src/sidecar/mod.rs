@@ -219,7 +219,7 @@ fn wrong(field: &str, expected: &'static str, found: &Value) -> InvalidSidecar {
 fn optional_string(field: &str, value: Option<Value>) -> Result<Option<String>, InvalidSidecar> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(s)),
+        Some(Value::Str(s)) => Ok(Some(s.to_string())),
         Some(other) => Err(wrong(field, "a string or null", &other)),
     }
 }
@@ -255,7 +255,7 @@ fn tags(value: Option<Value>) -> Result<Vec<String>, InvalidSidecar> {
         .into_iter()
         .enumerate()
         .map(|(i, item)| match item {
-            Value::Str(s) => Ok(s),
+            Value::Str(s) => Ok(s.to_string()),
             other => Err(wrong(&format!("tags[{i}]"), "a string", &other)),
         })
         .collect()
@@ -402,7 +402,7 @@ impl Sidecar {
         };
         Ok(Sidecar {
             schema_version,
-            run_id,
+            run_id: run_id.to_string(),
             run_dir: optional_string("run_dir", raw.run_dir)?,
             status,
             created_at: timestamp("created_at", raw.created_at)?,
@@ -457,7 +457,7 @@ impl Sidecar {
     /// comes back with the same content in sorted order.
     pub fn to_json(&self) -> String {
         let time = |t: Option<f64>| t.map_or(Value::Null, Value::Float);
-        let text = |s: &Option<String>| s.clone().map_or(Value::Null, Value::Str);
+        let text = |s: &Option<String>| s.as_deref().map_or(Value::Null, Value::from);
         let map =
             |m: &ValueMap| Value::Map(m.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect());
         let mut fields = vec![
@@ -465,17 +465,17 @@ impl Sidecar {
                 "schema_version",
                 Value::Int(self.schema_version.unwrap_or(1)),
             ),
-            ("run_id", Value::Str(self.run_id.clone())),
+            ("run_id", Value::from(self.run_id.as_str())),
             ("run_dir", text(&self.run_dir)),
-            ("status", Value::Str(self.status.as_str().to_owned())),
+            ("status", Value::from(self.status.as_str())),
             ("created_at", time(self.created_at)),
             ("ended_at", time(self.ended_at)),
             ("updated_at", time(self.updated_at)),
             (
                 "tags",
-                Value::List(self.tags.iter().cloned().map(Value::Str).collect()),
+                Value::List(self.tags.iter().map(|t| Value::from(t.as_str())).collect()),
             ),
-            ("notes", Value::Str(self.notes.clone())),
+            ("notes", Value::from(self.notes.as_str())),
             ("hparams", map(&self.hparams)),
             ("summary", map(&self.summary)),
             ("checkpoint_path", text(&self.checkpoint_path)),

@@ -26,7 +26,7 @@ use bincode::{BorrowDecode, Decode, Encode};
 
 use crate::status::Status;
 use crate::value::Value;
-use crate::value_map::{KeyList, MapKind, ValueMap, recent_keys, remember_keys, shared_key};
+use crate::value_map::{KeyList, MapKind, ValueMap, recent_keys, remember_keys, shared_str};
 
 /// Largest number of bytes one section may claim while decoding.
 pub(crate) const DECODE_LIMIT: usize = 64 << 20;
@@ -265,7 +265,7 @@ fn decode_value_after_tag<D: Decoder>(
         TRUE => Value::Bool(true),
         INT => Value::Int(i64::decode(d)?),
         FLOAT => Value::Float(f64::decode(d)?),
-        STR => Value::Str(String::decode(d)?),
+        STR => Value::Str(decode_str(d)?),
         LIST => {
             let len = claim_len::<Value, D>(d)?;
             let mut items = Vec::with_capacity(len);
@@ -290,6 +290,25 @@ fn decode_value_after_tag<D: Decoder>(
             });
         }
     })
+}
+
+/// A stored string, shared with equal ones decoded before on this thread
+/// when short (see [`shared_str`]).
+fn decode_str<D: Decoder>(d: &mut D) -> Result<Arc<str>, DecodeError> {
+    let len = claim_len::<u8, D>(d)?;
+    let reader = d.reader();
+    if let Some(bytes) = reader.peek_read(len) {
+        let s = std::str::from_utf8(bytes).map_err(|inner| DecodeError::Utf8 { inner })?;
+        let shared = shared_str(s);
+        reader.consume(len);
+        return Ok(shared);
+    }
+    let mut bytes = vec![0; len];
+    reader.read(&mut bytes)?;
+    let s = String::from_utf8(bytes).map_err(|e| DecodeError::Utf8 {
+        inner: e.utf8_error(),
+    })?;
+    Ok(shared_str(&s))
 }
 
 /// Reads a container length and claims its memory against the decode limit
@@ -363,7 +382,7 @@ fn decode_keys(kind: MapKind, len: usize, block: &[u8]) -> Result<KeyList, Decod
                 if keys.last().is_some_and(|last| **last >= *key) {
                     return Err(DecodeError::Other("map keys out of order"));
                 }
-                keys.push(shared_key(key));
+                keys.push(shared_str(key));
             }
             let keys = Arc::new(keys);
             if d.reader().peek_read(1).is_some() {
@@ -566,6 +585,21 @@ mod tests {
         let c = RecordBytes(&c).hparams().unwrap();
         assert!(!a.shares_keys_with(&c));
         assert_eq!(c, other.hparams);
+    }
+
+    #[test]
+    fn short_string_values_are_shared_between_records() {
+        let mut run = sample();
+        run.hparams.insert("optim.name", Value::from("adamw"));
+        let (a, b) = (encode_record(&run), encode_record(&run));
+        let (a, b) = (
+            RecordBytes(&a).hparams().unwrap(),
+            RecordBytes(&b).hparams().unwrap(),
+        );
+        match (a.get("optim.name"), b.get("optim.name")) {
+            (Some(Value::Str(a)), Some(Value::Str(b))) => assert!(Arc::ptr_eq(a, b)),
+            other => panic!("{other:?}"),
+        }
     }
 
     /// An hparams section holding `body`, in a record with empty sections.

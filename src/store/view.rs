@@ -33,7 +33,7 @@ impl ValueRef<'_> {
             ValueRef::Bool(b) => Value::Bool(b),
             ValueRef::Int(i) => Value::Int(i),
             ValueRef::Float(f) => Value::Float(f),
-            ValueRef::Str(s) => Value::Str(s.to_owned()),
+            ValueRef::Str(s) => Value::from(s),
             ValueRef::Nested => return None,
         })
     }
@@ -41,7 +41,7 @@ impl ValueRef<'_> {
     /// Numeric-aware equality with an owned value, as `Value`'s.
     pub fn equals(self, other: &Value) -> bool {
         match (self, other) {
-            (ValueRef::Str(a), Value::Str(b)) => a == b,
+            (ValueRef::Str(a), Value::Str(b)) => a == &**b,
             (ValueRef::Nested, _) | (ValueRef::Str(_), _) => false,
             (scalar, other) => scalar.to_value().is_some_and(|v| v == *other),
         }

@@ -1,10 +1,12 @@
-//! Shared map keys: equal names become one `Arc<str>` per thread, and
-//! equal lists of names decoded from the cache one shared [`KeyList`].
+//! Shared strings: equal names and short string values become one
+//! `Arc<str>` per thread, and equal lists of names decoded from the cache
+//! one shared [`KeyList`].
 //!
-//! The runs of a tree mostly share their hparam and metric names, so a
-//! query materializing 75,000 records would otherwise allocate (and free)
-//! the same 60 strings 75,000 times, or count 60 references per map. Each
-//! thread keeps the names it has seen, and the last key lists it decoded.
+//! The runs of a tree mostly share their hparam and metric names, and their
+//! categorical values (`"adamw"`, `"resnet50"`), so a query materializing
+//! 75,000 records would otherwise allocate (and free) the same 70 strings
+//! 75,000 times, or count 60 references per map. Each thread keeps the
+//! strings it has seen, and the last key lists it decoded.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -13,10 +15,11 @@ use rustc_hash::FxHashSet;
 
 use super::KeyList;
 
-/// Names a thread remembers at most; later ones are allocated per use, so a
-/// tree with millions of distinct names cannot grow the set without bound.
-const MAX_SHARED: usize = 1 << 16;
-/// Longer names are not worth remembering.
+/// Strings a thread remembers at most; later ones are allocated per use, so
+/// a tree with millions of distinct names or values cannot grow the set
+/// without bound (at most ~5 MB a thread).
+const MAX_SHARED: usize = 1 << 15;
+/// Longer strings are not worth remembering.
 const MAX_SHARED_LEN: usize = 128;
 
 /// Key lists remembered per kind of map, most recently used first.
@@ -75,9 +78,10 @@ pub(crate) fn remember_keys(kind: MapKind, stored: &[u8], keys: &KeyList) {
     });
 }
 
-/// `key` as a shared `Arc<str>`: the same allocation for every equal key on
-/// this thread (up to [`MAX_SHARED`] distinct keys).
-pub(crate) fn shared_key(key: &str) -> Arc<str> {
+/// `key` (a map key, or a short string value) as a shared `Arc<str>`: the
+/// same allocation for every equal string on this thread (up to
+/// [`MAX_SHARED`] distinct ones).
+pub(crate) fn shared_str(key: &str) -> Arc<str> {
     if key.len() > MAX_SHARED_LEN {
         return Arc::from(key);
     }
@@ -88,9 +92,12 @@ pub(crate) fn shared_key(key: &str) -> Arc<str> {
                 return Arc::clone(found);
             }
             let new: Arc<str> = Arc::from(key);
-            if shared.len() < MAX_SHARED {
-                shared.insert(Arc::clone(&new));
+            // Full: start over, so that strings met once (run names) do
+            // not keep the recurring ones out for good.
+            if shared.len() >= MAX_SHARED {
+                shared.clear();
             }
+            shared.insert(Arc::clone(&new));
             new
         })
         // The thread is being torn down: no sharing.
@@ -103,18 +110,29 @@ mod tests {
 
     #[test]
     fn equal_keys_are_one_allocation_and_long_ones_are_not_kept() {
-        let a = shared_key("summary.val_acc");
-        let b = shared_key(&String::from("summary.val_acc"));
+        let a = shared_str("summary.val_acc");
+        let b = shared_str(&String::from("summary.val_acc"));
         assert!(Arc::ptr_eq(&a, &b));
         let long = "k".repeat(MAX_SHARED_LEN + 1);
-        assert!(!Arc::ptr_eq(&shared_key(&long), &shared_key(&long)));
-        assert_eq!(&*shared_key(&long), long);
+        assert!(!Arc::ptr_eq(&shared_str(&long), &shared_str(&long)));
+        assert_eq!(&*shared_str(&long), long);
+    }
+
+    #[test]
+    fn a_full_set_starts_over_and_keeps_sharing_what_recurs() {
+        // Strings met once fill the set; one met after them is still shared.
+        for i in 0..MAX_SHARED + 1 {
+            shared_str(&format!("met-once-{i}"));
+        }
+        assert!(SHARED.with(|s| s.borrow().len()) <= MAX_SHARED);
+        let (a, b) = (shared_str("optim.name"), shared_str("optim.name"));
+        assert!(Arc::ptr_eq(&a, &b));
     }
 
     #[test]
     fn key_lists_are_found_by_their_stored_bytes_most_recent_first() {
         let list =
-            |names: &[&str]| -> KeyList { Arc::new(names.iter().map(|n| shared_key(n)).collect()) };
+            |names: &[&str]| -> KeyList { Arc::new(names.iter().map(|n| shared_str(n)).collect()) };
         let (a, b) = (list(&["lr"]), list(&["lr", "seed"]));
         remember_keys(MapKind::Config, b"A", &a);
         remember_keys(MapKind::Config, b"B", &b);

@@ -10,7 +10,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::value::Value;
 
-pub(crate) use keys::{MapKind, recent_keys, remember_keys, shared_key};
+pub(crate) use keys::{MapKind, recent_keys, remember_keys, shared_str};
 
 /// A map from names to [`Value`]s, sorted by name: a run's `hparams`,
 /// `summary` and `config`.
@@ -129,7 +129,7 @@ impl ValueMap {
         match at {
             Ok(i) => Some(std::mem::replace(&mut self.values[i], value)),
             Err(i) => {
-                self.keys_mut().insert(i, shared_key(key));
+                self.keys_mut().insert(i, shared_str(key));
                 self.values.insert(i, value);
                 None
             }
@@ -348,7 +348,7 @@ mod tests {
 
     #[test]
     fn a_shared_list_of_names_is_copied_before_a_change() {
-        let keys: KeyList = Arc::new(vec![shared_key("a"), shared_key("b")]);
+        let keys: KeyList = Arc::new(vec![shared_str("a"), shared_str("b")]);
         let a = ValueMap::from_parts(Arc::clone(&keys), vec![Value::Int(1), Value::Int(2)]);
         let mut b = ValueMap::from_parts(keys, vec![Value::Int(3), Value::Int(4)]);
         assert!(a.shares_keys_with(&b));

@@ -114,8 +114,8 @@ fn scalar(leaf: PyValue) -> Value {
         PyValue::Int(i) => Value::Int(i),
         PyValue::BigInt(digits) => Value::Float(digits.parse().unwrap_or(f64::NAN)),
         PyValue::Float(f) => Value::Float(f),
-        PyValue::Str(s) => Value::Str(s),
-        other => Value::Str(other.py_str()),
+        PyValue::Str(s) => Value::from(s),
+        other => Value::from(other.py_str()),
     }
 }
 

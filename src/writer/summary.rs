@@ -139,8 +139,8 @@ pub(crate) fn render(
     };
     let doc = Value::Map(vec![
         ("schema_version".to_owned(), Value::Int(1)),
-        ("run_id".to_owned(), Value::Str(run_id.to_owned())),
-        ("run_dir".to_owned(), Value::Str(run_dir.to_owned())),
+        ("run_id".to_owned(), Value::from(run_id)),
+        ("run_dir".to_owned(), Value::from(run_dir)),
         ("updated_at".to_owned(), Value::Float(updated_at)),
         (
             "step".to_owned(),

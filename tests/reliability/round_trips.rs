@@ -71,7 +71,7 @@ fn scalar() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::Int),
         float().prop_map(Value::Float),
-        any::<String>().prop_map(Value::Str),
+        any::<String>().prop_map(Value::from),
     ]
 }
 

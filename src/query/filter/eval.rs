@@ -118,7 +118,7 @@ impl Filter {
 }
 
 fn literal_is_str(literal: &Literal, s: &str) -> bool {
-    matches!(literal, Literal::Value(Value::Str(l)) if l == s)
+    matches!(literal, Literal::Value(Value::Str(l)) if **l == *s)
 }
 
 fn is_nan(s: Scalar<'_>) -> bool {
@@ -183,7 +183,7 @@ fn compare(value: Scalar<'_>, op: CmpOp, literal: &Literal, now: f64) -> bool {
             }
             a.sort_cmp(literal)
         }
-        (Plain::Str(a), Value::Str(b)) => a.cmp(b.as_str()),
+        (Plain::Str(a), Value::Str(b)) => a.cmp(&**b),
         (Plain::Bool(a), Value::Bool(b)) if matches!(op, CmpOp::Eq | CmpOp::Ne) => a.cmp(b),
         (Plain::Null, Value::Null) if matches!(op, CmpOp::Eq | CmpOp::Ne) => Ordering::Equal,
         _ => return false,

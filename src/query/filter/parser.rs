@@ -289,7 +289,7 @@ impl Parser<'_> {
         let at = self.at();
         let token = self.peek().cloned();
         let literal = match token.map(|t| t.kind) {
-            Some(Kind::Str(s)) => Literal::Value(Value::Str(s)),
+            Some(Kind::Str(s)) => Literal::Value(Value::from(s)),
             Some(Kind::Word(w)) if w.eq_ignore_ascii_case("true") => {
                 Literal::Value(Value::Bool(true))
             }

@@ -499,7 +499,7 @@ fn literal() -> impl Strategy<Value = Literal> {
         any::<f64>()
             .prop_filter("finite", |f| f.is_finite())
             .prop_map(|f| Literal::Value(Value::Float(f))),
-        "[ -~]{0,8}".prop_map(|s| Literal::Value(Value::Str(s))),
+        "[ -~]{0,8}".prop_map(|s| Literal::Value(Value::from(s))),
         any::<bool>().prop_map(|b| Literal::Value(Value::Bool(b))),
         Just(Literal::Value(Value::Null)),
     ]
