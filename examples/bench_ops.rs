@@ -178,6 +178,29 @@ fn run(settings: &Settings) -> Result<serde_json::Value, String> {
         }
         out.insert("get_by_id_snapshot".into(), get.json());
     }
+    if settings.wants("get_by_id_snapshot_cold") {
+        // The same, by a registry opened for each repetition: records read
+        // by id are not kept from earlier snapshots yet (a process's first
+        // lookups).
+        eprintln!("bench_ops: timing get_by_id_snapshot_cold x{}", ids.len());
+        let mut get = measure(settings, || {
+            let Ok(fresh) = Registry::builder(&settings.cache_dir).scan(false).open() else {
+                return 0;
+            };
+            fresh
+                .read(|snapshot| {
+                    Ok(ids
+                        .iter()
+                        .filter(|id| matches!(snapshot.get(id), Ok(Some(_))))
+                        .count())
+                })
+                .unwrap_or(0)
+        });
+        for s in &mut get.samples {
+            *s /= ids.len().max(1) as f64;
+        }
+        out.insert("get_by_id_snapshot_cold".into(), get.json());
+    }
     for (name, query) in support::queries() {
         let snapshot_name = format!("{name}_snapshot");
         if !settings.wants(&snapshot_name) {

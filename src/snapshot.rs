@@ -15,6 +15,13 @@ use crate::store::Reader;
 /// the cache. Scans by other processes wait while a snapshot is open: keep
 /// it short.
 ///
+/// Records looked up by id ([`Snapshot::get`], [`Registry::get`]) are kept
+/// by the registry (up to 16 MiB) for later snapshots, as SQLite keeps its
+/// pages between transactions: every write to the cache, by any process,
+/// stamps it anew, and a snapshot that finds another stamp drops them.
+///
+/// [`Registry::get`]: crate::Registry::get
+///
 /// # Examples
 ///
 /// ```

@@ -540,3 +540,53 @@ fn scans_report_progress() {
     assert_eq!(walking.load(Ordering::SeqCst), 1024);
     assert_eq!(reading.load(Ordering::SeqCst), 1024);
 }
+
+#[test]
+fn runs_kept_between_snapshots_are_never_served_stale() {
+    // `get` keeps the records it read while the cache is unchanged; any
+    // write, by this registry or another process, must be seen at once.
+    let tree = Tree::new();
+    let dir = tree.run("a").metric("val_acc", 0.5).write();
+    let rel = dir
+        .strip_prefix(tree.runs())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let reader = Registry::builder(tree.cache_dir())
+        .scan(true)
+        .open()
+        .unwrap();
+    let val_acc = |reg: &Registry| reg.get("a").unwrap().unwrap().summary["val_acc"].clone();
+    assert_eq!(val_acc(&reader), Value::Float(0.5));
+    assert_eq!(
+        reader
+            .read(|s| Ok(s.get("a")?.unwrap().summary["val_acc"].clone()))
+            .unwrap(),
+        Value::Float(0.5)
+    );
+
+    // Another registry (as another process would) rescans a rewritten run.
+    tree.run("a").at(&rel).metric("val_acc", 0.75).write();
+    let mut writer = Registry::builder(tree.cache_dir())
+        .scan(false)
+        .open()
+        .unwrap();
+    assert_eq!(
+        writer.scan(runreg::ScanMode::Incremental).unwrap().upserted,
+        1
+    );
+    assert_eq!(val_acc(&reader), Value::Float(0.75));
+    assert_eq!(
+        reader
+            .read(|s| Ok(s.get("a")?.unwrap().summary["val_acc"].clone()))
+            .unwrap(),
+        Value::Float(0.75)
+    );
+
+    // And the run gone from the cache is gone for the reader too.
+    fs::remove_dir_all(&dir).unwrap();
+    writer.scan(runreg::ScanMode::Incremental).unwrap();
+    assert_eq!(writer.remove_orphans(false).unwrap(), ["a"]);
+    assert!(reader.get("a").unwrap().is_none());
+}

@@ -132,7 +132,7 @@ fn fetch(reader: &Reader<'_>, run_ids: &[&str], ctx: &Context) -> Result<Vec<Run
     if !is_dense(run_ids.len() as u64, reader.len()?) {
         let mut records = Vec::with_capacity(run_ids.len());
         for run_id in run_ids {
-            records.extend(get(reader, run_id, ctx)?);
+            records.extend(reader.with_run(run_id, |bytes| record(reader, run_id, bytes, ctx))?);
         }
         return Ok(records);
     }
@@ -155,9 +155,10 @@ fn is_dense(count: u64, total: u64) -> bool {
     total >= 4096 && count.saturating_mul(4) > total
 }
 
-/// One run, whole.
+/// One run, whole, asked for by id: its record is kept for the next
+/// snapshots while the cache is unchanged (`Reader::with_run_kept`).
 pub(crate) fn get(reader: &Reader<'_>, run_id: &str, ctx: &Context) -> Result<Option<RunRecord>> {
-    reader.with_run(run_id, |bytes| record(reader, run_id, bytes, ctx))
+    reader.with_run_kept(run_id, |bytes| record(reader, run_id, bytes, ctx))
 }
 
 fn record(

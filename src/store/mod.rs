@@ -11,6 +11,7 @@ mod lock;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod model;
 mod reader;
+mod record_cache;
 mod tables;
 mod view;
 mod writer;
@@ -20,8 +21,10 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use parking_lot::Mutex;
 use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase};
 
 #[cfg(test)]
@@ -34,6 +37,7 @@ pub(crate) use writer::Writer;
 
 use crate::error::{Error, Result};
 use lock::{CacheLock, LockKind};
+use record_cache::RecordCache;
 
 /// Version of the cache's layout. A cache written with another version is
 /// moved aside and rebuilt from the sidecars.
@@ -53,6 +57,8 @@ pub(crate) struct Store {
     path: PathBuf,
     lock_path: PathBuf,
     lock_timeout: Duration,
+    /// Records read by id, kept while the cache is unchanged.
+    records: Arc<Mutex<RecordCache>>,
 }
 
 /// What happened to the cache file when it was opened for writing.
@@ -72,6 +78,7 @@ impl Store {
             path,
             lock_path: PathBuf::from(lock_path),
             lock_timeout,
+            records: Arc::default(),
         }
     }
 
@@ -205,7 +212,7 @@ impl Store {
         work: impl FnOnce(&Reader<'_>) -> Result<T>,
     ) -> Result<T> {
         let txn = db.begin_read().map_err(|e| Error::store(&self.path, e))?;
-        let reader = Reader::open(&txn, &self.path)?;
+        let reader = Reader::open(&txn, &self.path, &self.records)?;
         let version = reader.format_version()?;
         if version != Some(FORMAT_VERSION) {
             return Err(Error::store(
@@ -216,6 +223,7 @@ impl Store {
                 ),
             ));
         }
+        self.records.lock().begin(reader.generation()?);
         work(&reader)
     }
 

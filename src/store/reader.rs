@@ -7,7 +7,10 @@ use redb::{
     ReadableTableMetadata, TableError,
 };
 
+use parking_lot::Mutex;
+
 use super::codec::{self, RecordBytes};
+use super::record_cache::{GENERATION_KEY, RecordCache};
 use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, HOT, META, RUNS};
 use crate::error::{Error, Result};
 
@@ -20,11 +23,16 @@ pub(crate) struct Reader<'txn> {
     by_status: ReadOnlyMultimapTable<&'static str, &'static str>,
     by_updated: ReadOnlyTable<(i64, &'static str), ()>,
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
+    records: &'txn Mutex<RecordCache>,
     _txn: std::marker::PhantomData<&'txn ReadTransaction>,
 }
 
 impl<'txn> Reader<'txn> {
-    pub(super) fn open(txn: &'txn ReadTransaction, path: &Path) -> Result<Reader<'txn>> {
+    pub(super) fn open(
+        txn: &'txn ReadTransaction,
+        path: &Path,
+        records: &'txn Mutex<RecordCache>,
+    ) -> Result<Reader<'txn>> {
         let err = |e: TableError| Error::store(path, e);
         Ok(Reader {
             path: path.to_owned(),
@@ -34,6 +42,7 @@ impl<'txn> Reader<'txn> {
             by_status: txn.open_multimap_table(BY_STATUS).map_err(err)?,
             by_updated: txn.open_table(BY_UPDATED).map_err(err)?,
             meta: txn.open_table(META).map_err(err)?,
+            records,
             _txn: std::marker::PhantomData,
         })
     }
@@ -54,6 +63,15 @@ impl<'txn> Reader<'txn> {
         }
     }
 
+    /// The stamp of the last write transaction (see [`RecordCache`]); `None`
+    /// for a cache written before stamps, or an unreadable one.
+    pub(super) fn generation(&self) -> Result<Option<u64>> {
+        match self.meta.get(GENERATION_KEY).map_err(|e| self.err(e))? {
+            Some(bytes) => Ok(codec::decode_plain(bytes.value()).ok()),
+            None => Ok(None),
+        }
+    }
+
     /// Number of runs.
     pub fn len(&self) -> Result<u64> {
         self.runs.len().map_err(|e| self.err(e))
@@ -69,6 +87,25 @@ impl<'txn> Reader<'txn> {
             Some(bytes) => visit(RecordBytes(bytes.value())).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// [`Reader::with_run`] for a lookup by id that is likely to be repeated
+    /// (`get`): the record is kept, and taken from what was kept, while the
+    /// cache is unchanged.
+    pub fn with_run_kept<T>(
+        &self,
+        run_id: &str,
+        visit: impl FnOnce(RecordBytes<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let kept = self.records.lock().get(run_id);
+        let bytes = match kept {
+            Some(bytes) => bytes,
+            None => match self.runs.get(run_id).map_err(|e| self.err(e))? {
+                Some(bytes) => self.records.lock().insert(run_id, bytes.value()),
+                None => return Ok(None),
+            },
+        };
+        visit(RecordBytes(&bytes)).map(Some)
     }
 
     /// Calls `visit` with the hot section of `run_id` (in the record framing:

@@ -11,6 +11,7 @@ use redb::{
 use super::FORMAT_VERSION;
 use super::codec::{self, Hot, RecordBytes, StoredRun};
 use super::files::{DirState, FileState, FileStates};
+use super::record_cache::{self, GENERATION_KEY};
 use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, DIRS, FILES, HOT, META, RUNS, updated_key};
 use crate::error::{Error, Result};
 
@@ -60,9 +61,11 @@ pub(super) fn format_version(db: &Database, path: &Path) -> Result<Option<u32>> 
 }
 
 impl<'txn> Writer<'txn> {
+    /// The tables of `txn`, which is stamped with a new generation: records
+    /// that readers kept from before it commits are not used after.
     pub(super) fn open(txn: &'txn WriteTransaction, path: &Path) -> Result<Writer<'txn>> {
         let err = |e: TableError| Error::store(path, e);
-        Ok(Writer {
+        let mut writer = Writer {
             path: path.to_owned(),
             runs: txn.open_table(RUNS).map_err(err)?,
             hot: txn.open_table(HOT).map_err(err)?,
@@ -73,7 +76,12 @@ impl<'txn> Writer<'txn> {
             dirs: txn.open_table(DIRS).map_err(err)?,
             meta: txn.open_table(META).map_err(err)?,
             compact: false,
-        })
+        };
+        writer.set_meta(
+            GENERATION_KEY,
+            &codec::encode_plain(&record_cache::new_generation()),
+        )?;
+        Ok(writer)
     }
 
     fn err(&self, e: impl std::fmt::Display) -> Error {
