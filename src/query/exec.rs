@@ -6,15 +6,15 @@
 //! paging, the second decodes whole records for the runs returned.
 
 use super::Query;
+use super::fetch::fetch;
 use super::filter::{CmpOp, Field, Filter, Literal, RunView};
 use super::sort::{Column, SortKey, SortSpec};
 use super::top::TopRows;
 use crate::error::Result;
 use crate::liveness::Liveness;
 use crate::record::{RunRecord, lookup_nested};
-use crate::store::{Cold, Hot, HotRef, Reader, RecordBytes, ValueRef, lookup};
+use crate::store::{HotRef, Reader, RecordBytes, ValueRef, lookup};
 use crate::value::Value;
-use crate::value_map::ValueMap;
 
 /// What liveness is judged against.
 #[derive(Clone, Copy, Debug)]
@@ -127,51 +127,10 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
     fetch(reader, &page, ctx)
 }
 
-/// The whole records of `run_ids`, in that order.
-fn fetch(reader: &Reader<'_>, run_ids: &[&str], ctx: &Context) -> Result<Vec<RunRecord>> {
-    if !is_dense(run_ids.len() as u64, reader.len()?) {
-        let mut records = Vec::with_capacity(run_ids.len());
-        for run_id in run_ids {
-            records.extend(reader.with_run(run_id, |bytes| record(reader, run_id, bytes, ctx))?);
-        }
-        return Ok(records);
-    }
-    // Many runs: one ordered pass over the records instead of a lookup each.
-    let mut order: Vec<usize> = (0..run_ids.len()).collect();
-    order.sort_unstable_by_key(|&i| run_ids[i]);
-    let sorted: Vec<&str> = order.iter().map(|&i| run_ids[i]).collect();
-    let mut slots: Vec<Option<RunRecord>> = Vec::new();
-    slots.resize_with(run_ids.len(), || None);
-    reader.for_each_run_of(&sorted, |k, run_id, bytes| {
-        slots[order[k]] = Some(record(reader, run_id, bytes, ctx)?);
-        Ok(())
-    })?;
-    Ok(slots.into_iter().flatten().collect())
-}
-
 /// Whether `count` runs of `total` are enough that one pass over a whole
 /// table costs less than a lookup each. Small caches always use lookups.
-fn is_dense(count: u64, total: u64) -> bool {
+pub(super) fn is_dense(count: u64, total: u64) -> bool {
     total >= 4096 && count.saturating_mul(4) > total
-}
-
-/// One run, whole, asked for by id: its record is kept for the next
-/// snapshots while the cache is unchanged (`Reader::with_run_kept`).
-pub(crate) fn get(reader: &Reader<'_>, run_id: &str, ctx: &Context) -> Result<Option<RunRecord>> {
-    reader.with_run_kept(run_id, |bytes| record(reader, run_id, bytes, ctx))
-}
-
-fn record(
-    reader: &Reader<'_>,
-    run_id: &str,
-    bytes: RecordBytes<'_>,
-    ctx: &Context,
-) -> Result<RunRecord> {
-    let corrupt = |e| reader.corrupt(run_id, e);
-    let hot = bytes.hot().map_err(corrupt)?;
-    let hparams = bytes.hparams().map_err(corrupt)?;
-    let cold = bytes.cold().map_err(corrupt)?;
-    Ok(into_record(run_id, hot, hparams, cold, ctx))
 }
 
 /// The run ids the indexes allow, sorted; `None` when no indexed filter is
@@ -323,36 +282,16 @@ fn sort_value(key: &SortKey, run: &RunView<'_>) -> Option<Value> {
     }
 }
 
-fn into_record(run_id: &str, hot: Hot, hparams: ValueMap, cold: Cold, ctx: &Context) -> RunRecord {
-    RunRecord {
-        run_id: run_id.to_owned(),
-        alive: ctx
-            .liveness
-            .is_alive(&hot.status, hot.heartbeat_at, ctx.now),
-        status: hot.status,
-        created_at: hot.created_at,
-        updated_at: hot.updated_at,
-        ended_at: hot.ended_at,
-        run_dir: cold.run_dir,
-        checkpoint_path: cold.checkpoint_path,
-        config: cold.config,
-        hparams,
-        summary: hot.summary,
-        tags: hot.tags,
-        notes: cold.notes,
-        heartbeat_at: hot.heartbeat_at,
-    }
-}
-
 #[cfg(test)]
 mod tests {
 
     use std::time::Duration;
 
     use super::*;
-    use crate::query::Query;
+    use crate::query::{Query, get};
     use crate::status::Status;
-    use crate::store::{Store, StoredRun};
+    use crate::store::{Cold, Hot, Store, StoredRun};
+    use crate::value_map::ValueMap;
 
     fn parts(status: Status, tag: &str) -> StoredRun {
         let hot = Hot {
@@ -496,7 +435,8 @@ mod properties {
     use super::*;
     use crate::query::filter::tests::filter;
     use crate::status::Status;
-    use crate::store::{Store, StoredRun};
+    use crate::store::{Cold, Hot, Store, StoredRun};
+    use crate::value_map::ValueMap;
 
     fn stored(status: u8, tags: &[u8], metric: Option<i8>, updated: u8) -> StoredRun {
         let mut summary = ValueMap::new();

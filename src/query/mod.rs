@@ -1,11 +1,13 @@
 //! Queries: which runs to return, in which order, how many.
 
 mod exec;
+mod fetch;
 pub(crate) mod filter;
 mod sort;
 mod top;
 
-pub(crate) use exec::{Context, get, run};
+pub(crate) use exec::{Context, run};
+pub(crate) use fetch::get;
 pub use filter::{CmpOp, Field, Filter, FilterError, Literal, TimeLiteral};
 pub use sort::{Column, SortKey, SortSpec};
 
