@@ -256,18 +256,22 @@ fn an_explicit_id_is_used_and_a_taken_directory_is_an_error() {
     assert!(first.run_dir().ends_with("job-42"));
     first.detach().unwrap();
     // The same id within the same second names the same directory. (Runs
-    // created in different seconds live in different folders.)
+    // created in different seconds live in different folders: when the
+    // clock turns a second between two attempts, the next one meets the
+    // run made last.)
+    let mut last = first.run_dir().to_path_buf();
     for _ in 0..5 {
         match RunWriter::create(cache.path(), quiet().run_id("job-42")) {
             Err(Error::Io { path, source }) => {
                 assert_eq!(source.kind(), std::io::ErrorKind::AlreadyExists);
-                assert_eq!(path, first.run_dir());
+                assert_eq!(path, last);
                 // The existing run was not touched.
-                assert_eq!(read_sidecar(first.run_dir()).status, Status::Running);
+                assert_eq!(read_sidecar(&last).status, Status::Running);
                 return;
             }
             Ok(other) => {
-                assert_ne!(other.run_dir(), first.run_dir());
+                assert_ne!(other.run_dir(), last);
+                last = other.run_dir().to_path_buf();
                 other.detach().unwrap();
             }
             Err(e) => panic!("{e}"),
