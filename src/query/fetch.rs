@@ -15,7 +15,7 @@ use std::thread;
 use super::exec::{Context, is_dense};
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
-use crate::store::{Cold, Hot, Reader, RecordBytes};
+use crate::store::{Cold, Hot, Lists, Reader, RecordBytes};
 use crate::value_map::ValueMap;
 
 /// Pages of at least this many records are decoded on every core; below,
@@ -204,12 +204,13 @@ impl Batch {
         self.records.push((k, self.bytes.len()));
     }
 
-    fn iter(&self) -> impl Iterator<Item = (usize, RecordBytes<'_>)> {
+    /// The records, read with the key lists of `lists`.
+    fn iter<'a>(&'a self, lists: Lists<'a>) -> impl Iterator<Item = (usize, RecordBytes<'a>)> {
         let mut start = 0;
         self.records.iter().map(move |&(k, end)| {
             let bytes = &self.bytes[start..end];
             start = end;
-            (k, RecordBytes(bytes))
+            (k, RecordBytes::new(bytes, lists))
         })
     }
 }
@@ -248,7 +249,7 @@ impl Decoding<'_, '_> {
         if self.has_failed_before(batch.index) {
             return;
         }
-        for (k, bytes) in batch.iter() {
+        for (k, bytes) in batch.iter(self.reader.key_lists()) {
             match record(self.reader, self.run_ids[k], bytes, self.ctx) {
                 Ok(record) => out.records.push((k, record)),
                 Err(e) => {
@@ -288,7 +289,7 @@ fn read_batches(
             if decoding.has_failed() {
                 return Ok(());
             }
-            batch.push(k, bytes.0);
+            batch.push(k, bytes.bytes);
             if batch.records.len() == batch_len {
                 let next = Batch::new(batch.index + 1, batch.bytes.len(), batch_len);
                 hand_off(std::mem::replace(&mut batch, next));

@@ -12,6 +12,10 @@
 //! - hparams: the flattened hyper-parameters (hparams filters and sorts);
 //! - cold: run_dir, checkpoint, notes and config (only for whole records).
 //!
+//! The names of a map (summary, hparams, config) are stored in the record,
+//! or, mostly, as the id of a list stored once for every record with the
+//! same names (see `key_lists`).
+//!
 //! Decoding is bounded: every length is checked against [`DECODE_LIMIT`]
 //! before anything is allocated, and nesting against [`MAX_DEPTH`], so
 //! arbitrary bytes give an error, never a panic or an abort on allocation.
@@ -92,11 +96,26 @@ impl From<DecodeError> for CorruptRecord {
 }
 
 /// Encodes a record's three sections.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn encode_record(run: &StoredRun) -> Vec<u8> {
+    encode_record_with(run, &mut |_| None)
+}
+
+/// Encodes a record's three sections; `dictionary` gives the id of a stored
+/// key list for the keys block of a map (see [`KeyLists`]), or `None` to
+/// store the keys in the record.
+pub(crate) fn encode_record_with(
+    run: &StoredRun,
+    dictionary: &mut dyn FnMut(&[u8]) -> Option<u32>,
+) -> Vec<u8> {
+    let mut keys = |map: &ValueMap| KeysRef::of(map, dictionary);
+    let summary = keys(&run.hot.summary);
+    let hparams = keys(&run.hparams);
+    let config = keys(&run.cold.config);
     let mut out = Vec::with_capacity(1024);
-    put_section(&mut out, &HotRef(&run.hot));
-    put_section(&mut out, &MapRef(&run.hparams));
-    encode_into(&mut out, &ColdRef(&run.cold));
+    put_section(&mut out, &HotRef(&run.hot, summary));
+    put_section(&mut out, &MapRef(&run.hparams, hparams));
+    encode_into(&mut out, &ColdRef(&run.cold, config));
     out
 }
 
@@ -130,27 +149,62 @@ fn encode_into(out: &mut Vec<u8>, value: &impl Encode) {
     }
 }
 
-/// A stored record, borrowed from the database; sections decode on demand.
+/// The key lists stored apart from the records (a dictionary: most runs
+/// share a few lists of hparam and metric names, ~1.1 KB each), by id.
+pub(crate) trait KeyLists: Sync {
+    /// The list stored under `id`, if there is one.
+    fn key_list(&self, id: u32) -> Option<&KeyList>;
+}
+
+/// No stored key lists: records whose keys are all in the record.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) struct NoKeyLists;
+
+#[cfg(any(test, feature = "fuzzing"))]
+impl KeyLists for NoKeyLists {
+    fn key_list(&self, _: u32) -> Option<&KeyList> {
+        None
+    }
+}
+
+/// The decoding context of a record: where its key lists are.
+pub(crate) type Lists<'a> = &'a dyn KeyLists;
+
+/// A stored record, borrowed from the database, with the key lists it may
+/// refer to; sections decode on demand.
 #[derive(Clone, Copy)]
-pub(crate) struct RecordBytes<'a>(pub &'a [u8]);
+pub(crate) struct RecordBytes<'a> {
+    pub bytes: &'a [u8],
+    pub lists: Lists<'a>,
+}
 
 impl<'a> RecordBytes<'a> {
+    pub fn new(bytes: &'a [u8], lists: Lists<'a>) -> RecordBytes<'a> {
+        RecordBytes { bytes, lists }
+    }
+
+    /// A record whose keys are all in the record (tests, fuzzing).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn plain(bytes: &'a [u8]) -> RecordBytes<'a> {
+        RecordBytes::new(bytes, &NoKeyLists)
+    }
+
     pub(crate) fn sections(self) -> Result<Sections<'a>, CorruptRecord> {
-        let (hot, rest) = take_section(self.0)?;
+        let (hot, rest) = take_section(self.bytes)?;
         let (hparams, cold) = take_section(rest)?;
         Ok(Sections { hot, hparams, cold })
     }
 
     pub fn hot(self) -> Result<Hot, CorruptRecord> {
-        decode_all::<HotOwned>(self.sections()?.hot).map(|h| h.0)
+        decode_section::<HotOwned>(self.sections()?.hot, self.lists).map(|h| h.0)
     }
 
     pub fn hparams(self) -> Result<ValueMap, CorruptRecord> {
-        decode_all::<MapOwned>(self.sections()?.hparams).map(|m| m.0)
+        decode_section::<MapOwned>(self.sections()?.hparams, self.lists).map(|m| m.0)
     }
 
     pub fn cold(self) -> Result<Cold, CorruptRecord> {
-        decode_all::<ColdOwned>(self.sections()?.cold).map(|c| c.0)
+        decode_section::<ColdOwned>(self.sections()?.cold, self.lists).map(|c| c.0)
     }
 
     pub fn whole(self) -> Result<StoredRun, CorruptRecord> {
@@ -175,13 +229,28 @@ fn take_section(bytes: &[u8]) -> Result<(&[u8], &[u8]), CorruptRecord> {
 
 fn decode_all<T: Decode<()>>(bytes: &[u8]) -> Result<T, CorruptRecord> {
     let (value, read) = bincode::decode_from_slice::<T, _>(bytes, config())?;
+    check_consumed(bytes, read)?;
+    Ok(value)
+}
+
+/// Decodes one section of a record, whose maps may name stored key lists.
+fn decode_section<'a, T: Decode<Lists<'a>>>(
+    bytes: &[u8],
+    lists: Lists<'a>,
+) -> Result<T, CorruptRecord> {
+    let (value, read) = bincode::decode_from_slice_with_context::<_, T, _>(bytes, config(), lists)?;
+    check_consumed(bytes, read)?;
+    Ok(value)
+}
+
+fn check_consumed(bytes: &[u8], read: usize) -> Result<(), CorruptRecord> {
     if read != bytes.len() {
         return Err(CorruptRecord(format!(
             "{} trailing bytes in a section",
             bytes.len() - read
         )));
     }
-    Ok(value)
+    Ok(())
 }
 
 /// Encodes any plain bincode value (scan state, meta).
@@ -319,21 +388,76 @@ fn claim_len<T, D: Decoder>(d: &mut D) -> Result<usize, DecodeError> {
     Ok(len)
 }
 
-/// A map is stored as its length, its keys as one block, then its values:
+/// A map is stored as its length, where its keys are, then its values:
 ///
 /// ```text
-/// [len][keys block length][key 0][key 1]...[value 0][value 1]...
+/// [len][0][keys block length][key 0][key 1]...[value 0][value 1]...
+/// [len][id][value 0][value 1]...
 /// ```
 ///
-/// so that a map with the same names as one decoded before is recognized by
-/// comparing one block of bytes (see [`recent_keys`]). Keys are written
-/// sorted and unique ([`ValueMap`] keeps them so); decoding checks it.
-fn encode_map<E: Encoder>(map: &ValueMap, e: &mut E) -> Result<(), EncodeError> {
+/// The keys (sorted and unique: [`ValueMap`] keeps them so; decoding
+/// checks it) are either in the record, as one block, so that a map with
+/// the same names as one decoded just before is recognized by one
+/// comparison (see [`recent_keys`]), or a stored key list's id (see
+/// [`KeyLists`]): the same ~1.1 KB of hparam names then take a few bytes
+/// in each of thousands of records.
+fn encode_map<E: Encoder>(map: &ValueMap, keys: KeysRef, e: &mut E) -> Result<(), EncodeError> {
     map.len().encode(e)?;
-    let block: usize = map.keys().map(|k| varint_len(k.len()) + k.len()).sum();
-    block.encode(e)?;
-    map.keys().try_for_each(|k| k.encode(e))?;
+    match keys {
+        KeysRef::Stored(id) => id.encode(e)?,
+        KeysRef::Inline => {
+            0u32.encode(e)?;
+            let block: usize = map.keys().map(|k| varint_len(k.len()) + k.len()).sum();
+            block.encode(e)?;
+            map.keys().try_for_each(|k| k.encode(e))?;
+        }
+    }
     map.values().try_for_each(|v| encode_value(v, e))
+}
+
+/// Where a map's keys are stored.
+#[derive(Clone, Copy, Debug)]
+enum KeysRef {
+    /// In the record.
+    Inline,
+    /// In the stored key list of this id (never 0).
+    Stored(u32),
+}
+
+impl KeysRef {
+    fn of(map: &ValueMap, dictionary: &mut dyn FnMut(&[u8]) -> Option<u32>) -> KeysRef {
+        if map.is_empty() {
+            return KeysRef::Inline;
+        }
+        match dictionary(&key_block(map)) {
+            Some(id) if id != 0 => KeysRef::Stored(id),
+            _ => KeysRef::Inline,
+        }
+    }
+}
+
+/// The keys of `map` as a record stores them: bincode strings back to back.
+pub(crate) fn key_block(map: &ValueMap) -> Vec<u8> {
+    let mut out = Vec::with_capacity(map.keys().map(|k| k.len() + 1).sum());
+    for key in map.keys() {
+        encode_into(&mut out, &key);
+    }
+    out
+}
+
+/// A stored key list read back: checked as the keys block of a record is
+/// (UTF-8, sorted, unique, nothing left over).
+pub(crate) fn parse_key_list(block: &[u8]) -> Result<KeyList, CorruptRecord> {
+    let mut d = DecoderImpl::new(SliceReader::new(block), config(), ());
+    let mut keys: Vec<Arc<str>> = Vec::new();
+    while d.reader().peek_read(1).is_some() {
+        let key = <&str>::borrow_decode(&mut d)?;
+        if keys.last().is_some_and(|last| **last >= *key) {
+            return Err(CorruptRecord("stored key list out of order".to_owned()));
+        }
+        keys.push(shared_str(key));
+    }
+    Ok(Arc::new(keys))
 }
 
 /// Bytes of bincode's variable-length encoding of `n`.
@@ -346,20 +470,37 @@ fn varint_len(n: usize) -> usize {
     }
 }
 
-fn decode_map<D: Decoder>(d: &mut D, kind: MapKind) -> Result<ValueMap, DecodeError> {
+fn decode_map<'a, D: Decoder<Context = Lists<'a>>>(
+    d: &mut D,
+    kind: MapKind,
+) -> Result<ValueMap, DecodeError> {
     let len = claim_len::<Value, D>(d)?;
-    let block_len = claim_len::<u8, D>(d)?;
-    let reader = d.reader();
-    // Records are decoded from slices, which lend the block; other readers
-    // copy it.
-    let keys = if let Some(block) = reader.peek_read(block_len) {
-        let keys = decode_keys(kind, len, block)?;
-        reader.consume(block_len);
-        keys
-    } else {
-        let mut block = vec![0; block_len];
-        reader.read(&mut block)?;
-        decode_keys(kind, len, &block)?
+    let keys = match u32::decode(d)? {
+        0 => {
+            let block_len = claim_len::<u8, D>(d)?;
+            let reader = d.reader();
+            // Records are decoded from slices, which lend the block; other
+            // readers copy it.
+            if let Some(block) = reader.peek_read(block_len) {
+                let keys = decode_keys(kind, len, block)?;
+                reader.consume(block_len);
+                keys
+            } else {
+                let mut block = vec![0; block_len];
+                reader.read(&mut block)?;
+                decode_keys(kind, len, &block)?
+            }
+        }
+        id => {
+            let lists: Lists<'a> = *d.context();
+            let keys = lists.key_list(id).ok_or(DecodeError::Other(
+                "the map names a key list the cache lacks",
+            ))?;
+            if keys.len() != len {
+                return Err(DecodeError::Other("map keys do not fill their block"));
+            }
+            Arc::clone(keys)
+        }
     };
     let mut values = Vec::with_capacity(len);
     for _ in 0..len {
@@ -434,9 +575,9 @@ pub(crate) fn decode_status<D: Decoder>(d: &mut D) -> Result<Status, DecodeError
 
 // Borrowing wrappers to encode, owning wrappers to decode.
 
-struct HotRef<'a>(&'a Hot);
-struct MapRef<'a>(&'a ValueMap);
-struct ColdRef<'a>(&'a Cold);
+struct HotRef<'a>(&'a Hot, KeysRef);
+struct MapRef<'a>(&'a ValueMap, KeysRef);
+struct ColdRef<'a>(&'a Cold, KeysRef);
 struct HotOwned(Hot);
 struct MapOwned(ValueMap);
 struct ColdOwned(Cold);
@@ -450,12 +591,12 @@ impl Encode for HotRef<'_> {
         h.ended_at.encode(e)?;
         h.heartbeat_at.encode(e)?;
         h.tags.encode(e)?;
-        encode_map(&h.summary, e)
+        encode_map(&h.summary, self.1, e)
     }
 }
 
-impl<C> Decode<C> for HotOwned {
-    fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
+impl<'a> Decode<Lists<'a>> for HotOwned {
+    fn decode<D: Decoder<Context = Lists<'a>>>(d: &mut D) -> Result<Self, DecodeError> {
         Ok(HotOwned(Hot {
             status: decode_status(d)?,
             created_at: f64::decode(d)?,
@@ -470,12 +611,12 @@ impl<C> Decode<C> for HotOwned {
 
 impl Encode for MapRef<'_> {
     fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
-        encode_map(self.0, e)
+        encode_map(self.0, self.1, e)
     }
 }
 
-impl<C> Decode<C> for MapOwned {
-    fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
+impl<'a> Decode<Lists<'a>> for MapOwned {
+    fn decode<D: Decoder<Context = Lists<'a>>>(d: &mut D) -> Result<Self, DecodeError> {
         decode_map(d, MapKind::Hparams).map(MapOwned)
     }
 }
@@ -486,12 +627,12 @@ impl Encode for ColdRef<'_> {
         c.run_dir.encode(e)?;
         c.checkpoint_path.encode(e)?;
         c.notes.encode(e)?;
-        encode_map(&c.config, e)
+        encode_map(&c.config, self.1, e)
     }
 }
 
-impl<C> Decode<C> for ColdOwned {
-    fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
+impl<'a> Decode<Lists<'a>> for ColdOwned {
+    fn decode<D: Decoder<Context = Lists<'a>>>(d: &mut D) -> Result<Self, DecodeError> {
         Ok(ColdOwned(Cold {
             run_dir: String::decode(d)?,
             checkpoint_path: Option::<String>::decode(d)?,
@@ -540,7 +681,7 @@ mod tests {
     fn sections_round_trip_independently() {
         let run = sample();
         let bytes = encode_record(&run);
-        let record = RecordBytes(&bytes);
+        let record = RecordBytes::plain(&bytes);
         assert_eq!(record.hot().unwrap(), run.hot);
         assert_eq!(record.hparams().unwrap(), run.hparams);
         assert_eq!(record.cold().unwrap(), run.cold);
@@ -560,11 +701,11 @@ mod tests {
             .into();
             let bytes = encode_record(&run);
             assert_eq!(
-                RecordBytes(&bytes).whole().unwrap(),
+                RecordBytes::plain(&bytes).whole().unwrap(),
                 run,
                 "keys of {n} bytes"
             );
-            let borrowed = RecordBytes(&bytes).hparams_ref().unwrap();
+            let borrowed = RecordBytes::plain(&bytes).hparams_ref().unwrap();
             assert_eq!(borrowed.len(), 2);
         }
         assert_eq!(varint_len(0x1_0000_0000), 9);
@@ -575,14 +716,14 @@ mod tests {
         let run = sample();
         let (a, b) = (encode_record(&run), encode_record(&run));
         let (a, b) = (
-            RecordBytes(&a).hparams().unwrap(),
-            RecordBytes(&b).hparams().unwrap(),
+            RecordBytes::plain(&a).hparams().unwrap(),
+            RecordBytes::plain(&b).hparams().unwrap(),
         );
         assert!(a.shares_keys_with(&b));
         let mut other = sample();
         other.hparams.insert("zzz", Value::Null);
         let c = encode_record(&other);
-        let c = RecordBytes(&c).hparams().unwrap();
+        let c = RecordBytes::plain(&c).hparams().unwrap();
         assert!(!a.shares_keys_with(&c));
         assert_eq!(c, other.hparams);
     }
@@ -593,12 +734,52 @@ mod tests {
         run.hparams.insert("optim.name", Value::from("adamw"));
         let (a, b) = (encode_record(&run), encode_record(&run));
         let (a, b) = (
-            RecordBytes(&a).hparams().unwrap(),
-            RecordBytes(&b).hparams().unwrap(),
+            RecordBytes::plain(&a).hparams().unwrap(),
+            RecordBytes::plain(&b).hparams().unwrap(),
         );
         match (a.get("optim.name"), b.get("optim.name")) {
             (Some(Value::Str(a)), Some(Value::Str(b))) => assert!(Arc::ptr_eq(a, b)),
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// Key lists 1, 2, ... in a vector.
+    struct Lists(Vec<KeyList>);
+
+    impl KeyLists for Lists {
+        fn key_list(&self, id: u32) -> Option<&KeyList> {
+            self.0.get((id as usize).checked_sub(1)?)
+        }
+    }
+
+    #[test]
+    fn maps_may_name_stored_key_lists_which_must_fit() {
+        let run = sample();
+        let mut stored = Vec::new();
+        let bytes = encode_record_with(&run, &mut |block| {
+            stored.push(parse_key_list(block).unwrap());
+            Some(stored.len() as u32)
+        });
+        assert!(bytes.len() < encode_record(&run).len());
+        let lists = Lists(stored);
+        assert_eq!(RecordBytes::new(&bytes, &lists).whole().unwrap(), run);
+        let summary = RecordBytes::new(&bytes, &lists).hot_ref().unwrap();
+        assert!(summary.metric("loss").is_some());
+        assert_eq!(
+            RecordBytes::new(&bytes, &lists)
+                .hparams_ref()
+                .unwrap()
+                .len(),
+            2
+        );
+        // A list the record names but the cache lacks, or of another length.
+        for lists in [
+            Lists(Vec::new()),
+            Lists((0..3).map(|_| Arc::new(Vec::new())).collect()),
+        ] {
+            let record = RecordBytes::new(&bytes, &lists);
+            assert!(record.hot().is_err() && record.hparams().is_err() && record.cold().is_err());
+            assert!(record.hot_ref().is_err() && record.hparams_ref().is_err());
         }
     }
 
@@ -612,47 +793,53 @@ mod tests {
 
     #[test]
     fn stored_keys_out_of_order_duplicated_or_miscounted_are_refused() {
-        // [len][keys block length][keys...][values: null tags]
+        // [len][0: keys in the record][keys block length][keys...][values: null tags]
         let cases: [(&[u8], &str); 4] = [
             (
-                &encode_plain(&(2usize, 4usize, "b", "a", NULL, NULL)),
+                &encode_plain(&(2usize, 0u32, 4usize, "b", "a", NULL, NULL)),
                 "out of order",
             ),
             (
-                &encode_plain(&(2usize, 4usize, "a", "a", NULL, NULL)),
+                &encode_plain(&(2usize, 0u32, 4usize, "a", "a", NULL, NULL)),
                 "out of order",
             ),
             (
-                &encode_plain(&(1usize, 4usize, "a", "b", NULL)),
+                &encode_plain(&(1usize, 0u32, 4usize, "a", "b", NULL)),
                 "do not fill",
             ),
-            (&encode_plain(&(2usize, 2usize, "a", "b", NULL, NULL)), ""),
+            (
+                &encode_plain(&(2usize, 0u32, 2usize, "a", "b", NULL, NULL)),
+                "",
+            ),
         ];
         for (body, why) in cases {
             let bytes = with_hparams(body);
-            let err = RecordBytes(&bytes).hparams().unwrap_err().to_string();
+            let err = RecordBytes::plain(&bytes)
+                .hparams()
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(why), "{err}");
             // A second decoding of the same bytes (which the first may have
             // remembered) is refused as well.
-            assert!(RecordBytes(&bytes).hparams().is_err());
+            assert!(RecordBytes::plain(&bytes).hparams().is_err());
         }
-        let good = with_hparams(&encode_plain(&(2usize, 4usize, "a", "b", NULL, TRUE)));
-        let map = RecordBytes(&good).hparams().unwrap();
+        let good = with_hparams(&encode_plain(&(2usize, 0u32, 4usize, "a", "b", NULL, TRUE)));
+        let map = RecordBytes::plain(&good).hparams().unwrap();
         assert_eq!(
             map,
             ValueMap::from([("a", Value::Null), ("b", Value::Bool(true))])
         );
         // The same block with another count, after it was remembered.
-        let miscounted = with_hparams(&encode_plain(&(1usize, 4usize, "a", "b", NULL)));
-        assert!(RecordBytes(&miscounted).hparams().is_err());
-        assert!(RecordBytes(&miscounted).hparams_ref().is_err());
+        let miscounted = with_hparams(&encode_plain(&(1usize, 0u32, 4usize, "a", "b", NULL)));
+        assert!(RecordBytes::plain(&miscounted).hparams().is_err());
+        assert!(RecordBytes::plain(&miscounted).hparams_ref().is_err());
     }
 
     #[test]
     fn every_truncation_is_an_error_not_a_panic() {
         let bytes = encode_record(&sample());
         for end in 0..bytes.len() {
-            let record = RecordBytes(&bytes[..end]);
+            let record = RecordBytes::plain(&bytes[..end]);
             let all_ok = record.hot().is_ok() && record.hparams().is_ok() && record.cold().is_ok();
             assert!(!all_ok, "truncated at {end} decoded whole");
         }
@@ -671,7 +858,7 @@ mod tests {
         let mut bytes = (section.len() as u32).to_le_bytes().to_vec();
         bytes.extend_from_slice(&section);
         bytes.extend_from_slice(&[1, 0, 0, 0, 0]); // an empty hparams section
-        let err = RecordBytes(&bytes).hot().unwrap_err();
+        let err = RecordBytes::plain(&bytes).hot().unwrap_err();
         assert!(err.to_string().contains("LimitExceeded"), "{err}");
     }
 
@@ -684,6 +871,6 @@ mod tests {
         let mut run = sample();
         run.hparams = [("deep".to_owned(), v)].into();
         let bytes = encode_record(&run);
-        assert!(RecordBytes(&bytes).hparams().is_err());
+        assert!(RecordBytes::plain(&bytes).hparams().is_err());
     }
 }

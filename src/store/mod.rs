@@ -7,6 +7,7 @@
 
 mod codec;
 mod files;
+mod key_lists;
 mod lock;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod model;
@@ -29,7 +30,7 @@ use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase};
 
 #[cfg(test)]
 pub(crate) use codec::encode_record;
-pub(crate) use codec::{Cold, Hot, RecordBytes, StoredRun};
+pub(crate) use codec::{Cold, Hot, Lists, RecordBytes, StoredRun};
 pub(crate) use files::{DirState, FileStamp, FileState, FileStates};
 pub(crate) use reader::Reader;
 pub(crate) use view::{HotRef, ValueRef, lookup};
@@ -41,7 +42,7 @@ use record_cache::RecordCache;
 
 /// Version of the cache's layout. A cache written with another version is
 /// moved aside and rebuilt from the sidecars.
-pub(crate) const FORMAT_VERSION: u32 = 4;
+pub(crate) const FORMAT_VERSION: u32 = 5;
 
 /// Mode of the cache file and its lock when created, before the umask:
 /// the user's umask decides, except that they are never world-writable
@@ -309,7 +310,7 @@ impl Store {
 /// Decodes arbitrary bytes as a record (for the fuzz targets).
 #[cfg(feature = "fuzzing")]
 pub(crate) fn decode_for_fuzzing(bytes: &[u8]) -> bool {
-    let record = RecordBytes(bytes);
+    let record = RecordBytes::plain(bytes);
     let hot = record.hot().is_ok();
     let hparams = record.hparams().is_ok();
     let cold = record.cold().is_ok();
@@ -368,6 +369,7 @@ mod tests {
 
     use super::*;
     use crate::status::Status;
+    use crate::store::view::ValueRef;
     use crate::value::Value;
 
     fn store(dir: &Path) -> Store {
@@ -424,6 +426,138 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             model::check(dir.path(), &ops).map_err(TestCaseError::fail)?;
         }
+    }
+
+    /// A run whose hparams are named `names`.
+    fn with_hparams(names: &[String]) -> StoredRun {
+        let hparams = names.iter().map(|n| (n.as_str(), Value::Int(1))).collect();
+        let mut run = stored(hot(Status::Completed, &["t"], 1.0), hparams);
+        run.hot.summary.insert("val_acc", Value::Float(0.5));
+        run
+    }
+
+    #[test]
+    fn runs_with_the_same_names_store_them_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let names: Vec<String> = (0..57)
+            .map(|i| format!("group{}.hparam_{i}", i % 7))
+            .collect();
+        let run = with_hparams(&names);
+        let (lists, len) = store
+            .write(|w, _| {
+                for i in 0..100 {
+                    w.upsert(&format!("r{i}"), &run)?;
+                }
+                w.key_lists_and_record_len("r7")
+            })
+            .unwrap()
+            .0;
+        // One list of hparam names, one of summary names.
+        assert_eq!(lists, 2);
+        let plain = codec::encode_record(&run).len();
+        let len = len.unwrap();
+        assert!(
+            len * 3 < plain,
+            "{len} bytes stored, {plain} with the names"
+        );
+        // Read back whole, by a query's borrowed views, and after a rewrite
+        // by another transaction (which loads the dictionary again).
+        let check = |store: &Store| {
+            store
+                .read(|r| {
+                    let got = r.with_run("r7", |b| Ok(b.whole().unwrap()))?.unwrap();
+                    assert_eq!(got, run);
+                    let views = r.with_run("r7", |b| Ok(b.hparams_ref().unwrap().len()))?;
+                    assert_eq!(views, Some(57));
+                    let hot = r.with_hot("r7", |b| {
+                        Ok(b.hot_ref().unwrap().metric("val_acc") == Some(ValueRef::Float(0.5)))
+                    })?;
+                    assert_eq!(hot, Some(true));
+                    Ok(())
+                })
+                .unwrap()
+        };
+        check(&store);
+        store.write(|w, _| w.upsert("r8", &run)).unwrap();
+        check(&store);
+        assert_eq!(
+            store
+                .write(|w, _| w.key_lists_and_record_len("r8"))
+                .unwrap()
+                .0
+                .0,
+            2
+        );
+    }
+
+    #[test]
+    fn past_the_dictionary_cap_names_stay_in_the_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let n = key_lists::MAX_LISTS as usize + 5;
+        store
+            .write(|w, _| {
+                for i in 0..n {
+                    w.upsert(&format!("r{i}"), &with_hparams(&[format!("only_{i}")]))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let (lists, _) = store
+            .write(|w, _| w.key_lists_and_record_len("r0"))
+            .unwrap()
+            .0;
+        assert_eq!(lists, u64::from(key_lists::MAX_LISTS));
+        store
+            .read(|r| {
+                for i in [0, n - 1] {
+                    let got = r
+                        .with_run(&format!("r{i}"), |b| Ok(b.hparams().unwrap()))?
+                        .unwrap();
+                    assert_eq!(got.keys().collect::<Vec<_>>(), [format!("only_{i}")]);
+                }
+                assert!(r.verify_indexes()?.is_empty());
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn a_damaged_key_list_makes_its_records_corrupt_not_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let names: Vec<String> = (0..5).map(|i| format!("k{i}")).collect();
+        store
+            .write(|w, _| w.upsert("r1", &with_hparams(&names)))
+            .unwrap();
+        // Keys out of order, then not a key list at all.
+        for damage in [&codec::encode_plain(&("b", "a"))[..], b"\xff\xff"] {
+            store
+                .write(|w, _| {
+                    // The summary's list and the hparams' (1 and 2).
+                    w.put_raw_key_list(1, damage)?;
+                    w.put_raw_key_list(2, damage)
+                })
+                .unwrap();
+            let err = store
+                .read(|r| {
+                    r.with_run("r1", |b| Ok(b.hparams().map_err(|e| r.corrupt("r1", e))))?
+                        .unwrap()
+                })
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("run r1") && err.contains("key list"), "{err}");
+        }
+        // New lists are stored after the damaged one, never over it.
+        store
+            .write(|w, _| w.upsert("r2", &with_hparams(&["other".to_owned()])))
+            .unwrap();
+        let got = store
+            .read(|r| r.with_run("r2", |b| Ok(b.hparams().unwrap())))
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["other"]);
     }
 
     #[test]

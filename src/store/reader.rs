@@ -10,8 +10,9 @@ use redb::{
 use parking_lot::Mutex;
 
 use super::codec::{self, RecordBytes};
+use super::key_lists::StoredKeyLists;
 use super::record_cache::{GENERATION_KEY, RecordCache};
-use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, HOT, META, RUNS};
+use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, HOT, KEY_LISTS, META, RUNS};
 use crate::error::{Error, Result};
 
 /// The tables of one read snapshot.
@@ -23,6 +24,7 @@ pub(crate) struct Reader<'txn> {
     by_status: ReadOnlyMultimapTable<&'static str, &'static str>,
     by_updated: ReadOnlyTable<(i64, &'static str), ()>,
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
+    key_lists: StoredKeyLists,
     records: &'txn Mutex<RecordCache>,
     _txn: std::marker::PhantomData<&'txn ReadTransaction>,
 }
@@ -42,6 +44,8 @@ impl<'txn> Reader<'txn> {
             by_status: txn.open_multimap_table(BY_STATUS).map_err(err)?,
             by_updated: txn.open_table(BY_UPDATED).map_err(err)?,
             meta: txn.open_table(META).map_err(err)?,
+            key_lists: StoredKeyLists::new(txn.open_table(KEY_LISTS).map_err(err)?)
+                .map_err(|e| Error::store(path, e))?,
             records,
             _txn: std::marker::PhantomData,
         })
@@ -72,6 +76,11 @@ impl<'txn> Reader<'txn> {
         }
     }
 
+    /// The stored key lists records may name.
+    pub fn key_lists(&self) -> &StoredKeyLists {
+        &self.key_lists
+    }
+
     /// Number of runs.
     pub fn len(&self) -> Result<u64> {
         self.runs.len().map_err(|e| self.err(e))
@@ -84,7 +93,7 @@ impl<'txn> Reader<'txn> {
         visit: impl FnOnce(RecordBytes<'_>) -> Result<T>,
     ) -> Result<Option<T>> {
         match self.runs.get(run_id).map_err(|e| self.err(e))? {
-            Some(bytes) => visit(RecordBytes(bytes.value())).map(Some),
+            Some(bytes) => visit(RecordBytes::new(bytes.value(), &self.key_lists)).map(Some),
             None => Ok(None),
         }
     }
@@ -105,7 +114,7 @@ impl<'txn> Reader<'txn> {
                 None => return Ok(None),
             },
         };
-        visit(RecordBytes(&bytes)).map(Some)
+        visit(RecordBytes::new(&bytes, &self.key_lists)).map(Some)
     }
 
     /// Calls `visit` with the hot section of `run_id` (in the record framing:
@@ -116,7 +125,7 @@ impl<'txn> Reader<'txn> {
         visit: impl FnOnce(RecordBytes<'_>) -> Result<T>,
     ) -> Result<Option<T>> {
         match self.hot.get(run_id).map_err(|e| self.err(e))? {
-            Some(bytes) => visit(RecordBytes(bytes.value())).map(Some),
+            Some(bytes) => visit(RecordBytes::new(bytes.value(), &self.key_lists)).map(Some),
             None => Ok(None),
         }
     }
@@ -128,7 +137,7 @@ impl<'txn> Reader<'txn> {
     ) -> Result<()> {
         for entry in self.hot.iter().map_err(|e| self.err(e))? {
             let (id, bytes) = entry.map_err(|e| self.err(e))?;
-            visit(id.value(), RecordBytes(bytes.value()))?;
+            visit(id.value(), RecordBytes::new(bytes.value(), &self.key_lists))?;
         }
         Ok(())
     }
@@ -140,7 +149,7 @@ impl<'txn> Reader<'txn> {
     ) -> Result<()> {
         for entry in self.runs.iter().map_err(|e| self.err(e))? {
             let (id, bytes) = entry.map_err(|e| self.err(e))?;
-            visit(id.value(), RecordBytes(bytes.value()))?;
+            visit(id.value(), RecordBytes::new(bytes.value(), &self.key_lists))?;
         }
         Ok(())
     }
@@ -217,7 +226,7 @@ impl<'txn> Reader<'txn> {
             match wanted.peek() {
                 None => break,
                 Some((i, w)) if **w == id => {
-                    visit(*i, id, RecordBytes(bytes.value()))?;
+                    visit(*i, id, RecordBytes::new(bytes.value(), &self.key_lists))?;
                     wanted.next();
                 }
                 Some(_) => {}
@@ -298,7 +307,7 @@ impl Reader<'_> {
             let (id, bytes) = entry.map_err(|e| self.err(e))?;
             hot_rows += 1;
             // Compared as bytes: a NaN metric is not equal to itself.
-            let in_runs = self.with_run(id.value(), |full| Ok(codec::hot_only(full.0)))?;
+            let in_runs = self.with_run(id.value(), |full| Ok(codec::hot_only(full.bytes)))?;
             if in_runs.as_deref() != Some(bytes.value()) {
                 problems.push(format!(
                     "hot table: run {} differs from its record",

@@ -26,6 +26,8 @@ pub(super) const BY_UPDATED: TableDefinition<(i64, &str), ()> = TableDefinition:
 pub(super) const FILES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("files");
 /// directory path (raw bytes) -> encoded `DirState`.
 pub(super) const DIRS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("dirs");
+/// id -> a key list, as a record's keys block (see `key_lists`).
+pub(super) const KEY_LISTS: TableDefinition<u32, &[u8]> = TableDefinition::new("key_lists");
 /// key -> encoded value: format version, scan times.
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 

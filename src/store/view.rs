@@ -8,7 +8,7 @@ use bincode::error::DecodeError;
 use bincode::{BorrowDecode, Decode};
 
 use super::codec::{
-    CorruptRecord, FALSE, FLOAT, INT, NULL, RecordBytes, STR, TRUE, config, skip_value,
+    CorruptRecord, FALSE, FLOAT, INT, Lists, NULL, RecordBytes, STR, TRUE, config, skip_value,
 };
 use crate::status::Status;
 use crate::value::Value;
@@ -75,10 +75,10 @@ impl<'a> HotRef<'a> {
     }
 }
 
-type Decoder<'a> = DecoderImpl<SliceReader<'a>, super::codec::Config, ()>;
+type Decoder<'a> = DecoderImpl<SliceReader<'a>, super::codec::Config, Lists<'a>>;
 
-fn decoder(bytes: &[u8]) -> Decoder<'_> {
-    DecoderImpl::new(SliceReader::new(bytes), config(), ())
+fn decoder<'a>(bytes: &'a [u8], lists: Lists<'a>) -> Decoder<'a> {
+    DecoderImpl::new(SliceReader::new(bytes), config(), lists)
 }
 
 fn value_ref<'a>(d: &mut Decoder<'a>) -> Result<ValueRef<'a>, DecodeError> {
@@ -98,18 +98,35 @@ fn value_ref<'a>(d: &mut Decoder<'a>) -> Result<ValueRef<'a>, DecodeError> {
 }
 
 fn entries<'a>(d: &mut Decoder<'a>) -> Result<Entries<'a>, DecodeError> {
-    // The layout of `codec::encode_map`: length, keys block, values.
+    // The layout of `codec::encode_map`: length, where the keys are, values.
     let len = usize::decode(d)?;
     d.claim_container_read::<(&[u8], ValueRef<'_>)>(len)?;
-    let block_len = usize::decode(d)?;
-    let mut keys = decoder(d.borrow_reader().take_bytes(block_len)?);
     let mut out = Vec::with_capacity(len);
-    for _ in 0..len {
-        let key = <&[u8]>::borrow_decode(&mut keys)?;
-        out.push((key, value_ref(d)?));
-    }
-    if keys.reader().peek_read(1).is_some() {
-        return Err(DecodeError::Other("map keys do not fill their block"));
+    match u32::decode(d)? {
+        0 => {
+            let block_len = usize::decode(d)?;
+            let lists = *d.context();
+            let mut keys = decoder(d.borrow_reader().take_bytes(block_len)?, lists);
+            for _ in 0..len {
+                let key = <&[u8]>::borrow_decode(&mut keys)?;
+                out.push((key, value_ref(d)?));
+            }
+            if keys.reader().peek_read(1).is_some() {
+                return Err(DecodeError::Other("map keys do not fill their block"));
+            }
+        }
+        id => {
+            let lists: Lists<'a> = *d.context();
+            let keys = lists.key_list(id).ok_or(DecodeError::Other(
+                "the map names a key list the cache lacks",
+            ))?;
+            if keys.len() != len {
+                return Err(DecodeError::Other("map keys do not fill their block"));
+            }
+            for key in keys.iter() {
+                out.push((key.as_bytes(), value_ref(d)?));
+            }
+        }
     }
     Ok(out)
 }
@@ -117,7 +134,7 @@ fn entries<'a>(d: &mut Decoder<'a>) -> Result<Entries<'a>, DecodeError> {
 impl<'a> RecordBytes<'a> {
     /// The hot section, borrowed.
     pub fn hot_ref(self) -> Result<HotRef<'a>, CorruptRecord> {
-        let mut d = decoder(self.sections()?.hot);
+        let mut d = decoder(self.sections()?.hot, self.lists);
         let d = &mut d;
         let status = super::codec::decode_status(d)?;
         let created_at = f64::decode(d)?;
@@ -144,7 +161,7 @@ impl<'a> RecordBytes<'a> {
 
     /// The hparams section, borrowed: entries in key order.
     pub fn hparams_ref(self) -> Result<Entries<'a>, CorruptRecord> {
-        let mut d = decoder(self.sections()?.hparams);
+        let mut d = decoder(self.sections()?.hparams, self.lists);
         Ok(entries(&mut d)?)
     }
 }
@@ -199,7 +216,7 @@ mod tests {
             },
         };
         let bytes = encode_record(&run);
-        let hot = RecordBytes(&bytes).hot_ref().unwrap();
+        let hot = RecordBytes::plain(&bytes).hot_ref().unwrap();
         assert_eq!(hot.status, run.hot.status);
         assert_eq!(
             (
@@ -217,7 +234,7 @@ mod tests {
         assert_eq!(hot.metric("nested"), Some(ValueRef::Nested));
         assert_eq!(hot.metric("s"), Some(ValueRef::Str("x")));
         assert_eq!(hot.metric("nope"), None);
-        let hparams = RecordBytes(&bytes).hparams_ref().unwrap();
+        let hparams = RecordBytes::plain(&bytes).hparams_ref().unwrap();
         assert_eq!(lookup(&hparams, "optim.lr"), Some(ValueRef::Float(0.1)));
         assert_eq!(lookup(&hparams, "a"), Some(ValueRef::Bool(true)));
         assert_eq!(lookup(&hparams, "b"), Some(ValueRef::Null));
@@ -248,7 +265,7 @@ mod tests {
         };
         let bytes = encode_record(&run);
         for end in 0..bytes.len() {
-            let r = RecordBytes(&bytes[..end]);
+            let r = RecordBytes::plain(&bytes[..end]);
             let _ = r.hot_ref();
             let _ = r.hparams_ref();
         }

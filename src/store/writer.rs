@@ -11,8 +11,11 @@ use redb::{
 use super::FORMAT_VERSION;
 use super::codec::{self, Hot, RecordBytes, StoredRun};
 use super::files::{DirState, FileState, FileStates};
+use super::key_lists::KeyDictionary;
 use super::record_cache::{self, GENERATION_KEY};
-use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, DIRS, FILES, HOT, META, RUNS, updated_key};
+use super::tables::{
+    BY_STATUS, BY_TAG, BY_UPDATED, DIRS, FILES, HOT, KEY_LISTS, META, RUNS, updated_key,
+};
 use crate::error::{Error, Result};
 
 const FORMAT_KEY: &str = "format_version";
@@ -28,6 +31,9 @@ pub(crate) struct Writer<'txn> {
     files: Table<'txn, &'static [u8], &'static [u8]>,
     dirs: Table<'txn, &'static [u8], &'static [u8]>,
     meta: Table<'txn, &'static str, &'static [u8]>,
+    key_lists: Table<'txn, u32, &'static [u8]>,
+    /// The stored key lists, and the ids new records name them by.
+    dictionary: KeyDictionary,
     compact: bool,
 }
 
@@ -75,8 +81,11 @@ impl<'txn> Writer<'txn> {
             files: txn.open_table(FILES).map_err(err)?,
             dirs: txn.open_table(DIRS).map_err(err)?,
             meta: txn.open_table(META).map_err(err)?,
+            key_lists: txn.open_table(KEY_LISTS).map_err(err)?,
+            dictionary: KeyDictionary::default(),
             compact: false,
         };
+        writer.dictionary = KeyDictionary::load(&writer.key_lists).map_err(|e| writer.err(e))?;
         writer.set_meta(
             GENERATION_KEY,
             &codec::encode_plain(&record_cache::new_generation()),
@@ -164,7 +173,7 @@ impl<'txn> Writer<'txn> {
             .get(run_id)
             .map_err(|e| Error::store(&self.path, e))?
         {
-            Some(bytes) => RecordBytes(bytes.value())
+            Some(bytes) => RecordBytes::new(bytes.value(), &self.dictionary)
                 .hot()
                 .map(Some)
                 .map_err(|e| self.err(format_args!("run {run_id}: {e}"))),
@@ -181,7 +190,7 @@ impl<'txn> Writer<'txn> {
         else {
             return Ok(None);
         };
-        RecordBytes(bytes.value())
+        RecordBytes::new(bytes.value(), &self.dictionary)
             .whole()
             .map(Some)
             .map_err(|e| self.err(format_args!("run {run_id}: {e}")))
@@ -190,7 +199,8 @@ impl<'txn> Writer<'txn> {
     /// Inserts or replaces a run and its index entries.
     pub fn upsert(&mut self, run_id: &str, run: &StoredRun) -> Result<()> {
         self.reindex(run_id, Some(&run.hot))?;
-        let bytes = codec::encode_record(run);
+        let (dictionary, key_lists) = (&mut self.dictionary, &mut self.key_lists);
+        let bytes = codec::encode_record_with(run, &mut |block| dictionary.id_of(block, key_lists));
         self.runs
             .insert(run_id, bytes.as_slice())
             .map_err(|e| Error::store(&self.path, e))?;
@@ -339,6 +349,22 @@ impl<'txn> Writer<'txn> {
 impl Writer<'_> {
     /// Stores arbitrary bytes as a run's record, indexed under `tag`: a
     /// corrupt record for tests.
+    /// Overwrites the stored key list `id` with arbitrary bytes: a damaged
+    /// dictionary for tests.
+    pub fn put_raw_key_list(&mut self, id: u32, bytes: &[u8]) -> Result<()> {
+        self.key_lists
+            .insert(id, bytes)
+            .map_err(|e| Error::store(&self.path, e))?;
+        Ok(())
+    }
+
+    /// The number of stored key lists, and the size of `run_id`'s record.
+    pub fn key_lists_and_record_len(&self, run_id: &str) -> Result<(u64, Option<usize>)> {
+        let lists = self.key_lists.len().map_err(|e| self.err(e))?;
+        let record = self.runs.get(run_id).map_err(|e| self.err(e))?;
+        Ok((lists, record.map(|r| r.value().len())))
+    }
+
     pub fn put_raw_record(&mut self, run_id: &str, tag: &str, bytes: &[u8]) -> Result<()> {
         self.runs
             .insert(run_id, bytes)

@@ -348,7 +348,7 @@ fn holds(text: &str) -> bool {
         hparams: r.hparams,
         cold: r.cold.clone(),
     });
-    let record = RecordBytes(&bytes);
+    let record = RecordBytes::plain(&bytes);
     let hot = record.hot_ref().unwrap();
     let hparams = record.hparams_ref().unwrap();
     let view = RunView {
