@@ -125,6 +125,33 @@ fn measure(settings: &Settings, mut op: impl FnMut() -> usize) -> Timing {
     timing
 }
 
+/// Time of one lookup of `ids` on one snapshot of the registry `open`
+/// gives at each repetition.
+fn time_gets<R: std::borrow::Borrow<Registry>>(
+    settings: &Settings,
+    ids: &[String],
+    open: impl Fn() -> Option<R>,
+) -> Timing {
+    let mut get = measure(settings, || {
+        let Some(registry) = open() else {
+            return 0;
+        };
+        registry
+            .borrow()
+            .read(|snapshot| {
+                Ok(ids
+                    .iter()
+                    .filter(|id| matches!(snapshot.get(id), Ok(Some(_))))
+                    .count())
+            })
+            .unwrap_or(0)
+    });
+    for s in &mut get.samples {
+        *s /= ids.len().max(1) as f64;
+    }
+    get
+}
+
 fn run(settings: &Settings) -> Result<serde_json::Value, String> {
     let registry = Registry::builder(&settings.cache_dir)
         .scan(false)
@@ -163,19 +190,7 @@ fn run(settings: &Settings) -> Result<serde_json::Value, String> {
         // The same lookups on one snapshot: the cache opened once, as the
         // reference's registry holds its SQLite connection open.
         eprintln!("bench_ops: timing get_by_id_snapshot x{}", ids.len());
-        let mut get = measure(settings, || {
-            registry
-                .read(|snapshot| {
-                    Ok(ids
-                        .iter()
-                        .filter(|id| matches!(snapshot.get(id), Ok(Some(_))))
-                        .count())
-                })
-                .unwrap_or(0)
-        });
-        for s in &mut get.samples {
-            *s /= ids.len().max(1) as f64;
-        }
+        let get = time_gets(settings, &ids, || Some(&registry));
         out.insert("get_by_id_snapshot".into(), get.json());
     }
     if settings.wants("get_by_id_snapshot_cold") {
@@ -183,22 +198,12 @@ fn run(settings: &Settings) -> Result<serde_json::Value, String> {
         // by id are not kept from earlier snapshots yet (a process's first
         // lookups).
         eprintln!("bench_ops: timing get_by_id_snapshot_cold x{}", ids.len());
-        let mut get = measure(settings, || {
-            let Ok(fresh) = Registry::builder(&settings.cache_dir).scan(false).open() else {
-                return 0;
-            };
-            fresh
-                .read(|snapshot| {
-                    Ok(ids
-                        .iter()
-                        .filter(|id| matches!(snapshot.get(id), Ok(Some(_))))
-                        .count())
-                })
-                .unwrap_or(0)
+        let get = time_gets(settings, &ids, || {
+            Registry::builder(&settings.cache_dir)
+                .scan(false)
+                .open()
+                .ok()
         });
-        for s in &mut get.samples {
-            *s /= ids.len().max(1) as f64;
-        }
         out.insert("get_by_id_snapshot_cold".into(), get.json());
     }
     for (name, query) in support::queries() {

@@ -460,6 +460,21 @@ pub(crate) fn parse_key_list(block: &[u8]) -> Result<KeyList, CorruptRecord> {
     Ok(Arc::new(keys))
 }
 
+/// The stored key list `id` of a map of `len` entries.
+pub(crate) fn stored_keys<'a>(
+    lists: Lists<'a>,
+    id: u32,
+    len: usize,
+) -> Result<&'a KeyList, DecodeError> {
+    let keys = lists.key_list(id).ok_or(DecodeError::Other(
+        "the map names a key list the cache lacks",
+    ))?;
+    if keys.len() != len {
+        return Err(DecodeError::Other("map keys do not fill their block"));
+    }
+    Ok(keys)
+}
+
 /// Bytes of bincode's variable-length encoding of `n`.
 fn varint_len(n: usize) -> usize {
     match n as u64 {
@@ -491,16 +506,7 @@ fn decode_map<'a, D: Decoder<Context = Lists<'a>>>(
                 decode_keys(kind, len, &block)?
             }
         }
-        id => {
-            let lists: Lists<'a> = *d.context();
-            let keys = lists.key_list(id).ok_or(DecodeError::Other(
-                "the map names a key list the cache lacks",
-            ))?;
-            if keys.len() != len {
-                return Err(DecodeError::Other("map keys do not fill their block"));
-            }
-            Arc::clone(keys)
-        }
+        id => Arc::clone(stored_keys(*d.context(), id, len)?),
     };
     let mut values = Vec::with_capacity(len);
     for _ in 0..len {

@@ -9,6 +9,7 @@ use bincode::{BorrowDecode, Decode};
 
 use super::codec::{
     CorruptRecord, FALSE, FLOAT, INT, Lists, NULL, RecordBytes, STR, TRUE, config, skip_value,
+    stored_keys,
 };
 use crate::status::Status;
 use crate::value::Value;
@@ -116,14 +117,7 @@ fn entries<'a>(d: &mut Decoder<'a>) -> Result<Entries<'a>, DecodeError> {
             }
         }
         id => {
-            let lists: Lists<'a> = *d.context();
-            let keys = lists.key_list(id).ok_or(DecodeError::Other(
-                "the map names a key list the cache lacks",
-            ))?;
-            if keys.len() != len {
-                return Err(DecodeError::Other("map keys do not fill their block"));
-            }
-            for key in keys.iter() {
+            for key in stored_keys(*d.context(), id, len)?.iter() {
                 out.push((key.as_bytes(), value_ref(d)?));
             }
         }
