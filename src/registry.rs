@@ -286,6 +286,46 @@ impl Registry {
         self.store.read(|reader| query::run(reader, query, &ctx))
     }
 
+    /// Calls `visit` with each run matching `query`, in the query's order,
+    /// on one snapshot; returns how many. The records are materialized a
+    /// thousand at a time: an export of every run does not hold them all.
+    /// Scans by other processes wait until it returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for (id, acc) in [("a", 0.5), ("b", 0.75), ("c", 0.25)] {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     let sidecar = format!(r#"{{"run_id": "{id}", "summary": {{"val_acc": {acc}}}}}"#);
+    /// #     std::fs::write(run.join("sidecar.json"), sidecar).unwrap();
+    /// # }
+    /// use runreg::{Query, Registry, SortSpec};
+    ///
+    /// let registry = Registry::open(dir.path())?;
+    /// let by_acc = Query::new().sort(SortSpec::desc("summary.val_acc".parse()?));
+    /// let mut lines = String::new();
+    /// let count = registry.for_each(&by_acc, |run| {
+    ///     lines.push_str(&run.run_id);
+    ///     lines.push('\n');
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!((count, lines.as_str()), (3, "b\na\nc\n"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn for_each(
+        &self,
+        query: &Query,
+        visit: impl FnMut(RunRecord) -> Result<()>,
+    ) -> Result<usize> {
+        let ctx = self.context();
+        self.store
+            .read(|reader| query::for_each(reader, query, &ctx, visit))
+    }
+
     /// The run `run_id`, or `None`.
     pub fn get(&self, run_id: &str) -> Result<Option<RunRecord>> {
         let ctx = self.context();

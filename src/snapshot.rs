@@ -66,6 +66,18 @@ impl<'a> Snapshot<'a> {
         query::run(self.reader, query, &self.ctx)
     }
 
+    /// Calls `visit` with each run matching `query`, in the query's order;
+    /// returns how many. Unlike [`Snapshot::query`], the records are
+    /// materialized a thousand at a time, so a million runs can be exported
+    /// without holding them all; an error from `visit` stops the pass.
+    pub fn for_each(
+        &self,
+        query: &Query,
+        visit: impl FnMut(RunRecord) -> Result<()>,
+    ) -> Result<usize> {
+        query::for_each(self.reader, query, &self.ctx, visit)
+    }
+
     /// Number of runs in the cache.
     pub fn len(&self) -> Result<usize> {
         Ok(self.reader.len()? as usize)

@@ -886,6 +886,41 @@ fn export_jsonl_holds_one_record_per_line() {
     let csv = stdout(f.runreg().args(["export", "-", "--alive"]));
     assert!(csv.starts_with("run_id,status,alive,created_at,"), "{csv}");
     assert_eq!(csv.lines().count(), 2);
+
+    // Streamed to a file: refused over an existing one, written beside and
+    // renamed over it with --force, sorted and paged as `ls`.
+    fails(
+        f.runreg().arg("export").arg(&out),
+        1,
+        &format!(
+            "{} already exists; pass --force to overwrite it",
+            out.display()
+        ),
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+    let args = ["--sort", "created_at", "-n", "2"];
+    f.runreg()
+        .arg("export")
+        .arg(&out)
+        .arg("--force")
+        .args(args)
+        .assert()
+        .success()
+        .stderr(format!("runreg: wrote 2 runs to {}\n", out.display()));
+    let paged: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let listed: Vec<serde_json::Value> =
+        serde_json::from_str(&stdout(f.runreg().args(["ls", "--json"]).args(args))).unwrap();
+    assert_eq!(paged, listed);
+    let leftovers: Vec<_> = std::fs::read_dir(f.tree.cache_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -67,21 +67,43 @@ pub fn run(ctx: &Context, args: ExportArgs) -> Result<(), Failure> {
         check_target(&args.file, args.force)?;
     }
     let query = args.page.apply(args.sort.apply(args.filters.query()?)?);
-    let runs = ctx.open()?.query(&query)?;
-    let text = match format {
-        ExportFormat::Csv => csv(&runs),
-        ExportFormat::Jsonl => jsonl(&runs)?,
+    let registry = ctx.open()?;
+    let written = if format == ExportFormat::Jsonl && !to_stdout {
+        // Streamed: the records are materialized a thousand at a time, so
+        // a million runs export without holding them all.
+        write_file(&args.file, args.force, |out| {
+            let line = |run: RunRecord| -> runreg::Result<()> {
+                serde_json::to_writer(&mut *out, &run)
+                    .map_err(io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"))
+                    .map_err(|source| runreg::Error::Io {
+                        path: args.file.clone(),
+                        source,
+                    })
+            };
+            Ok(registry.for_each(&query, line)?)
+        })?
+    } else {
+        // Standard output is written once the cache is closed (a reader
+        // that stops early must not leave the cache open); CSV needs every
+        // run to know its columns.
+        let runs = registry.query(&query)?;
+        let text = match format {
+            ExportFormat::Csv => csv(&runs),
+            ExportFormat::Jsonl => jsonl(&runs)?,
+        };
+        if to_stdout {
+            return output::print(&text);
+        }
+        write_file(&args.file, args.force, |out| {
+            out.write_all(text.as_bytes())
+                .map_err(|e| Failure::failed(format!("cannot write {}: {e}", args.file.display())))
+        })?;
+        runs.len()
     };
-    if to_stdout {
-        return output::print(&text);
-    }
-    write_file(&args.file, text.as_bytes(), args.force).map_err(|e| match e.kind() {
-        io::ErrorKind::AlreadyExists => exists(&args.file),
-        _ => Failure::failed(format!("cannot write {}: {e}", args.file.display())),
-    })?;
     ctx.note(&format!(
         "wrote {} to {}",
-        output::plural(runs.len(), "run"),
+        output::plural(written, "run"),
         args.file.display()
     ));
     Ok(())
@@ -169,28 +191,46 @@ fn jsonl(runs: &[RunRecord]) -> Result<String, Failure> {
     Ok(text)
 }
 
-/// Writes `bytes` to `file`. Without `force` the file is created only if
-/// absent (`AlreadyExists` otherwise, even when it appeared since the
-/// check); with `force` it is written beside and renamed over, so a reader
-/// never sees half a file.
-fn write_file(file: &Path, bytes: &[u8], force: bool) -> io::Result<()> {
-    if !force {
-        let mut out = OpenOptions::new().write(true).create_new(true).open(file)?;
-        let written = out.write_all(bytes).and_then(|()| out.sync_all());
-        if written.is_err() {
-            let _ = fs::remove_file(file);
+/// Writes `file` with `fill`. Without `force` the file is created only if
+/// absent (an error otherwise, even when it appeared since the check); with
+/// `force` it is written beside and renamed over, so a reader never sees
+/// half a file. A failure removes what was written, never anything else.
+fn write_file<T>(
+    file: &Path,
+    force: bool,
+    fill: impl FnOnce(&mut BufWriter<File>) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let cannot = |e: io::Error| match e.kind() {
+        io::ErrorKind::AlreadyExists => exists(file),
+        _ => Failure::failed(format!("cannot write {}: {e}", file.display())),
+    };
+    let written = if force {
+        let name = file
+            .file_name()
+            .map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
+        file.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    } else {
+        file.to_path_buf()
+    };
+    let created = if force {
+        File::create(&written)
+    } else {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&written)
+    };
+    let mut out = BufWriter::new(created.map_err(cannot)?);
+    let result = fill(&mut out).and_then(|value| {
+        let handle = out.into_inner().map_err(|e| cannot(e.into_error()))?;
+        handle.sync_all().map_err(cannot)?;
+        if force {
+            fs::rename(&written, file).map_err(cannot)?;
         }
-        return written;
+        Ok(value)
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&written);
     }
-    let name = file
-        .file_name()
-        .map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
-    let temp = file.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = File::create(&temp)
-        .and_then(|mut out| out.write_all(bytes).and_then(|()| out.sync_all()))
-        .and_then(|()| fs::rename(&temp, file));
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    written
+    result
 }

@@ -26,6 +26,47 @@ pub(crate) struct Context {
 
 /// The runs matching `query`, sorted and paged.
 pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<RunRecord>> {
+    let page = page(reader, query, ctx)?;
+    let ids: Vec<&str> = page.iter().map(String::as_str).collect();
+    fetch(reader, &ids, ctx)
+}
+
+/// Records materialized at a time by [`for_each`].
+const STREAM_CHUNK: usize = 1024;
+
+/// Calls `visit` with each run matching `query`, in the query's order,
+/// materializing [`STREAM_CHUNK`] records at a time; returns how many.
+pub(crate) fn for_each(
+    reader: &Reader<'_>,
+    query: &Query,
+    ctx: &Context,
+    visit: impl FnMut(RunRecord) -> Result<()>,
+) -> Result<usize> {
+    for_each_in_chunks(reader, query, ctx, STREAM_CHUNK, visit)
+}
+
+fn for_each_in_chunks(
+    reader: &Reader<'_>,
+    query: &Query,
+    ctx: &Context,
+    chunk: usize,
+    mut visit: impl FnMut(RunRecord) -> Result<()>,
+) -> Result<usize> {
+    let page = page(reader, query, ctx)?;
+    let ids: Vec<&str> = page.iter().map(String::as_str).collect();
+    let mut visited = 0;
+    for part in ids.chunks(chunk.max(1)) {
+        for record in fetch(reader, part, ctx)? {
+            visit(record)?;
+            visited += 1;
+        }
+    }
+    Ok(visited)
+}
+
+/// The run ids of the page `query` asks for, in its order: the first pass,
+/// which decodes only what the filters and sort keys name.
+fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<String>> {
     let default_sort = [SortSpec::desc(SortKey::Column(Column::CreatedAt))];
     let specs: &[SortSpec] = if query.sort.is_empty() {
         &default_sort
@@ -117,14 +158,13 @@ pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<V
         None => reader.for_each_hot(visit)?,
     }
 
-    let rows = top.into_sorted();
-    let page: Vec<&str> = rows
-        .iter()
+    Ok(top
+        .into_sorted()
+        .into_iter()
         .skip(query.offset)
         .take(query.limit.unwrap_or(usize::MAX))
-        .map(|row| row.run_id.as_str())
-        .collect();
-    fetch(reader, &page, ctx)
+        .map(|row| row.run_id)
+        .collect())
 }
 
 /// Whether `count` runs of `total` are enough that one pass over a whole
@@ -461,6 +501,68 @@ mod properties {
                 config: ValueMap::new(),
             },
         }
+    }
+
+    #[test]
+    fn for_each_visits_what_a_query_returns_in_its_order_chunk_by_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("c.redb"), Duration::from_secs(5));
+        store
+            .write(|w, _| {
+                for i in 0..40u8 {
+                    let metric = (i % 7 != 3).then_some((i % 13) as i8 - 6);
+                    w.upsert(&format!("r{i:02}"), &stored(i % 5, &[i % 3], metric, i % 6))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let ctx = Context {
+            liveness: Liveness::default(),
+            now: 0.0,
+        };
+        let by_acc = Query::new().sort(SortSpec::desc("summary.acc".parse().unwrap()));
+        for query in [
+            Query::new(),
+            by_acc.clone(),
+            by_acc.clone().offset(5).limit(17),
+            by_acc
+                .clone()
+                .filter(Filter::parse("tags has 't1' or summary.acc > 0").unwrap()),
+            Query::new().limit(0),
+        ] {
+            let whole = store.read(|r| run(r, &query, &ctx)).unwrap();
+            for chunk in [1, 3, 16, 1000] {
+                let mut visited = Vec::new();
+                let count = store
+                    .read(|r| {
+                        for_each_in_chunks(r, &query, &ctx, chunk, |record| {
+                            visited.push(record);
+                            Ok(())
+                        })
+                    })
+                    .unwrap();
+                assert_eq!(count, whole.len());
+                assert!(visited == whole, "{query:?}, chunks of {chunk}");
+            }
+        }
+        // An error from the visitor stops the pass and is returned.
+        let mut seen = 0;
+        let err = store
+            .read(|r| {
+                for_each_in_chunks(r, &Query::new(), &ctx, 3, |_| {
+                    seen += 1;
+                    if seen == 5 {
+                        return Err(crate::Error::store(
+                            std::path::Path::new("out"),
+                            "disk full",
+                        ));
+                    }
+                    Ok(())
+                })
+            })
+            .unwrap_err();
+        assert_eq!(seen, 5);
+        assert!(err.to_string().contains("disk full"), "{err}");
     }
 
     fn runs() -> impl Strategy<Value = Vec<(u8, Vec<u8>, Option<i8>, u8)>> {

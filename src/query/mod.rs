@@ -6,7 +6,7 @@ pub(crate) mod filter;
 mod sort;
 mod top;
 
-pub(crate) use exec::{Context, run};
+pub(crate) use exec::{Context, for_each, run};
 pub(crate) use fetch::get;
 pub use filter::{CmpOp, Field, Filter, FilterError, Literal, TimeLiteral};
 pub use sort::{Column, SortKey, SortSpec};
