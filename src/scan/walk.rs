@@ -2,7 +2,8 @@
 //!
 //! A directory holding `sidecar.json` is a run directory: the walk keeps
 //! only that entry and does not descend into its subdirectories
-//! (`checkpoints/`, `media/`). Symbolic links are not followed, except the
+//! (`checkpoints/`, `media/`). When its parent is listed, an lstat of
+//! `<dir>/sidecar.json` finds it, so run directories are never listed. Symbolic links are not followed, except the
 //! root itself (see [`tree_root`]). Hidden entries are walked (the
 //! reference does not skip them).
 
@@ -127,12 +128,14 @@ pub(crate) fn walk_tree(
         // rayon pool is busy.
         Parallelism::RayonNewPool(threads)
     };
-    let walker = WalkDirGeneric::<((), ())>::new(root)
+    // A directory's entry carries the lstat of its `sidecar.json`, when the
+    // walk found one there without listing the directory.
+    let walker = WalkDirGeneric::<((), Option<Lstat>)>::new(root)
         .skip_hidden(false)
         .follow_links(false)
         .sort(false)
         .parallelism(parallelism)
-        .process_read_dir(|_, _, _, children| {
+        .process_read_dir(|_, dir, _, children| {
             let holds_sidecar = children
                 .iter()
                 .any(|c| c.as_ref().is_ok_and(|e| e.file_name == SIDECAR_NAME));
@@ -141,6 +144,20 @@ pub(crate) fn walk_tree(
                 for entry in children.iter_mut().flatten() {
                     // A directory named sidecar.json is reported, not walked.
                     entry.read_children_path = None;
+                }
+                return;
+            }
+            // A subdirectory holding a sidecar is a run directory: its other
+            // entries do not matter, so one lstat replaces listing it. Where
+            // the lstat fails for another reason than absence, the directory
+            // is listed, and what stops that is reported.
+            for entry in children.iter_mut().flatten() {
+                if entry.file_type.is_dir() {
+                    let sidecar = dir.join(&entry.file_name).join(SIDECAR_NAME);
+                    if let Ok(meta) = lstat(&sidecar) {
+                        entry.client_state = Some(meta);
+                        entry.read_children_path = None;
+                    }
                 }
             }
         });
@@ -153,6 +170,18 @@ pub(crate) fn walk_tree(
             Ok(entry) => {
                 if let Some(err) = &entry.read_children_error {
                     walk.unreadable.push((entry.path(), describe(err)));
+                } else if let Some(meta) = entry.client_state {
+                    let dir = entry.path();
+                    run_dirs.insert(dir.as_os_str().as_bytes().to_vec());
+                    let found = Found {
+                        path: dir.join(SIDECAR_NAME),
+                        meta: Ok(meta),
+                        heartbeat: None,
+                    };
+                    if on_found(found).is_break() {
+                        stopped = true;
+                        break;
+                    }
                 } else if entry.depth > 0 && entry.file_name == SIDECAR_NAME {
                     let path = entry.path();
                     let meta = lstat(&path);
