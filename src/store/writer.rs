@@ -97,6 +97,11 @@ impl<'txn> Writer<'txn> {
         Error::store(&self.path, e)
     }
 
+    /// Whether no run is stored.
+    pub fn is_empty(&self) -> Result<bool> {
+        self.runs.is_empty().map_err(|e| self.err(e))
+    }
+
     /// Asks for the file to be compacted after this transaction commits
     /// (after rewriting most records, whose old pages are then free).
     pub fn request_compaction(&mut self) {
