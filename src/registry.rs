@@ -432,3 +432,36 @@ impl Registry {
         self.store.read(|reader| reader.verify_indexes())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_corrupt_record_names_its_run_and_a_full_scan_rewrites_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("runs/20261101/120000/a");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(
+            run.join("sidecar.json"),
+            r#"{"run_id": "a", "status": "completed"}"#,
+        )
+        .unwrap();
+        let mut registry = Registry::open(dir.path()).unwrap();
+        registry
+            .store
+            .write(|w, _| w.put_raw_record("a", "t", b"\xff garbage"))
+            .unwrap();
+        let err = registry.get("a").unwrap_err().to_string();
+        assert!(
+            err.contains("run a:") && err.contains("`runreg scan --full` rewrites it"),
+            "{err}"
+        );
+        // An incremental scan sees an unchanged sidecar; a full scan reads
+        // it again and replaces the record, as the message says.
+        registry.scan(ScanMode::Full).unwrap();
+        let record = registry.get("a").unwrap().unwrap();
+        assert_eq!(record.status, Status::Completed);
+        assert!(registry.check().unwrap().is_empty());
+    }
+}

@@ -57,7 +57,9 @@ impl<'txn> Reader<'txn> {
 
     /// The error for a record that cannot be decoded.
     pub fn corrupt(&self, run_id: &str, e: impl std::fmt::Display) -> Error {
-        self.err(format_args!("run {run_id}: {e}"))
+        self.err(format_args!(
+            "run {run_id}: {e} (`runreg scan --full` rewrites it from its sidecar)"
+        ))
     }
 
     pub(super) fn format_version(&self) -> Result<Option<u32>> {
