@@ -1,6 +1,6 @@
 //! Writing the cache: records and their indexes, together.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::path::{Path, PathBuf};
 
 use redb::{
@@ -34,6 +34,11 @@ pub(crate) struct Writer<'txn> {
     key_lists: Table<'txn, u32, &'static [u8]>,
     /// The stored key lists, and the ids new records name them by.
     dictionary: KeyDictionary,
+    /// When this transaction began with no run stored: the run ids written
+    /// since. A run id not in it has no record to replace, so its upsert
+    /// skips looking one up (a first build's hundred thousand lookups in a
+    /// growing table).
+    written: Option<FxHashSet<Box<str>>>,
     compact: bool,
 }
 
@@ -83,9 +88,13 @@ impl<'txn> Writer<'txn> {
             meta: txn.open_table(META).map_err(err)?,
             key_lists: txn.open_table(KEY_LISTS).map_err(err)?,
             dictionary: KeyDictionary::default(),
+            written: None,
             compact: false,
         };
         writer.dictionary = KeyDictionary::load(&writer.key_lists).map_err(|e| writer.err(e))?;
+        if writer.is_empty()? {
+            writer.written = Some(FxHashSet::default());
+        }
         writer.set_meta(
             GENERATION_KEY,
             &codec::encode_plain(&record_cache::new_generation()),
@@ -232,7 +241,13 @@ impl<'txn> Writer<'txn> {
     /// differ: a rescan that changes a metric rewrites no index. Returns
     /// whether a record was stored.
     fn reindex(&mut self, run_id: &str, new: Option<&Hot>) -> Result<bool> {
-        let old = match self.hot(run_id) {
+        let stored = match &mut self.written {
+            // A set already holding the id leaves it as it is.
+            Some(written) => !written.insert(run_id.into()),
+            None => true,
+        };
+        let looked_up = if stored { self.hot(run_id) } else { Ok(None) };
+        let old = match looked_up {
             Ok(old) => old,
             // An undecodable record is replaced; its stale index entries are
             // found by a sweep of the indexes.
@@ -371,6 +386,9 @@ impl Writer<'_> {
     }
 
     pub fn put_raw_record(&mut self, run_id: &str, tag: &str, bytes: &[u8]) -> Result<()> {
+        if let Some(written) = &mut self.written {
+            written.insert(run_id.into());
+        }
         self.runs
             .insert(run_id, bytes)
             .map_err(|e| Error::store(&self.path, e))?;
