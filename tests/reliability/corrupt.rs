@@ -224,17 +224,18 @@ fn damaged_caches_are_moved_aside_and_rebuilt() {
             assert_eq!(tables, want, "{what}: moved with its tables");
         } else {
             // redb may rewrite the header page of a file it recognises as
-            // its own (its recovery bookkeeping) before it meets the damage
-            // further in (seen in release builds); nothing past the header
-            // is touched.
+            // its own (its recovery bookkeeping), and grow the file to
+            // write new pages at its end, before it meets the damage further
+            // in (both seen in release builds, depending on where the damage
+            // falls); nothing that was past the header is overwritten.
             let moved = fs::read(new[0]).unwrap();
-            let past_header = |b: &[u8]| b.get(REDB_PAGE..).unwrap_or_default().to_vec();
             let same = if bytes.starts_with(REDB_MAGIC) {
-                moved.len() == bytes.len() && past_header(&moved) == past_header(bytes)
+                let was = REDB_PAGE..bytes.len();
+                moved.len() >= bytes.len() && moved.get(was.clone()) == bytes.get(was)
             } else {
                 moved == *bytes
             };
-            assert!(same, "{what}: moved, byte for byte");
+            assert!(same, "{what}: moved, what it held unchanged");
         }
         eprintln!("{what}: {}", out.stderr.trim_end());
 
