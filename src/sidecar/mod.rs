@@ -8,7 +8,8 @@ use std::path::Path;
 
 use crate::status::Status;
 use crate::value::Value;
-use crate::value_map::ValueMap;
+use crate::value_map::{MapKind, ValueMap};
+use json::Member;
 
 pub use json::{JsonError, parse_value};
 pub(crate) use json::{write_python_float, write_python_json, write_python_layout};
@@ -236,12 +237,16 @@ fn timestamp(field: &str, value: Option<Value>) -> Result<Option<f64>, InvalidSi
 }
 
 /// An object (values kept whatever their type) or null/missing (empty).
-fn object(field: &str, value: Option<Value>) -> Result<ValueMap, InvalidSidecar> {
+fn object(
+    field: &str,
+    kind: MapKind,
+    value: Option<Member<'_>>,
+) -> Result<ValueMap, InvalidSidecar> {
     match value {
-        None | Some(Value::Null) => Ok(ValueMap::new()),
-        // `collect` inserts in order, so a later duplicate key wins.
-        Some(Value::Map(entries)) => Ok(entries.into_iter().collect()),
-        Some(other) => Err(wrong(field, "an object or null", &other)),
+        None | Some(Member::Value(Value::Null)) => Ok(ValueMap::new()),
+        // The parser resolved repeated names (the last value wins).
+        Some(Member::Object(entries)) => Ok(ValueMap::from_parsed(kind, entries)),
+        Some(Member::Value(other)) => Err(wrong(field, "an object or null", &other)),
     }
 }
 
@@ -263,7 +268,7 @@ fn tags(value: Option<Value>) -> Result<Vec<String>, InvalidSidecar> {
 
 /// The known fields of a sidecar object, before validation.
 #[derive(Default)]
-struct RawFields {
+struct RawFields<'a> {
     schema_version: Option<Value>,
     run_id: Option<Value>,
     run_dir: Option<Value>,
@@ -273,10 +278,10 @@ struct RawFields {
     updated_at: Option<Value>,
     tags: Option<Value>,
     notes: Option<Value>,
-    hparams: Option<Value>,
-    summary: Option<Value>,
+    hparams: Option<Member<'a>>,
+    summary: Option<Member<'a>>,
     checkpoint_path: Option<Value>,
-    config: Option<Value>,
+    config: Option<Member<'a>>,
 }
 
 impl Sidecar {
@@ -333,9 +338,9 @@ impl Sidecar {
     /// assert_eq!(err.to_string(), "tags[1] must be a string, found number");
     /// ```
     pub fn parse(bytes: &[u8]) -> Result<Sidecar, InvalidSidecar> {
-        let entries = match json::parse(bytes)? {
-            Value::Map(entries) => entries,
-            other => {
+        let members = match json::parse_members(bytes)? {
+            Ok(members) => members,
+            Err(other) => {
                 let found = match other {
                     Value::Null => "null",
                     Value::Bool(_) => "a boolean",
@@ -350,8 +355,19 @@ impl Sidecar {
         let mut raw = RawFields::default();
         // The parser already resolved repeated keys (last value wins), so
         // each slot is assigned at most once.
-        for (key, value) in entries {
-            let slot = match key.as_str() {
+        for (key, member) in members {
+            // Objects stay as their entries, names borrowed from `bytes`.
+            let map = match &*key {
+                "hparams" => Some(&mut raw.hparams),
+                "summary" => Some(&mut raw.summary),
+                "config" => Some(&mut raw.config),
+                _ => None,
+            };
+            if let Some(slot) = map {
+                *slot = Some(member);
+                continue;
+            }
+            let slot = match &*key {
                 "schema_version" => &mut raw.schema_version,
                 "run_id" => &mut raw.run_id,
                 "run_dir" => &mut raw.run_dir,
@@ -361,13 +377,10 @@ impl Sidecar {
                 "updated_at" => &mut raw.updated_at,
                 "tags" => &mut raw.tags,
                 "notes" => &mut raw.notes,
-                "hparams" => &mut raw.hparams,
-                "summary" => &mut raw.summary,
                 "checkpoint_path" => &mut raw.checkpoint_path,
-                "config" => &mut raw.config,
                 _ => continue,
             };
-            *slot = Some(value);
+            *slot = Some(member.into_value());
         }
 
         let run_id = match raw.run_id {
@@ -410,10 +423,10 @@ impl Sidecar {
             updated_at: timestamp("updated_at", raw.updated_at)?,
             tags: tags(raw.tags)?,
             notes: optional_string("notes", raw.notes)?.unwrap_or_default(),
-            hparams: object("hparams", raw.hparams)?,
-            summary: object("summary", raw.summary)?,
+            hparams: object("hparams", MapKind::Hparams, raw.hparams)?,
+            summary: object("summary", MapKind::Summary, raw.summary)?,
             checkpoint_path: optional_string("checkpoint_path", raw.checkpoint_path)?,
-            config: object("config", raw.config)?,
+            config: object("config", MapKind::Config, raw.config)?,
         })
     }
 
@@ -873,6 +886,45 @@ mod tests {
             parse_err(&with_field("notes", "[]")),
             "notes must be a string or null, found array"
         );
+    }
+
+    #[test]
+    fn sidecars_with_the_same_names_share_them_and_others_get_their_own() {
+        let text = |hparams: &str| format!(r#"{{"run_id": "r", "hparams": {{{hparams}}}}}"#);
+        let a = parse_ok(&text(r#""lr": 0.1, "optim": "adamw", "wd": 0"#));
+        let b = parse_ok(&text(r#""lr": 0.2, "optim": "sgd", "wd": 1"#));
+        assert!(a.hparams.shares_keys_with(&b.hparams));
+        assert_eq!(b.hparams["optim"], Value::from("sgd"));
+        // Other names (one changed, one more, an escaped one, or out of
+        // order): a list of their own, with their values.
+        for (hparams, want) in [
+            (
+                r#""lr": 1, "optim": 2, "xd": 3"#,
+                vec![("lr", 1), ("optim", 2), ("xd", 3)],
+            ),
+            (
+                r#""lr": 1, "optim": 2, "wd": 3, "z": 4"#,
+                vec![("lr", 1), ("optim", 2), ("wd", 3), ("z", 4)],
+            ),
+            (
+                r#""lr": 1, "optim": 2, "w\u0064": 3"#,
+                vec![("lr", 1), ("optim", 2), ("wd", 3)],
+            ),
+            (
+                r#""wd": 3, "lr": 1, "optim": 2"#,
+                vec![("lr", 1), ("optim", 2), ("wd", 3)],
+            ),
+        ] {
+            let c = parse_ok(&text(hparams));
+            let got: Vec<(&str, Value)> = c.hparams.iter().map(|(k, v)| (k, v.clone())).collect();
+            let want: Vec<(&str, Value)> =
+                want.into_iter().map(|(k, v)| (k, Value::Int(v))).collect();
+            assert_eq!(got, want, "{hparams}");
+        }
+        // Summary names are not taken for hparams names.
+        let d = parse_ok(r#"{"run_id": "r", "summary": {"lr": 1, "optim": 2, "wd": 3}}"#);
+        assert!(d.hparams.is_empty());
+        assert_eq!(d.summary.len(), 3);
     }
 
     #[test]

@@ -37,6 +37,9 @@ thread_local! {
     /// stored bytes they were decoded from.
     static RECENT: RefCell<[Recent; 3]> =
         const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+    /// The key list last built on this thread from parsed names, per kind
+    /// of map.
+    static PARSED: RefCell<[Option<KeyList>; 3]> = const { RefCell::new([None, None, None]) };
 }
 
 /// Which map of a record a key list belongs to.
@@ -76,6 +79,29 @@ pub(crate) fn remember_keys(kind: MapKind, stored: &[u8], keys: &KeyList) {
         lists.truncate(RECENT_LISTS - 1);
         lists.insert(0, (stored.into(), Arc::clone(keys)));
     });
+}
+
+/// `names` (sorted and unique) as a key list: the one last built on this
+/// thread for the same kind of map when it holds the same names, else a new
+/// one, remembered in its place. Sidecars read one after the other mostly
+/// repeat their names, so most maps parsed cost a comparison of names, not
+/// an allocation each.
+pub(crate) fn parsed_keys<'n>(
+    kind: MapKind,
+    names: impl ExactSizeIterator<Item = &'n str> + Clone,
+) -> KeyList {
+    let same = |list: &KeyList| {
+        list.len() == names.len() && list.iter().zip(names.clone()).all(|(a, b)| **a == *b)
+    };
+    let last = PARSED.try_with(|parsed| parsed.borrow()[kind as usize].clone());
+    if let Ok(Some(list)) = last
+        && same(&list)
+    {
+        return list;
+    }
+    let list: KeyList = Arc::new(names.map(shared_str).collect());
+    let _ = PARSED.try_with(|parsed| parsed.borrow_mut()[kind as usize] = Some(Arc::clone(&list)));
+    list
 }
 
 /// `key` (a map key, or a short string value) as a shared `Arc<str>`: the

@@ -2,6 +2,7 @@
 
 mod keys;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Index;
 use std::sync::Arc;
@@ -71,6 +72,22 @@ impl ValueMap {
             keys: Some(keys),
             values,
         }
+    }
+
+    /// The map of `entries` as a parser read them (no name repeated), names
+    /// borrowed: in name order, as sidecars are written, the names become a
+    /// key list shared with the last map of the same `kind` parsed on this
+    /// thread when they are the same; in any other order, entries are
+    /// inserted one by one.
+    pub(crate) fn from_parsed(kind: MapKind, entries: Vec<(Cow<'_, str>, Value)>) -> Self {
+        if entries.is_empty() {
+            return ValueMap::new();
+        }
+        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            return entries.into_iter().collect();
+        }
+        let keys = keys::parsed_keys(kind, entries.iter().map(|(k, _)| &**k));
+        ValueMap::from_parts(keys, entries.into_iter().map(|(_, v)| v).collect())
     }
 
     /// Whether `self` and `other` share one list of names.
