@@ -3,15 +3,18 @@
 //! A directory holding `sidecar.json` is a run directory: the walk keeps
 //! only that entry and does not descend into its subdirectories
 //! (`checkpoints/`, `media/`). When its parent is listed, an lstat of
-//! `<dir>/sidecar.json` finds it, so run directories are never listed. Symbolic links are not followed, except the
-//! root itself (see [`tree_root`]). Hidden entries are walked (the
-//! reference does not skip them).
+//! `<dir>/sidecar.json` finds it, so run directories are never listed
+//! (see [`Probes`]). Symbolic links are not followed, except the root itself
+//! (see [`tree_root`]). Hidden entries are walked (the reference does not
+//! skip them).
 
 use std::fs;
 use std::io;
 use std::ops::ControlFlow;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use jwalk::{Parallelism, WalkDirGeneric};
 use rustc_hash::FxHashSet;
@@ -103,6 +106,43 @@ pub(crate) fn tree_root(cache_dir: &Path) -> PathBuf {
     }
 }
 
+/// Whether the subdirectories at each depth are worth probing for a sidecar.
+///
+/// Probing a subdirectory (an lstat of `<dir>/sidecar.json`) spares
+/// listing it when it is a run directory, and costs one failed lstat when it
+/// is not. Trees keep their runs at one or two depths (`runs/<date>/<job>/
+/// <run>/`): once [`GIVE_UP_AFTER`](Probes::GIVE_UP_AFTER) probes at a depth
+/// have all failed, its directories are listed without a probe, which finds
+/// a sidecar there just the same.
+#[derive(Default)]
+struct Probes {
+    /// Per depth (the deepest counting for all below): probes that found a
+    /// sidecar, and probes that did not.
+    found: [AtomicU32; Probes::DEPTHS],
+    missed: [AtomicU32; Probes::DEPTHS],
+}
+
+impl Probes {
+    const DEPTHS: usize = 16;
+    const GIVE_UP_AFTER: u32 = 64;
+
+    fn worth_it(&self, depth: usize) -> bool {
+        let d = depth.min(Self::DEPTHS - 1);
+        self.found[d].load(Ordering::Relaxed) > 0
+            || self.missed[d].load(Ordering::Relaxed) < Self::GIVE_UP_AFTER
+    }
+
+    fn record(&self, depth: usize, found: bool) {
+        let d = depth.min(Self::DEPTHS - 1);
+        let counter = if found {
+            &self.found[d]
+        } else {
+            &self.missed[d]
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Walks the tree under `root` with `threads` threads (1: on this thread),
 /// handing each sidecar to `on_found` as soon as it is found; the returned
 /// [`Walk`] holds everything else (its `sidecars` are empty). `on_found`
@@ -111,6 +151,16 @@ pub(crate) fn tree_root(cache_dir: &Path) -> PathBuf {
 pub(crate) fn walk_tree(
     root: &Path,
     threads: usize,
+    on_found: impl FnMut(Found) -> ControlFlow<()>,
+) -> Walk {
+    walk_probing(root, threads, Arc::new(Probes::default()), on_found)
+}
+
+/// [`walk_tree`], probing subdirectories as `probes` finds worth it.
+fn walk_probing(
+    root: &Path,
+    threads: usize,
+    probes: Arc<Probes>,
     mut on_found: impl FnMut(Found) -> ControlFlow<()>,
 ) -> Walk {
     let mut walk = Walk::default();
@@ -135,7 +185,7 @@ pub(crate) fn walk_tree(
         .follow_links(false)
         .sort(false)
         .parallelism(parallelism)
-        .process_read_dir(|_, dir, _, children| {
+        .process_read_dir(move |depth, dir, _, children| {
             let holds_sidecar = children
                 .iter()
                 .any(|c| c.as_ref().is_ok_and(|e| e.file_name == SIDECAR_NAME));
@@ -151,10 +201,13 @@ pub(crate) fn walk_tree(
             // entries do not matter, so one lstat replaces listing it. Where
             // the lstat fails for another reason than absence, the directory
             // is listed, and what stops that is reported.
+            let depth = depth.map_or(0, |d| d + 1);
             for entry in children.iter_mut().flatten() {
-                if entry.file_type.is_dir() {
+                if entry.file_type.is_dir() && probes.worth_it(depth) {
                     let sidecar = dir.join(&entry.file_name).join(SIDECAR_NAME);
-                    if let Ok(meta) = lstat(&sidecar) {
+                    let meta = lstat(&sidecar);
+                    probes.record(depth, meta.is_ok());
+                    if let Ok(meta) = meta {
                         entry.client_state = Some(meta);
                         entry.read_children_path = None;
                     }
@@ -240,5 +293,76 @@ fn describe(err: &jwalk::Error) -> String {
     match err.io_error() {
         Some(io) => io.to_string(),
         None => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probing_a_depth_stops_after_misses_only_and_not_once_a_probe_found() {
+        let probes = Probes::default();
+        for _ in 0..Probes::GIVE_UP_AFTER - 1 {
+            probes.record(2, false);
+        }
+        assert!(probes.worth_it(2));
+        probes.record(2, false);
+        assert!(!probes.worth_it(2), "64 misses and no find");
+        assert!(probes.worth_it(3), "other depths are counted apart");
+        for _ in 0..1000 {
+            probes.record(3, false);
+        }
+        probes.record(3, true);
+        assert!(probes.worth_it(3), "a depth where runs were found");
+        // Depths past the last share its counters.
+        for _ in 0..Probes::GIVE_UP_AFTER {
+            probes.record(40, false);
+        }
+        assert!(!probes.worth_it(Probes::DEPTHS + 3));
+    }
+
+    /// Every sidecar is found whether the walk probes subdirectories or
+    /// lists them, at any depth, with one or several walker threads.
+    #[test]
+    fn sidecars_are_found_with_or_without_probes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut want = Vec::new();
+        for (i, rel) in ["a/r1", "a/b/r2", "a/b/c/d/r3", "e/r4", "e/f/g", "h"]
+            .iter()
+            .enumerate()
+        {
+            let run = root.join(rel);
+            fs::create_dir_all(run.join("checkpoints")).unwrap();
+            if i != 4 {
+                fs::write(run.join(SIDECAR_NAME), "{}").unwrap();
+                fs::write(run.join("checkpoints").join(SIDECAR_NAME), "{}").unwrap();
+                want.push(run.join(SIDECAR_NAME));
+            }
+        }
+        want.sort();
+        let given_up = || {
+            let probes = Probes::default();
+            for depth in 0..Probes::DEPTHS {
+                for _ in 0..Probes::GIVE_UP_AFTER {
+                    probes.record(depth, false);
+                }
+            }
+            probes
+        };
+        for threads in [1, 3] {
+            for probes in [Probes::default(), given_up()] {
+                let mut found = Vec::new();
+                let walk = walk_probing(root, threads, Arc::new(probes), |f| {
+                    assert!(f.meta.is_ok(), "{}", f.path.display());
+                    found.push(f.path);
+                    ControlFlow::Continue(())
+                });
+                found.sort();
+                assert_eq!(found, want, "threads {threads}");
+                assert!(walk.complete && walk.unreadable.is_empty());
+            }
+        }
     }
 }
