@@ -19,6 +19,7 @@ enum Op {
         id: u8,
     },
     Commit,
+    Flush,
 }
 
 fuzz_target!(|ops: Vec<Op>| {
@@ -43,6 +44,7 @@ fuzz_target!(|ops: Vec<Op>| {
             },
             Op::Remove { id } => ModelOp::Remove { id: id % 16 },
             Op::Commit => ModelOp::Commit,
+            Op::Flush => ModelOp::Flush,
         })
         .collect();
     let dir = tempfile::tempdir().expect("temp dir");

@@ -11,6 +11,7 @@ mod key_lists;
 mod lock;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod model;
+mod pending;
 mod reader;
 mod record_cache;
 mod tables;
@@ -138,6 +139,7 @@ impl Store {
         let (value, compact) = {
             let mut writer = Writer::open(&txn, &self.path)?;
             let value = work(&mut writer, &opening)?;
+            writer.flush()?;
             (value, writer.compaction_requested())
         };
         txn.commit().map_err(|e| Error::store(&self.path, e))?;
@@ -412,6 +414,7 @@ mod tests {
                 .prop_map(|(id, status, tags, updated, metric)| ModelOp::Upsert { id, status, tags, updated, metric }),
             2 => (0u8..8).prop_map(|id| ModelOp::Remove { id }),
             1 => Just(ModelOp::Commit),
+            1 => Just(ModelOp::Flush),
         ]
     }
 
@@ -434,6 +437,98 @@ mod tests {
         let mut run = stored(hot(Status::Completed, &["t"], 1.0), hparams);
         run.hot.summary.insert("val_acc", Value::Float(0.5));
         run
+    }
+
+    fn file_state(size: u64, run_id: &str) -> FileState {
+        FileState {
+            stamp: FileStamp {
+                mtime_ns: 1,
+                ctime_ns: 1,
+                size,
+                inode: 1,
+            },
+            run_id: Some(run_id.to_owned()),
+            invalid: None,
+            source: true,
+            terminal: true,
+            updated_at: 1.0,
+            heartbeat_at: None,
+        }
+    }
+
+    /// While the runs table is empty, rows are held back until the
+    /// transaction ends or `flush`; every read of the writer sees them as
+    /// written, before and after, and what commits is the same.
+    #[test]
+    fn a_first_build_reads_back_the_rows_it_holds_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let dir_state = |size| DirState {
+            stamp: file_state(size, "-").stamp,
+        };
+        // Stored before: file and directory states, and no run (every
+        // sidecar invalid, say), so the next transaction holds rows back.
+        store
+            .write(|w, _| {
+                w.put_file(b"/old", &file_state(1, "gone"))?;
+                w.put_dir(b"/d-old", &dir_state(1))
+            })
+            .unwrap();
+        store
+            .write(|w, _| {
+                assert!(w.is_empty()?);
+                let run = |status, tag: &str| stored(hot(status, &[tag], 5.0), ValueMap::new());
+                for flush in [false, true] {
+                    w.upsert("r1", &run(Status::Failed, "a"))?;
+                    w.upsert("r1", &run(Status::Completed, "b"))?;
+                    w.upsert("r2", &run(Status::Completed, "a"))?;
+                    assert!(!w.is_empty()?);
+                    assert_eq!(w.hot("r1")?.unwrap().tags, ["b"]);
+                    assert_eq!(w.record("r2")?.unwrap().hot.status, Status::Completed);
+                    assert_eq!(w.run_ids_with_status("completed")?, ["r1", "r2"]);
+                    assert!(w.run_ids_with_status("failed")?.is_empty());
+                    w.put_file(b"/new", &file_state(2, "r1"))?;
+                    w.remove_file(b"/old")?;
+                    w.put_dir(b"/d-new", &dir_state(2))?;
+                    w.remove_dir(b"/d-old")?;
+                    let files = w.files()?;
+                    assert_eq!(files.keys().collect::<Vec<_>>(), [b"/new"]);
+                    assert_eq!(files[&b"/new"[..]].stamp.size, 2);
+                    assert_eq!(w.dirs()?.keys().collect::<Vec<_>>(), [b"/d-new"]);
+                    if flush {
+                        // Written now: r1 and r2 are replaced in the tables.
+                        w.flush()?;
+                        w.upsert("r1", &run(Status::Failed, "c"))?;
+                        assert_eq!(w.run_ids_with_status("failed")?, ["r1"]);
+                        assert!(w.remove("r2")?);
+                        assert!(!w.remove("r2")?);
+                        w.upsert("r3", &run(Status::Completed, "a"))?;
+                    } else {
+                        assert!(w.remove("r2")?);
+                        assert!(!w.remove("r2")?);
+                        assert!(w.record("r2")?.is_none());
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        store
+            .read(|r| {
+                assert_eq!(r.verify_indexes()?, Vec::<String>::new());
+                assert_eq!(r.len()?, 2);
+                assert_eq!(r.run_ids_with_tag("c")?, ["r1"]);
+                assert_eq!(r.run_ids_with_tag("a")?, ["r3"]);
+                assert_eq!(r.run_ids_with_status("completed")?, ["r3"]);
+                Ok(())
+            })
+            .unwrap();
+        store
+            .write(|w, _| {
+                assert_eq!(w.files()?.keys().collect::<Vec<_>>(), [b"/new"]);
+                assert_eq!(w.dirs()?.keys().collect::<Vec<_>>(), [b"/d-new"]);
+                Ok(())
+            })
+            .unwrap();
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub enum ModelOp {
     },
     /// Commit and start another transaction.
     Commit,
+    /// Write the rows a first build holds back now, mid-transaction.
+    Flush,
 }
 
 fn status_of(n: u8) -> Status {
@@ -104,7 +106,28 @@ pub fn check(dir: &Path, ops: &[ModelOp]) -> Result<(), String> {
                                 ));
                             }
                         }
+                        ModelOp::Flush => w.flush()?,
                         ModelOp::Commit => {}
+                    }
+                    // Every op leaves the writer reading back what the
+                    // model holds.
+                    for id in 0..16u8 {
+                        let id = format!("r{id}");
+                        let got = w.record(&id)?;
+                        let want = pending.get(&id);
+                        let same = match (&got, want) {
+                            (Some(g), Some(w)) => {
+                                super::codec::encode_record(g) == super::codec::encode_record(w)
+                            }
+                            (None, None) => true,
+                            _ => false,
+                        };
+                        if !same {
+                            return Err(crate::Error::store(
+                                dir,
+                                format!("{id} in the transaction: {got:?}, modelled {want:?}"),
+                            ));
+                        }
                     }
                 }
                 Ok(())

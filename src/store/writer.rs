@@ -12,6 +12,7 @@ use super::FORMAT_VERSION;
 use super::codec::{self, Hot, RecordBytes, StoredRun};
 use super::files::{DirState, FileState, FileStates};
 use super::key_lists::KeyDictionary;
+use super::pending::{IndexKeys, Pending, PendingRun};
 use super::record_cache::{self, GENERATION_KEY};
 use super::tables::{
     BY_STATUS, BY_TAG, BY_UPDATED, DIRS, FILES, HOT, KEY_LISTS, META, RUNS, updated_key,
@@ -34,12 +35,19 @@ pub(crate) struct Writer<'txn> {
     key_lists: Table<'txn, u32, &'static [u8]>,
     /// The stored key lists, and the ids new records name them by.
     dictionary: KeyDictionary,
-    /// When this transaction began with no run stored: the run ids written
-    /// since. A run id not in it has no record to replace, so its upsert
-    /// skips looking one up (a first build's hundred thousand lookups in a
-    /// growing table).
-    written: Option<FxHashSet<Box<str>>>,
+    /// When this transaction began with no run stored (a first build).
+    first_build: Option<FirstBuild>,
     compact: bool,
+}
+
+/// A transaction that began with no run stored: rows are held back and
+/// written in key order (see [`pending`](super::pending)).
+#[derive(Default)]
+struct FirstBuild {
+    pending: Pending,
+    /// The run ids written to the tables since the transaction began. A run
+    /// id neither here nor pending has no record: its upsert looks none up.
+    written: FxHashSet<Box<str>>,
 }
 
 /// Creates every table and stamps the format version in a new file, so that
@@ -88,12 +96,12 @@ impl<'txn> Writer<'txn> {
             meta: txn.open_table(META).map_err(err)?,
             key_lists: txn.open_table(KEY_LISTS).map_err(err)?,
             dictionary: KeyDictionary::default(),
-            written: None,
+            first_build: None,
             compact: false,
         };
         writer.dictionary = KeyDictionary::load(&writer.key_lists).map_err(|e| writer.err(e))?;
         if writer.is_empty()? {
-            writer.written = Some(FxHashSet::default());
+            writer.first_build = Some(FirstBuild::default());
         }
         writer.set_meta(
             GENERATION_KEY,
@@ -108,7 +116,103 @@ impl<'txn> Writer<'txn> {
 
     /// Whether no run is stored.
     pub fn is_empty(&self) -> Result<bool> {
-        self.runs.is_empty().map_err(|e| self.err(e))
+        let held = self.pending().is_some_and(|p| !p.runs.is_empty());
+        Ok(!held && self.runs.is_empty().map_err(|e| self.err(e))?)
+    }
+
+    fn pending(&self) -> Option<&Pending> {
+        self.first_build.as_ref().map(|b| &b.pending)
+    }
+
+    /// The rows held back, when they are (see [`pending`](super::pending)).
+    fn pending_mut(&mut self) -> Option<&mut Pending> {
+        self.first_build.as_mut().map(|b| &mut b.pending)
+    }
+
+    /// Writes the rows held back, in key order. Called before the
+    /// transaction commits, and whenever they fill their budget.
+    pub(super) fn flush(&mut self) -> Result<()> {
+        let Some(build) = &mut self.first_build else {
+            return Ok(());
+        };
+        let pending = std::mem::take(&mut build.pending);
+        let path = &self.path;
+        let err = |e: redb::StorageError| Error::store(path, e);
+        let mut runs: Vec<(Box<str>, PendingRun)> = pending.runs.into_iter().collect();
+        runs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Index entries first, sorted by key: they borrow the run ids.
+        let mut tags: Vec<(&str, &str)> = runs
+            .iter()
+            .flat_map(|(id, run)| run.keys.tags.iter().map(move |t| (t.as_str(), &**id)))
+            .collect();
+        tags.sort_unstable();
+        for (tag, id) in tags {
+            self.by_tag.insert(tag, id).map_err(err)?;
+        }
+        let mut statuses: Vec<(&str, &str)> = runs
+            .iter()
+            .map(|(id, run)| (run.keys.status.as_str(), &**id))
+            .collect();
+        statuses.sort_unstable();
+        for (status, id) in statuses {
+            self.by_status.insert(status, id).map_err(err)?;
+        }
+        let mut updated: Vec<(i64, &str)> = runs
+            .iter()
+            .map(|(id, run)| (run.keys.updated, &**id))
+            .collect();
+        updated.sort_unstable();
+        for key in updated {
+            self.by_updated.insert(key, ()).map_err(err)?;
+        }
+        // Then the records, each freed once written.
+        build.written.reserve(runs.len());
+        for (id, run) in runs {
+            self.runs.insert(&*id, run.record.as_slice()).map_err(err)?;
+            self.hot
+                .insert(&*id, codec::hot_only(&run.record).as_slice())
+                .map_err(err)?;
+            build.written.insert(id);
+        }
+        for (table, rows) in [
+            (&mut self.files, pending.files),
+            (&mut self.dirs, pending.dirs),
+        ] {
+            for (key, state) in rows {
+                match state {
+                    Some(bytes) => table.insert(key.as_slice(), bytes.as_slice()),
+                    None => table.remove(key.as_slice()).map(|_| None),
+                }
+                .map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Holds back a file or directory state (`None`: a removal), or writes
+    /// it at once when rows are not held back.
+    fn put_state(&mut self, dir: bool, key: &[u8], state: Option<Vec<u8>>) -> Result<()> {
+        if let Some(pending) = self.pending_mut() {
+            if dir {
+                pending.put_dir(key, state);
+            } else {
+                pending.put_file(key, state);
+            }
+            return self.flush_if_full();
+        }
+        let table = if dir { &mut self.dirs } else { &mut self.files };
+        match state {
+            Some(bytes) => table.insert(key, bytes.as_slice()).map(|_| ()),
+            None => table.remove(key).map(|_| ()),
+        }
+        .map_err(|e| Error::store(&self.path, e))
+    }
+
+    fn flush_if_full(&mut self) -> Result<()> {
+        if self.pending().is_some_and(Pending::is_full) {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Asks for the file to be compacted after this transaction commits
@@ -133,22 +237,21 @@ impl<'txn> Writer<'txn> {
                 out.insert(path.value().to_vec(), state);
             }
         }
+        for (path, state) in self.pending().map(|p| &p.files).into_iter().flatten() {
+            match state.as_deref().map(codec::decode_plain::<FileState>) {
+                Some(Ok(state)) => out.insert(path.clone(), state),
+                _ => out.swap_remove(path),
+            };
+        }
         Ok(out)
     }
 
     pub fn put_file(&mut self, path: &[u8], state: &FileState) -> Result<()> {
-        let bytes = codec::encode_plain(state);
-        self.files
-            .insert(path, bytes.as_slice())
-            .map_err(|e| Error::store(&self.path, e))?;
-        Ok(())
+        self.put_state(false, path, Some(codec::encode_plain(state)))
     }
 
     pub fn remove_file(&mut self, path: &[u8]) -> Result<()> {
-        self.files
-            .remove(path)
-            .map_err(|e| Error::store(&self.path, e))?;
-        Ok(())
+        self.put_state(false, path, None)
     }
 
     /// Every remembered directory and its state (undecodable entries are
@@ -162,59 +265,69 @@ impl<'txn> Writer<'txn> {
                 out.insert(path.value().to_vec(), state);
             }
         }
+        for (path, state) in self.pending().map(|p| &p.dirs).into_iter().flatten() {
+            match state.as_deref().map(codec::decode_plain::<DirState>) {
+                Some(Ok(state)) => out.insert(path.clone(), state),
+                _ => out.remove(path),
+            };
+        }
         Ok(out)
     }
 
     pub fn put_dir(&mut self, path: &[u8], state: &DirState) -> Result<()> {
-        let bytes = codec::encode_plain(state);
-        self.dirs
-            .insert(path, bytes.as_slice())
-            .map_err(|e| Error::store(&self.path, e))?;
-        Ok(())
+        self.put_state(true, path, Some(codec::encode_plain(state)))
     }
 
     pub fn remove_dir(&mut self, path: &[u8]) -> Result<()> {
-        self.dirs
-            .remove(path)
-            .map_err(|e| Error::store(&self.path, e))?;
-        Ok(())
+        self.put_state(true, path, None)
     }
 
     /// The hot part of a stored run.
     pub fn hot(&self, run_id: &str) -> Result<Option<Hot>> {
-        match self
-            .runs
-            .get(run_id)
-            .map_err(|e| Error::store(&self.path, e))?
-        {
-            Some(bytes) => RecordBytes::new(bytes.value(), &self.dictionary)
-                .hot()
-                .map(Some)
-                .map_err(|e| self.err(format_args!("run {run_id}: {e}"))),
-            None => Ok(None),
-        }
+        self.with_record(run_id, |record| record.hot())
     }
 
     /// A stored run, whole.
     pub fn record(&self, run_id: &str) -> Result<Option<StoredRun>> {
-        let Some(bytes) = self
-            .runs
-            .get(run_id)
-            .map_err(|e| Error::store(&self.path, e))?
-        else {
-            return Ok(None);
+        self.with_record(run_id, |record| record.whole())
+    }
+
+    /// Decodes `run_id`'s record (held back or stored) with `decode`.
+    fn with_record<T, E: std::fmt::Display>(
+        &self,
+        run_id: &str,
+        decode: impl FnOnce(RecordBytes<'_>) -> std::result::Result<T, E>,
+    ) -> Result<Option<T>> {
+        let decoded = match self.pending().and_then(|p| p.runs.get(run_id)) {
+            Some(held) => decode(RecordBytes::new(&held.record, &self.dictionary)),
+            None => match self.runs.get(run_id).map_err(|e| self.err(e))? {
+                Some(bytes) => decode(RecordBytes::new(bytes.value(), &self.dictionary)),
+                None => return Ok(None),
+            },
         };
-        RecordBytes::new(bytes.value(), &self.dictionary)
-            .whole()
+        decoded
             .map(Some)
             .map_err(|e| self.err(format_args!("run {run_id}: {e}")))
     }
 
     /// Inserts or replaces a run and its index entries.
     pub fn upsert(&mut self, run_id: &str, run: &StoredRun) -> Result<()> {
-        self.reindex(run_id, Some(&run.hot))?;
         let (dictionary, key_lists) = (&mut self.dictionary, &mut self.key_lists);
         let bytes = codec::encode_record_with(run, &mut |block| dictionary.id_of(block, key_lists));
+        if let Some(build) = &mut self.first_build
+            && !build.written.contains(run_id)
+        {
+            let keys = IndexKeys::of(&run.hot);
+            build.pending.put_run(
+                run_id,
+                PendingRun {
+                    record: bytes,
+                    keys,
+                },
+            );
+            return self.flush_if_full();
+        }
+        self.reindex(run_id, Some(&run.hot))?;
         self.runs
             .insert(run_id, bytes.as_slice())
             .map_err(|e| Error::store(&self.path, e))?;
@@ -226,6 +339,11 @@ impl<'txn> Writer<'txn> {
 
     /// Removes a run and its index entries; `false` when it was not there.
     pub fn remove(&mut self, run_id: &str) -> Result<bool> {
+        if let Some(build) = &mut self.first_build
+            && !build.written.contains(run_id)
+        {
+            return Ok(build.pending.remove_run(run_id));
+        }
         let existed = self.reindex(run_id, None)?;
         self.runs
             .remove(run_id)
@@ -241,13 +359,8 @@ impl<'txn> Writer<'txn> {
     /// differ: a rescan that changes a metric rewrites no index. Returns
     /// whether a record was stored.
     fn reindex(&mut self, run_id: &str, new: Option<&Hot>) -> Result<bool> {
-        let stored = match &mut self.written {
-            // A set already holding the id leaves it as it is.
-            Some(written) => !written.insert(run_id.into()),
-            None => true,
-        };
-        let looked_up = if stored { self.hot(run_id) } else { Ok(None) };
-        let old = match looked_up {
+        // Only runs written to the tables get here (see `upsert`).
+        let old = match self.hot(run_id) {
             Ok(old) => old,
             // An undecodable record is replaced; its stale index entries are
             // found by a sweep of the indexes.
@@ -337,6 +450,11 @@ impl<'txn> Writer<'txn> {
         for id in self.by_status.get(status).map_err(|e| self.err(e))? {
             ids.push(id.map_err(|e| self.err(e))?.value().to_owned());
         }
+        if let Some(pending) = self.pending() {
+            let held = pending.runs.iter().filter(|(_, r)| r.keys.status == status);
+            ids.extend(held.map(|(id, _)| id.to_string()));
+            ids.sort_unstable();
+        }
         Ok(ids)
     }
 
@@ -381,13 +499,17 @@ impl Writer<'_> {
     /// The number of stored key lists, and the size of `run_id`'s record.
     pub fn key_lists_and_record_len(&self, run_id: &str) -> Result<(u64, Option<usize>)> {
         let lists = self.key_lists.len().map_err(|e| self.err(e))?;
+        if let Some(held) = self.pending().and_then(|p| p.runs.get(run_id)) {
+            return Ok((lists, Some(held.record.len())));
+        }
         let record = self.runs.get(run_id).map_err(|e| self.err(e))?;
         Ok((lists, record.map(|r| r.value().len())))
     }
 
     pub fn put_raw_record(&mut self, run_id: &str, tag: &str, bytes: &[u8]) -> Result<()> {
-        if let Some(written) = &mut self.written {
-            written.insert(run_id.into());
+        if let Some(build) = &mut self.first_build {
+            build.pending.remove_run(run_id);
+            build.written.insert(run_id.into());
         }
         self.runs
             .insert(run_id, bytes)
