@@ -128,12 +128,7 @@ fn write(
 ) -> Result<(Duration, Duration), Failure> {
     let _ = std::fs::remove_file(path);
     let mut builder = Database::builder();
-    builder.set_cache_size(
-        std::env::var("FLOOR_CACHE_MB")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .map_or(CACHE_BYTES, |mb| mb << 20),
-    );
+    builder.set_cache_size(CACHE_BYTES);
     let db = builder.create(path)?;
     let started = Instant::now();
     let txn = db.begin_write()?;
