@@ -63,6 +63,10 @@ pub(super) struct Pending {
 const ENTRY: usize = 48;
 
 impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty() && self.files.is_empty() && self.dirs.is_empty()
+    }
+
     pub fn is_full(&self) -> bool {
         self.bytes >= PENDING_BYTES
     }

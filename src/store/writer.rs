@@ -135,6 +135,9 @@ impl<'txn> Writer<'txn> {
         let Some(build) = &mut self.first_build else {
             return Ok(());
         };
+        if build.pending.is_empty() {
+            return Ok(());
+        }
         let pending = std::mem::take(&mut build.pending);
         let mut runs: Vec<(Box<str>, PendingRun)> = pending.runs.into_iter().collect();
         runs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
