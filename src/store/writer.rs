@@ -79,6 +79,70 @@ pub(super) fn format_version(db: &Database, path: &Path) -> Result<Option<u32>> 
         .map_err(|e| Error::store(path, e))
 }
 
+type StorageResult = std::result::Result<(), redb::StorageError>;
+
+/// Inserts `runs` (sorted by run id) and their hot rows.
+fn insert_records(
+    records: &mut Table<'_, &'static str, &'static [u8]>,
+    hot: &mut Table<'_, &'static str, &'static [u8]>,
+    runs: &[(Box<str>, PendingRun)],
+) -> StorageResult {
+    for (id, run) in runs {
+        records.insert(&**id, run.record.as_slice())?;
+        hot.insert(&**id, codec::hot_only(&run.record).as_slice())?;
+    }
+    Ok(())
+}
+
+/// Inserts the index entries of `runs`, each index in key order.
+fn insert_index_entries(
+    by_tag: &mut MultimapTable<'_, &'static str, &'static str>,
+    by_status: &mut MultimapTable<'_, &'static str, &'static str>,
+    by_updated: &mut Table<'_, (i64, &'static str), ()>,
+    runs: &[(Box<str>, PendingRun)],
+) -> StorageResult {
+    let mut tags: Vec<(&str, &str)> = runs
+        .iter()
+        .flat_map(|(id, run)| run.keys.tags.iter().map(move |t| (t.as_str(), &**id)))
+        .collect();
+    tags.sort_unstable();
+    for (tag, id) in tags {
+        by_tag.insert(tag, id)?;
+    }
+    let mut statuses: Vec<(&str, &str)> = runs
+        .iter()
+        .map(|(id, run)| (run.keys.status.as_str(), &**id))
+        .collect();
+    statuses.sort_unstable();
+    for (status, id) in statuses {
+        by_status.insert(status, id)?;
+    }
+    let mut updated: Vec<(i64, &str)> = runs
+        .iter()
+        .map(|(id, run)| (run.keys.updated, &**id))
+        .collect();
+    updated.sort_unstable();
+    for key in updated {
+        by_updated.insert(key, ())?;
+    }
+    Ok(())
+}
+
+/// Writes file or directory states held back (in key order; `None`: a
+/// removal).
+fn insert_states(
+    table: &mut Table<'_, &'static [u8], &'static [u8]>,
+    states: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+) -> StorageResult {
+    for (key, state) in states {
+        match state {
+            Some(bytes) => table.insert(key.as_slice(), bytes.as_slice())?,
+            None => table.remove(key.as_slice())?,
+        };
+    }
+    Ok(())
+}
+
 impl<'txn> Writer<'txn> {
     /// The tables of `txn`, which is stamped with a new generation: records
     /// that readers kept from before it commits are not used after.
@@ -141,72 +205,30 @@ impl<'txn> Writer<'txn> {
         let pending = std::mem::take(&mut build.pending);
         let mut runs: Vec<(Box<str>, PendingRun)> = pending.runs.into_iter().collect();
         runs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let path = &self.path;
-        let err = |e: redb::StorageError| Error::store(path, e);
         // Two threads, each on tables of its own (redb allows it): the
         // records here, where their pages are allocated (a helper thread's
         // allocations stay in a malloc arena of their own: 40 MB more at
-        // 100,000 runs); the index entries (sorted by key) and the file and
-        // directory states on a helper. A scan waits for each flush, so the
-        // second core halves the wait.
+        // 100,000 runs); the index entries and the file and directory
+        // states on a helper. A scan waits for each flush, so the second
+        // core halves the wait.
         let (records, hot) = (&mut self.runs, &mut self.hot);
-        let mut write_records = || -> Result<()> {
-            for (id, run) in &runs {
-                records.insert(&**id, run.record.as_slice()).map_err(err)?;
-                hot.insert(&**id, codec::hot_only(&run.record).as_slice())
-                    .map_err(err)?;
-            }
-            Ok(())
-        };
         let (by_tag, by_status, by_updated) =
             (&mut self.by_tag, &mut self.by_status, &mut self.by_updated);
         let (files, dirs) = (&mut self.files, &mut self.dirs);
-        let write_rest = || -> Result<()> {
-            let mut tags: Vec<(&str, &str)> = runs
-                .iter()
-                .flat_map(|(id, run)| run.keys.tags.iter().map(move |t| (t.as_str(), &**id)))
-                .collect();
-            tags.sort_unstable();
-            for (tag, id) in tags {
-                by_tag.insert(tag, id).map_err(err)?;
-            }
-            let mut statuses: Vec<(&str, &str)> = runs
-                .iter()
-                .map(|(id, run)| (run.keys.status.as_str(), &**id))
-                .collect();
-            statuses.sort_unstable();
-            for (status, id) in statuses {
-                by_status.insert(status, id).map_err(err)?;
-            }
-            let mut updated: Vec<(i64, &str)> = runs
-                .iter()
-                .map(|(id, run)| (run.keys.updated, &**id))
-                .collect();
-            updated.sort_unstable();
-            for key in updated {
-                by_updated.insert(key, ()).map_err(err)?;
-            }
-            for (table, rows) in [(files, pending.files), (dirs, pending.dirs)] {
-                for (key, state) in rows {
-                    match state {
-                        Some(bytes) => table.insert(key.as_slice(), bytes.as_slice()),
-                        None => table.remove(key.as_slice()).map(|_| None),
-                    }
-                    .map_err(err)?;
-                }
-            }
-            Ok(())
-        };
         let (rest_written, records_written) = std::thread::scope(|scope| {
-            let rest = scope.spawn(write_rest);
-            let records = write_records();
+            let rest = scope.spawn(|| {
+                insert_index_entries(by_tag, by_status, by_updated, &runs)?;
+                insert_states(files, pending.files)?;
+                insert_states(dirs, pending.dirs)
+            });
+            let records = insert_records(records, hot, &runs);
             (rest.join(), records)
         });
-        match rest_written {
-            Ok(written) => written?,
+        let written = match rest_written {
+            Ok(written) => written.and(records_written),
             Err(panic) => std::panic::resume_unwind(panic),
-        }
-        records_written?;
+        };
+        written.map_err(|e| Error::store(&self.path, e))?;
         build.written.extend(runs.into_iter().map(|(id, _)| id));
         Ok(())
     }
