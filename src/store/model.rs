@@ -73,6 +73,17 @@ fn stored(status: u8, tags: u8, updated: u8, metric: Option<f64>) -> StoredRun {
     }
 }
 
+/// Whether a run read back is the one modelled (both absent, or the same
+/// record). Compared through the encoding: a NaN metric is not equal to
+/// itself as a value.
+fn same_run(got: Option<&StoredRun>, want: Option<&StoredRun>) -> bool {
+    match (got, want) {
+        (Some(g), Some(w)) => super::codec::encode_record(g) == super::codec::encode_record(w),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 /// Applies `ops` to a fresh store in `dir` and to a model; returns what
 /// disagrees, if anything.
 pub fn check(dir: &Path, ops: &[ModelOp]) -> Result<(), String> {
@@ -115,14 +126,7 @@ pub fn check(dir: &Path, ops: &[ModelOp]) -> Result<(), String> {
                         let id = format!("r{id}");
                         let got = w.record(&id)?;
                         let want = pending.get(&id);
-                        let same = match (&got, want) {
-                            (Some(g), Some(w)) => {
-                                super::codec::encode_record(g) == super::codec::encode_record(w)
-                            }
-                            (None, None) => true,
-                            _ => false,
-                        };
-                        if !same {
+                        if !same_run(got.as_ref(), want) {
                             return Err(crate::Error::store(
                                 dir,
                                 format!("{id} in the transaction: {got:?}, modelled {want:?}"),
@@ -149,11 +153,7 @@ pub fn check(dir: &Path, ops: &[ModelOp]) -> Result<(), String> {
             }
             for (id, want) in &model {
                 let got = r.with_run(id, |b| Ok(b.whole().ok()))?.flatten();
-                // Compare through the encoding: NaN != NaN as a value.
-                let same = got.as_ref().is_some_and(|g| {
-                    super::codec::encode_record(g) == super::codec::encode_record(want)
-                });
-                if !same {
+                if !same_run(got.as_ref(), Some(want)) {
                     return Err(crate::Error::store(
                         dir,
                         format!("run {id}: stored {got:?}, modelled {want:?}"),

@@ -3,7 +3,7 @@
 //! A full scan into an empty cache meets runs in walk order, which is
 //! random in run id. Inserted in that order, the rows of 100,000 runs cost
 //! redb about 3 s (leaves split half full, are evicted from its page cache,
-//! read back and split again); the same rows in key order cost 1.2 s
+//! read back and split again); the same rows in key order cost 1.3 s
 //! (`examples/write_floor.rs`). So while the runs table is empty, a
 //! [`Writer`](super::Writer) keeps the rows it is given here and writes them
 //! sorted when its transaction ends, or sooner once they hold
