@@ -18,7 +18,7 @@ impl Oracle {
     /// after printing why `test` is skipped, or a panic when `CI` is set,
     /// where a skipped test would hide a regression.
     pub fn require(test: &str, imports: &str, files: &[&str]) -> Option<Oracle> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = repository_root();
         let oracle = Oracle {
             python: std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()),
             pythonpath: root.join("target/oracle/pkg"),
@@ -55,4 +55,14 @@ impl Oracle {
         cmd.arg(&self.script);
         cmd
     }
+}
+
+/// The repository's root: the nearest ancestor of the package being tested
+/// that holds `scripts/oracle` (the library's package is the root; the
+/// command line's is `crates/runreg-cli`).
+pub fn repository_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("scripts/oracle").is_dir())
+        .expect("the tests run inside the runreg repository")
 }

@@ -14,6 +14,7 @@
 //! `target/oracle/`). Without it the test is skipped, or fails when `CI` is
 //! set. `RUNREG_DIFF_SEED=<u64>` adds a tree written with that seed.
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use std::cmp::Ordering;

@@ -6,6 +6,7 @@
 //! two-hour heartbeat timeout, absolute times are printed in UTC (`TZ`), and
 //! stdout is a pipe, so tables are not cut unless `COLUMNS` says so.
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use std::path::PathBuf;

@@ -7,7 +7,7 @@
 //! Several tests drop to the user `nobody` when run as root (CI), so that
 //! permissions apply; the rest of the suite needs no privilege.
 
-#[path = "../common/mod.rs"]
+#[path = "../../../../tests/common/mod.rs"]
 mod common;
 mod support;
 
