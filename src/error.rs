@@ -52,14 +52,10 @@ pub enum Error {
         waited: Duration,
     },
 
-    /// A sort key that runreg cannot interpret.
-    #[error("invalid sort key {key:?}: {reason}")]
-    InvalidSortKey {
-        /// The key as given.
-        key: String,
-        /// Why it was refused, and what would be accepted.
-        reason: String,
-    },
+    /// A field name that runreg cannot interpret (a sort key, a column), or
+    /// a field that cannot serve where it was named.
+    #[error(transparent)]
+    InvalidField(#[from] crate::field::FieldError),
 
     /// A filter expression that could not be parsed; its message shows the
     /// expression with a caret under the problem.

@@ -41,6 +41,7 @@
 
 mod cache_location;
 mod error;
+mod field;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -58,10 +59,9 @@ mod value_map;
 pub mod writer;
 
 pub use error::{Error, Result};
+pub use field::{Field, FieldError};
 pub use liveness::Liveness;
-pub use query::{
-    CmpOp, Column, Field, Filter, FilterError, Literal, Query, SortKey, SortSpec, TimeLiteral,
-};
+pub use query::{CmpOp, Filter, FilterError, Literal, Query, SortSpec, TimeLiteral};
 pub use record::RunRecord;
 pub use registry::{DB_FILE_NAME, Registry, RegistryBuilder};
 pub use scan::{Duplicate, RACY_WINDOW_S, ScanIssue, ScanMode, ScanProgress, ScanReport};

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::status::Status;
-use crate::value::{Value, serialize_f64, serialize_opt_f64};
+use crate::value::{serialize_f64, serialize_opt_f64};
 use crate::value_map::ValueMap;
 
 /// One training run, as read from its sidecar and cached.
@@ -51,80 +51,10 @@ pub struct RunRecord {
     pub heartbeat_at: Option<f64>,
 }
 
-/// Looks `key` up in a possibly nested map: an exact key first, else the key
-/// split at a dot into an object key and the rest, recursively (array items
-/// by index). This is how `config.optim.lr` finds `{"optim": {"lr": ..}}`.
-pub(crate) fn lookup_nested<'a>(map: &'a ValueMap, key: &str) -> Option<&'a Value> {
-    if let Some(v) = map.get(key) {
-        return Some(v);
-    }
-    key.match_indices('.').find_map(|(dot, _)| {
-        let child = map.get(&key[..dot])?;
-        lookup_in_value(child, &key[dot + 1..])
-    })
-}
-
-fn lookup_in_value<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    let split = std::iter::once(key.len()).chain(key.match_indices('.').map(|(i, _)| i));
-    for end in split {
-        let (head, rest) = (&key[..end], key.get(end + 1..));
-        let child = match value {
-            Value::Map(entries) => entries
-                .iter()
-                .rev()
-                .find(|(k, _)| k == head)
-                .map(|(_, v)| v),
-            Value::List(items) => head.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => None,
-        };
-        match (child, rest) {
-            (Some(v), None) => return Some(v),
-            (Some(v), Some(rest)) => {
-                if let Some(found) = lookup_in_value(v, rest) {
-                    return Some(found);
-                }
-            }
-            (None, _) => {}
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config() -> ValueMap {
-        let mut map = ValueMap::new();
-        map.insert(
-            "optim",
-            Value::Map(vec![
-                ("lr".to_owned(), Value::Float(0.1)),
-                (
-                    "betas".to_owned(),
-                    Value::List(vec![Value::Float(0.9), Value::Float(0.99)]),
-                ),
-            ]),
-        );
-        map.insert("data.name", Value::Str("cifar".into()));
-        map
-    }
-
-    #[test]
-    fn nested_lookup_descends_objects_and_arrays() {
-        let c = config();
-        assert_eq!(lookup_nested(&c, "optim.lr"), Some(&Value::Float(0.1)));
-        assert_eq!(
-            lookup_nested(&c, "optim.betas.1"),
-            Some(&Value::Float(0.99))
-        );
-        assert_eq!(
-            lookup_nested(&c, "data.name"),
-            Some(&Value::Str("cifar".into()))
-        );
-        assert_eq!(lookup_nested(&c, "optim.wd"), None);
-        assert_eq!(lookup_nested(&c, "optim.betas.7"), None);
-    }
+    use crate::value::Value;
 
     #[test]
     fn json_form_has_exactly_the_record_fields() {

@@ -7,7 +7,7 @@ use std::fs;
 use std::time::Duration;
 
 use common::{Tree, now};
-use runreg::{Error, Query, Registry, SortKey, SortSpec, Status, Value};
+use runreg::{Error, Field, Query, Registry, SortSpec, Status, Value};
 
 fn open(tree: &Tree) -> Registry {
     Registry::open(tree.cache_dir()).unwrap()
@@ -17,7 +17,7 @@ fn ids(runs: &[runreg::RunRecord]) -> Vec<&str> {
     runs.iter().map(|r| r.run_id.as_str()).collect()
 }
 
-fn key(text: &str) -> SortKey {
+fn key(text: &str) -> Field {
     text.parse().unwrap()
 }
 

@@ -47,7 +47,7 @@ use std::thread;
 use std::time::SystemTime;
 
 use runreg::Sidecar;
-use runreg::{Filter, Query, SortKey, SortSpec, Status, Value};
+use runreg::{Field, Filter, Query, SortSpec, Status, Value};
 
 use plan::{Plan, epoch, from_epoch, plan_run, utc_folders};
 
@@ -387,7 +387,7 @@ pub fn rewrite_sidecars(sidecars: &[PathBuf]) -> io::Result<()> {
 /// expressions beside the fixed filters they are equivalent to).
 pub fn queries() -> Vec<(&'static str, Query)> {
     let tag = sample_tag();
-    let val_acc = || -> SortKey { "summary.val_acc".parse().expect("a sort key") };
+    let val_acc = || -> Field { "summary.val_acc".parse().expect("a sort key") };
     let expr = |text: &str| Filter::parse(text).expect("a filter expression");
     vec![
         (

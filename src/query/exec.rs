@@ -5,24 +5,16 @@
 //! and keeps `(sort values, run_id)` for the matches; after sorting and
 //! paging, the second decodes whole records for the runs returned.
 
-use super::Query;
-use super::fetch::fetch;
-use super::filter::{CmpOp, Field, Filter, Literal, RunView};
-use super::sort::{Column, SortKey, SortSpec};
+use super::fetch::{fetch, is_dense};
+use super::filter::{CmpOp, Filter, Literal, RunView};
+use super::sort::SortSpec;
 use super::top::TopRows;
+use super::{Context, Query};
 use crate::error::Result;
-use crate::liveness::Liveness;
-use crate::record::{RunRecord, lookup_nested};
-use crate::store::{HotRef, Reader, RecordBytes, ValueRef, lookup};
+use crate::field::{Field, Part};
+use crate::record::RunRecord;
+use crate::store::{HotRef, Reader, RecordBytes, lookup};
 use crate::value::Value;
-
-/// What liveness is judged against.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Context {
-    pub liveness: Liveness,
-    /// Epoch seconds.
-    pub now: f64,
-}
 
 /// The runs matching `query`, sorted and paged.
 pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<RunRecord>> {
@@ -67,7 +59,7 @@ fn for_each_in_chunks(
 /// The run ids of the page `query` asks for, in its order: the first pass,
 /// which decodes only what the filters and sort keys name.
 fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<String>> {
-    let default_sort = [SortSpec::desc(SortKey::Column(Column::CreatedAt))];
+    let default_sort = [SortSpec::desc(Field::CreatedAt)];
     let specs: &[SortSpec] = if query.sort.is_empty() {
         &default_sort
     } else {
@@ -76,15 +68,8 @@ fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<String>
     let needs = query.filter.as_ref().map(Filter::needs).unwrap_or_default();
     let needs_hparams = needs.hparams
         || !query.hparams.is_empty()
-        || specs.iter().any(|s| matches!(s.key, SortKey::Hparam(_)));
-    let needs_cold = needs.cold
-        || specs.iter().any(|s| {
-            matches!(
-                s.key,
-                SortKey::Config(_)
-                    | SortKey::Column(Column::RunDir | Column::CheckpointPath | Column::Notes)
-            )
-        });
+        || specs.iter().any(|s| s.key.part() == Part::Hparams);
+    let needs_cold = needs.cold || specs.iter().any(|s| s.key.part() == Part::Cold);
 
     // The first pass reads the hot table; the whole record only when the
     // query names hparams or cold fields.
@@ -125,7 +110,7 @@ fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<String>
             return Ok(false);
         }
         keys.clear();
-        keys.extend(specs.iter().map(|spec| sort_value(&spec.key, &view)));
+        keys.extend(specs.iter().map(|spec| view.value(&spec.key)));
         Ok(true)
     };
     let wanted = query.limit.map(|l| l.saturating_add(query.offset));
@@ -165,12 +150,6 @@ fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<String>
         .take(query.limit.unwrap_or(usize::MAX))
         .map(|row| row.run_id)
         .collect())
-}
-
-/// Whether `count` runs of `total` are enough that one pass over a whole
-/// table costs less than a lookup each. Small caches always use lookups.
-pub(super) fn is_dense(count: u64, total: u64) -> bool {
-    total >= 4096 && count.saturating_mul(4) > total
 }
 
 /// The run ids the indexes allow, sorted; `None` when no indexed filter is
@@ -222,12 +201,12 @@ fn candidates(reader: &Reader<'_>, query: &Query, now: f64) -> Result<Option<Vec
         match conjunct {
             Filter::HasTag(tag) => with_tag(tag, &mut sets)?,
             Filter::Compare {
-                field: Field::Column(Column::Status),
+                field: Field::Status,
                 op: CmpOp::Eq,
                 literal: Literal::Value(Value::Str(status)),
             } => with_statuses(&[&**status], &mut sets)?,
             Filter::In {
-                field: Field::Column(Column::Status),
+                field: Field::Status,
                 literals,
                 negated: false,
             } => {
@@ -243,7 +222,7 @@ fn candidates(reader: &Reader<'_>, query: &Query, now: f64) -> Result<Option<Vec
                 }
             }
             Filter::Compare {
-                field: Field::Column(Column::UpdatedAt),
+                field: Field::UpdatedAt,
                 op,
                 literal,
             } => {
@@ -299,29 +278,6 @@ fn matches_hot(hot: &HotRef<'_>, query: &Query, ctx: &Context) -> bool {
     true
 }
 
-fn sort_value(key: &SortKey, run: &RunView<'_>) -> Option<Value> {
-    let hot = run.hot;
-    let cold = run.cold;
-    match key {
-        SortKey::Summary(k) => hot.metric(k).and_then(ValueRef::to_value),
-        SortKey::Hparam(k) => lookup(run.hparams, k).and_then(ValueRef::to_value),
-        SortKey::Config(k) => cold.and_then(|c| lookup_nested(&c.config, k)).cloned(),
-        SortKey::Column(column) => match column {
-            Column::RunId => Some(Value::from(run.run_id)),
-            Column::Status => Some(Value::from(hot.status.as_str())),
-            Column::CreatedAt => Some(Value::Float(hot.created_at)),
-            Column::UpdatedAt => Some(Value::Float(hot.updated_at)),
-            Column::EndedAt => hot.ended_at.map(Value::Float),
-            Column::Alive => Some(Value::Bool(run.alive)),
-            Column::RunDir => cold.map(|c| Value::from(c.run_dir.as_str())),
-            Column::CheckpointPath => {
-                cold.and_then(|c| c.checkpoint_path.as_deref().map(Value::from))
-            }
-            Column::Notes => cold.map(|c| Value::from(c.notes.as_str())),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
 
@@ -374,7 +330,7 @@ mod tests {
 
     fn ctx() -> Context {
         Context {
-            liveness: Liveness::default(),
+            liveness: crate::liveness::Liveness::default(),
             now: 0.0,
         }
     }
@@ -517,7 +473,7 @@ mod properties {
             })
             .unwrap();
         let ctx = Context {
-            liveness: Liveness::default(),
+            liveness: crate::liveness::Liveness::default(),
             now: 0.0,
         };
         let by_acc = Query::new().sort(SortSpec::desc("summary.acc".parse().unwrap()));
@@ -600,7 +556,7 @@ mod properties {
 
     fn ids(store: &Store, query: &Query) -> Vec<String> {
         let ctx = Context {
-            liveness: Liveness::default(),
+            liveness: crate::liveness::Liveness::default(),
             now: 0.0,
         };
         let mut ids: Vec<String> = store

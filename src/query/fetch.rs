@@ -12,11 +12,17 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, PoisonError};
 use std::thread;
 
-use super::exec::{Context, is_dense};
+use super::Context;
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
 use crate::store::{Cold, Hot, Lists, Reader, RecordBytes};
 use crate::value_map::ValueMap;
+
+/// Whether `count` runs of `total` are enough that one pass over a whole
+/// table costs less than a lookup each. Small caches always use lookups.
+pub(super) fn is_dense(count: u64, total: u64) -> bool {
+    total >= 4096 && count.saturating_mul(4) > total
+}
 
 /// Pages of at least this many records are decoded on every core; below,
 /// starting threads would cost about what they save.

@@ -6,13 +6,22 @@ pub(crate) mod filter;
 mod sort;
 mod top;
 
-pub(crate) use exec::{Context, for_each, run};
+pub(crate) use exec::{for_each, run};
 pub(crate) use fetch::get;
-pub use filter::{CmpOp, Field, Filter, FilterError, Literal, TimeLiteral};
-pub use sort::{Column, SortKey, SortSpec};
+pub use filter::{CmpOp, Filter, FilterError, Literal, TimeLiteral};
+pub use sort::SortSpec;
 
+use crate::liveness::Liveness;
 use crate::status::Status;
 use crate::value::Value;
+
+/// What liveness is judged against while a query runs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Context {
+    pub liveness: Liveness,
+    /// Epoch seconds.
+    pub now: f64,
+}
 
 /// A question about the runs: filters (all must hold), a sort, a page.
 ///

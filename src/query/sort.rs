@@ -1,144 +1,29 @@
-//! Sort keys: what a query orders by, and the order itself.
+//! Sort specs: the fields a query orders by, their directions, and the
+//! order itself.
 
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
 use crate::error::Error;
+use crate::field::{Field, FieldError};
 use crate::value::Value;
 
-/// A column of a run that can be sorted on directly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Column {
-    /// `run_id`
-    RunId,
-    /// `status`
-    Status,
-    /// `created_at`
-    CreatedAt,
-    /// `updated_at`
-    UpdatedAt,
-    /// `ended_at`
-    EndedAt,
-    /// `alive`
-    Alive,
-    /// `run_dir`
-    RunDir,
-    /// `checkpoint_path`
-    CheckpointPath,
-    /// `notes`
-    Notes,
-}
-
-impl Column {
-    /// Every column, by name.
-    pub const ALL: [(&'static str, Column); 9] = [
-        ("run_id", Column::RunId),
-        ("status", Column::Status),
-        ("created_at", Column::CreatedAt),
-        ("updated_at", Column::UpdatedAt),
-        ("ended_at", Column::EndedAt),
-        ("alive", Column::Alive),
-        ("run_dir", Column::RunDir),
-        ("checkpoint_path", Column::CheckpointPath),
-        ("notes", Column::Notes),
-    ];
-
-    /// The column's name.
-    pub fn name(self) -> &'static str {
-        Column::ALL
-            .iter()
-            .find(|(_, c)| *c == self)
-            .map_or("?", |(name, _)| name)
-    }
-}
-
-/// What to sort runs by.
+/// A field to sort by, with its direction.
 ///
-/// Parsed from the reference's syntax: a column name, or `summary.<k>`,
-/// `hparams.<k>`, `config.<k>`, where `<k>` is everything after the first
-/// dot, taken as one flattened key (`hparams.optim.lr` is the hparam named
-/// `optim.lr`; `summary.val/loss` the metric `val/loss`).
-///
-/// # Examples
-///
-/// ```
-/// use runreg::{Column, SortKey};
-///
-/// assert_eq!("hparams.optim.lr".parse::<SortKey>().unwrap(), SortKey::Hparam("optim.lr".into()));
-/// assert_eq!("created_at".parse::<SortKey>().unwrap(), SortKey::Column(Column::CreatedAt));
-/// assert!("summary.".parse::<SortKey>().is_err());
-/// assert!("val_acc".parse::<SortKey>().is_err());
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum SortKey {
-    /// A column of the run.
-    Column(Column),
-    /// `summary.<k>`: a metric.
-    Summary(String),
-    /// `hparams.<k>`: a flattened hyper-parameter.
-    Hparam(String),
-    /// `config.<k>`: a config entry, nested keys joined by dots.
-    Config(String),
-}
-
-impl FromStr for SortKey {
-    type Err = Error;
-
-    fn from_str(text: &str) -> Result<SortKey, Error> {
-        let invalid = |reason: String| Error::InvalidSortKey {
-            key: text.to_owned(),
-            reason,
-        };
-        if let Some((_, column)) = Column::ALL.iter().find(|(name, _)| *name == text) {
-            return Ok(SortKey::Column(*column));
-        }
-        let Some((root, key)) = text.split_once('.') else {
-            let columns: Vec<&str> = Column::ALL.iter().map(|(name, _)| *name).collect();
-            return Err(invalid(format!(
-                "expected a column ({}) or summary.<key>, hparams.<key>, config.<key>",
-                columns.join(", ")
-            )));
-        };
-        if key.is_empty() {
-            return Err(invalid(format!(
-                "nothing after `{root}.`: name a key, as in `{root}.val_acc`"
-            )));
-        }
-        match root {
-            "summary" => Ok(SortKey::Summary(key.to_owned())),
-            "hparams" => Ok(SortKey::Hparam(key.to_owned())),
-            "config" => Ok(SortKey::Config(key.to_owned())),
-            _ => Err(invalid(format!(
-                "`{root}` is not one of summary, hparams, config"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for SortKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SortKey::Column(c) => f.write_str(c.name()),
-            SortKey::Summary(k) => write!(f, "summary.{k}"),
-            SortKey::Hparam(k) => write!(f, "hparams.{k}"),
-            SortKey::Config(k) => write!(f, "config.{k}"),
-        }
-    }
-}
-
-/// A sort key with its direction.
+/// Any field but `tags` sorts (see [`Field`] for how names are written:
+/// `hparams.optim.lr` is the hparam named `optim.lr`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SortSpec {
     /// What to sort by.
-    pub key: SortKey,
+    pub key: Field,
     /// Largest first when `true`.
     pub descending: bool,
 }
 
 impl SortSpec {
     /// Largest first.
-    pub fn desc(key: SortKey) -> SortSpec {
+    pub fn desc(key: Field) -> SortSpec {
         SortSpec {
             key,
             descending: true,
@@ -146,7 +31,7 @@ impl SortSpec {
     }
 
     /// Smallest first.
-    pub fn asc(key: SortKey) -> SortSpec {
+    pub fn asc(key: Field) -> SortSpec {
         SortSpec {
             key,
             descending: false,
@@ -157,27 +42,37 @@ impl SortSpec {
 impl FromStr for SortSpec {
     type Err = Error;
 
-    /// `KEY`, `KEY:desc` or `KEY:asc`; descending when no direction is
-    /// given.
+    /// `FIELD`, `FIELD:desc` or `FIELD:asc`; descending when no direction
+    /// is given.
     ///
     /// ```
-    /// use runreg::{SortKey, SortSpec};
+    /// use runreg::{Field, SortSpec};
     ///
     /// let spec: SortSpec = "summary.val_acc:asc".parse()?;
-    /// assert_eq!(spec, SortSpec::asc(SortKey::Summary("val_acc".into())));
+    /// assert_eq!(spec, SortSpec::asc(Field::Summary("val_acc".into())));
     /// let list = SortSpec::parse_list("summary.val_acc:desc, created_at:asc")?;
-    /// assert_eq!(list.len(), 2);
+    /// assert_eq!(list[1], SortSpec::asc(Field::CreatedAt));
+    /// assert!("tags".parse::<SortSpec>().is_err());
     /// # Ok::<(), runreg::Error>(())
     /// ```
     fn from_str(text: &str) -> Result<SortSpec, Error> {
         let text = text.trim();
-        if let Some(key) = text.strip_suffix(":asc") {
-            return Ok(SortSpec::asc(key.parse()?));
+        let (name, descending) = if let Some(name) = text.strip_suffix(":asc") {
+            (name, false)
+        } else if let Some(name) = text.strip_suffix(":desc") {
+            (name, true)
+        } else {
+            (text, true)
+        };
+        let key: Field = name.parse()?;
+        if !key.is_sortable() {
+            return Err(FieldError {
+                field: name.to_owned(),
+                reason: "runs are not sorted by their tags; sort by another column or a summary, hparams or config key".to_owned(),
+            }
+            .into());
         }
-        if let Some(key) = text.strip_suffix(":desc") {
-            return Ok(SortSpec::desc(key.parse()?));
-        }
-        Ok(SortSpec::desc(text.parse()?))
+        Ok(SortSpec { key, descending })
     }
 }
 
@@ -219,38 +114,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn everything_after_the_first_dot_is_one_key() {
-        assert_eq!(
-            "summary.val.acc".parse::<SortKey>().unwrap(),
-            SortKey::Summary("val.acc".into())
-        );
-        assert_eq!(
-            "config.a.b.c".parse::<SortKey>().unwrap(),
-            SortKey::Config("a.b.c".into())
-        );
-        assert_eq!(
-            "summary.val/loss".parse::<SortKey>().unwrap(),
-            SortKey::Summary("val/loss".into())
-        );
-    }
-
-    #[test]
-    fn every_column_parses_and_prints_back() {
-        for (name, column) in Column::ALL {
-            let key: SortKey = name.parse().unwrap();
-            assert_eq!(key, SortKey::Column(column));
-            assert_eq!(key.to_string(), name);
+    fn directions_parse_and_print_back() {
+        for text in ["summary.val.acc:desc", "created_at:asc", "config.a.b:asc"] {
+            let spec: SortSpec = text.parse().unwrap();
+            assert_eq!(spec.to_string(), text);
         }
+        assert_eq!(
+            " hparams.optim.lr ".parse::<SortSpec>().unwrap(),
+            SortSpec::desc(Field::Hparam("optim.lr".into()))
+        );
     }
 
     #[test]
-    fn malformed_keys_say_what_is_expected() {
-        let err = "metrics.acc".parse::<SortKey>().unwrap_err().to_string();
+    fn tags_and_unknown_fields_are_refused_with_a_reason() {
+        let err = "tags:asc".parse::<SortSpec>().unwrap_err().to_string();
+        assert!(err.contains("not sorted by their tags"), "{err}");
+        let err = "metrics.acc".parse::<SortSpec>().unwrap_err().to_string();
         assert!(err.contains("not one of summary, hparams, config"), "{err}");
-        let err = "hparams.".parse::<SortKey>().unwrap_err().to_string();
-        assert!(err.contains("nothing after `hparams.`"), "{err}");
-        let err = "acc".parse::<SortKey>().unwrap_err().to_string();
-        assert!(err.contains("expected a column"), "{err}");
     }
 
     #[test]

@@ -115,7 +115,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::query::sort::SortKey;
+    use crate::field::Field;
 
     fn ids(rows: &[Row]) -> Vec<&str> {
         rows.iter().map(|r| r.run_id.as_str()).collect()
@@ -131,7 +131,7 @@ mod tests {
             descending in any::<bool>(),
         ) {
             let specs = [SortSpec {
-                key: SortKey::Summary("m".into()),
+                key: Field::Summary("m".into()),
                 descending,
             }];
             let mut top = TopRows::new(&specs, wanted);
@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn a_candidate_behind_the_bar_is_not_kept() {
-        let specs = [SortSpec::desc(SortKey::Summary("m".into()))];
+        let specs = [SortSpec::desc(Field::Summary("m".into()))];
         let mut top = TopRows::new(&specs, Some(1));
         for i in 0..64 {
             top.offer(&format!("r{i:02}"), &mut vec![Some(Value::Int(i))]);

@@ -334,7 +334,7 @@ fn sort_takes_a_list_of_keys_with_directions() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(
         err,
-        "runreg: invalid sort key \"metrics.x\": `metrics` is not one of summary, hparams, config\n"
+        "runreg: --sort \"metrics.x\": `metrics` is not one of summary, hparams, config\n"
     );
 }
 
@@ -1200,7 +1200,7 @@ fn usage_errors_exit_2_with_what_is_accepted() {
     fails(
         f.runreg().args(["ls", "-c", "run_id,val_acc"]),
         2,
-        "unknown column \"val_acc\": expected one of run_id, status, alive, age, heartbeat, tags, created_at, updated_at, ended_at, run_dir, checkpoint_path, notes, or summary.<key>, hparams.<key>, config.<key> (a metric: summary.val_acc)",
+        "unknown column \"val_acc\": expected one of run_id, status, alive, age, heartbeat, tags, notes, run_dir, checkpoint_path, created_at, updated_at, ended_at, or summary.<key>, hparams.<key>, config.<key> (a metric: summary.val_acc)",
     );
     fails(
         f.runreg().args(["ls", "-c", "metrics.acc"]),
@@ -1210,7 +1210,12 @@ fn usage_errors_exit_2_with_what_is_accepted() {
     fails(
         f.runreg().args(["ls", "--sort", "summary."]),
         2,
-        "invalid sort key \"summary.\": nothing after `summary.`: name a key, as in `summary.val_acc`",
+        "--sort \"summary.\": nothing after `summary.`: name a key, as in `summary.val_acc`",
+    );
+    fails(
+        f.runreg().args(["ls", "--sort", "tags"]),
+        2,
+        "--sort \"tags\": runs are not sorted by their tags; sort by another column or a summary, hparams or config key",
     );
     fails(
         f.runreg().args(["best", "val_acc", "--status", "done"]),

@@ -2,9 +2,8 @@
 
 use std::cmp::Ordering;
 
-use super::{CmpOp, Field, Filter, Literal};
-use crate::query::sort::Column;
-use crate::record::lookup_nested;
+use super::{CmpOp, Filter, Literal};
+use crate::field::{Field, Part, lookup_nested};
 use crate::store::{Cold, HotRef, ValueRef, lookup};
 use crate::value::Value;
 
@@ -43,13 +42,10 @@ impl Filter {
     pub(crate) fn needs(&self) -> Needs {
         let mut needs = Needs::default();
         for field in self.fields() {
-            match field {
-                Field::Hparam(_) => needs.hparams = true,
-                Field::Config(_)
-                | Field::Column(Column::RunDir | Column::CheckpointPath | Column::Notes) => {
-                    needs.cold = true
-                }
-                _ => {}
+            match field.part() {
+                Part::Hparams => needs.hparams = true,
+                Part::Cold => needs.cold = true,
+                Part::Hot => {}
             }
         }
         needs
@@ -130,6 +126,10 @@ fn is_nan(s: Scalar<'_>) -> bool {
     }
 }
 
+/// A field's value in a stored run, borrowed from its decoded parts; `None`
+/// when the run lacks it or its part was not decoded. Tags are not a
+/// scalar: filters test them one by one. (A [`RunRecord`](crate::RunRecord)
+/// is read by [`Field::get`].)
 fn scalar<'a>(field: &Field, run: &RunView<'a>) -> Option<Scalar<'a>> {
     let hot = run.hot;
     Some(match field {
@@ -137,18 +137,30 @@ fn scalar<'a>(field: &Field, run: &RunView<'a>) -> Option<Scalar<'a>> {
         Field::Hparam(k) => Scalar::Ref(lookup(run.hparams, k)?),
         Field::Config(k) => Scalar::Value(lookup_nested(&run.cold?.config, k)?),
         Field::Tags => return None,
-        Field::Column(column) => match column {
-            Column::RunId => Scalar::Str(run.run_id),
-            Column::Status => Scalar::Str(hot.status.as_str()),
-            Column::Alive => Scalar::Bool(run.alive),
-            Column::CreatedAt => Scalar::Num(hot.created_at),
-            Column::UpdatedAt => Scalar::Num(hot.updated_at),
-            Column::EndedAt => Scalar::Num(hot.ended_at?),
-            Column::RunDir => Scalar::Str(&run.cold?.run_dir),
-            Column::CheckpointPath => Scalar::Str(run.cold?.checkpoint_path.as_deref()?),
-            Column::Notes => Scalar::Str(&run.cold?.notes),
-        },
+        Field::RunId => Scalar::Str(run.run_id),
+        Field::Status => Scalar::Str(hot.status.as_str()),
+        Field::Alive => Scalar::Bool(run.alive),
+        Field::CreatedAt => Scalar::Num(hot.created_at),
+        Field::UpdatedAt => Scalar::Num(hot.updated_at),
+        Field::EndedAt => Scalar::Num(hot.ended_at?),
+        Field::RunDir => Scalar::Str(&run.cold?.run_dir),
+        Field::CheckpointPath => Scalar::Str(run.cold?.checkpoint_path.as_deref()?),
+        Field::Notes => Scalar::Str(&run.cold?.notes),
     })
+}
+
+impl RunView<'_> {
+    /// The run's value of `field`, owned (a sort key's value); `None` when
+    /// missing, and for `tags`.
+    pub(crate) fn value(&self, field: &Field) -> Option<Value> {
+        match scalar(field, self)? {
+            Scalar::Value(v) => Some(v.clone()),
+            Scalar::Ref(v) => v.to_value(),
+            Scalar::Str(s) => Some(Value::from(s)),
+            Scalar::Num(x) => Some(Value::Float(x)),
+            Scalar::Bool(b) => Some(Value::Bool(b)),
+        }
+    }
 }
 
 /// `value op literal`; false across types, for NaN, and for orderings of

@@ -12,7 +12,7 @@ use std::fmt;
 
 pub(crate) use eval::RunView;
 
-use crate::query::sort::Column;
+use crate::field::Field;
 use crate::value::Value;
 
 /// A parsed filter expression: ask any question of the runs.
@@ -97,21 +97,6 @@ pub enum Filter {
     HasTag(String),
     /// `exists field`.
     Exists(Field),
-}
-
-/// A field a filter can name.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Field {
-    /// A column of the run.
-    Column(Column),
-    /// The run's tags.
-    Tags,
-    /// `summary.<k>`.
-    Summary(String),
-    /// `hparams.<k>`.
-    Hparam(String),
-    /// `config.<k>`.
-    Config(String),
 }
 
 /// A comparison operator.

@@ -2,30 +2,13 @@
 
 use super::lexer::{Kind, Token, tokenize};
 use super::time;
-use super::{CmpOp, Field, Filter, FilterError, Literal, TimeLiteral};
-use crate::query::sort::Column;
+use super::{CmpOp, Filter, FilterError, Literal, TimeLiteral};
+use crate::field::Field;
 use crate::value::Value;
 
 /// Deepest nesting of parentheses and `not`s accepted: deep enough for any
 /// question, shallow enough that no input can exhaust the stack.
 pub(super) const MAX_DEPTH: usize = 128;
-
-/// The field roots, for errors and suggestions.
-const ROOTS: [&str; 13] = [
-    "run_id",
-    "status",
-    "alive",
-    "tags",
-    "notes",
-    "run_dir",
-    "checkpoint_path",
-    "created_at",
-    "updated_at",
-    "ended_at",
-    "summary.",
-    "hparams.",
-    "config.",
-];
 
 pub(super) fn parse(text: &str) -> Result<Filter, FilterError> {
     let tokens = tokenize(text)?;
@@ -177,11 +160,14 @@ impl Parser<'_> {
             )));
         };
         self.pos += 1;
-        parse_field(&word).ok_or_else(|| {
+        Field::parse_literal(&word).map_err(|_| {
             let mut message = format!("unknown field `{word}`");
             match suggest(&word) {
                 Some(root) => message.push_str(&format!(": did you mean `{root}`?")),
-                None => message.push_str(&format!(": fields are {}", ROOTS.join(", "))),
+                None => message.push_str(&format!(
+                    ": fields are {}",
+                    Field::roots().collect::<Vec<_>>().join(", ")
+                )),
             }
             FilterError::new(self.text, at, message)
         })
@@ -301,7 +287,7 @@ impl Parser<'_> {
             _ => {
                 return Err(self.error_here(format!(
                     "expected a value (a number, a 'string', true, false, null{}), found {}",
-                    if is_time(field) {
+                    if field.is_time() {
                         ", a date or a time like -7d"
                     } else {
                         ""
@@ -325,7 +311,7 @@ impl Parser<'_> {
             })
         });
         match time {
-            Some(_) if !is_time(field) => Err(FilterError::new(
+            Some(_) if !field.is_time() => Err(FilterError::new(
                 self.text,
                 at,
                 format!("`{raw}` is a time: only created_at, updated_at and ended_at take times"),
@@ -336,7 +322,7 @@ impl Parser<'_> {
                 at,
                 format!(
                     "`{raw}` is not a number{}",
-                    if is_time(field) {
+                    if field.is_time() {
                         ", a date (2026-11-01, 2026-11-01T12:00) or a relative time (-7d, -12h, -30m)"
                     } else {
                         ""
@@ -345,13 +331,6 @@ impl Parser<'_> {
             )),
         }
     }
-}
-
-fn is_time(field: &Field) -> bool {
-    matches!(
-        field,
-        Field::Column(Column::CreatedAt | Column::UpdatedAt | Column::EndedAt)
-    )
 }
 
 /// A JSON-style number: an int when it fits in i64, else a float.
@@ -368,44 +347,18 @@ fn parse_number(raw: &str) -> Option<Value> {
     raw.parse::<f64>().ok().map(Value::Float)
 }
 
-pub(super) fn parse_field(word: &str) -> Option<Field> {
-    if word == "tags" {
-        return Some(Field::Tags);
-    }
-    if let Some((_, column)) = Column::ALL.iter().find(|(name, _)| *name == word) {
-        return Some(Field::Column(*column));
-    }
-    let (root, key) = word.split_once('.')?;
-    if key.is_empty() {
-        return None;
-    }
-    match root {
-        "summary" => Some(Field::Summary(key.to_owned())),
-        "hparams" => Some(Field::Hparam(key.to_owned())),
-        "config" => Some(Field::Config(key.to_owned())),
-        _ => None,
-    }
-}
-
 /// The field root nearest to what was written, when it is near enough.
 fn suggest(word: &str) -> Option<&'static str> {
     let head = match word.split_once('.') {
         Some((root, _)) => format!("{root}."),
         None => word.to_owned(),
     };
-    if ROOTS.contains(&head.as_str()) {
+    if let Some(root) = Field::roots().find(|r| *r == head) {
         // A right root with nothing after the dot.
-        return Some(
-            ROOTS
-                .iter()
-                .find(|r| **r == head)
-                .copied()
-                .unwrap_or("summary."),
-        );
+        return Some(root);
     }
-    ROOTS
-        .iter()
-        .map(|root| (edit_distance(&head.to_ascii_lowercase(), root), *root))
+    Field::roots()
+        .map(|root| (edit_distance(&head.to_ascii_lowercase(), root), root))
         .filter(|(d, root)| *d <= 2.max(root.len() / 4))
         .min()
         .map(|(_, root)| root)

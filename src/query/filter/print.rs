@@ -3,7 +3,8 @@
 use std::fmt;
 
 use super::lexer::is_path_char;
-use super::{CmpOp, Field, Filter, Literal, TimeLiteral};
+use super::{CmpOp, Filter, Literal, TimeLiteral};
+use crate::field::Field;
 use crate::value::Value;
 
 impl fmt::Display for Filter {
@@ -28,13 +29,20 @@ impl fmt::Display for Filter {
                     matches!(**inner, Filter::Or(..) | Filter::And(..)),
                 )
             }
-            Filter::Compare { field, op, literal } => write!(f, "{field} {op} {literal}"),
+            Filter::Compare { field, op, literal } => {
+                write!(f, "{} {op} {literal}", Quoted(field))
+            }
             Filter::In {
                 field,
                 literals,
                 negated,
             } => {
-                write!(f, "{field} {}in (", if *negated { "not " } else { "" })?;
+                write!(
+                    f,
+                    "{} {}in (",
+                    Quoted(field),
+                    if *negated { "not " } else { "" }
+                )?;
                 for (i, literal) in literals.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
@@ -44,14 +52,14 @@ impl fmt::Display for Filter {
                 f.write_str(")")
             }
             Filter::Glob { field, pattern } => {
-                write!(f, "{field} ~ ")?;
+                write!(f, "{} ~ ", Quoted(field))?;
                 quoted(f, pattern)
             }
             Filter::HasTag(tag) => {
                 f.write_str("tags has ")?;
                 quoted(f, tag)
             }
-            Filter::Exists(field) => write!(f, "exists {field}"),
+            Filter::Exists(field) => write!(f, "exists {}", Quoted(field)),
         }
     }
 }
@@ -78,19 +86,17 @@ fn quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     f.write_str("'")
 }
 
-impl fmt::Display for Field {
+/// A field as the filter language writes it: a key with characters outside
+/// the plain ones in backticks.
+struct Quoted<'a>(&'a Field);
+
+impl fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (root, key) = match self {
-            Field::Column(c) => return f.write_str(c.name()),
-            Field::Tags => return f.write_str("tags"),
-            Field::Summary(k) => ("summary", k),
-            Field::Hparam(k) => ("hparams", k),
-            Field::Config(k) => ("config", k),
-        };
-        if key.chars().all(is_path_char) {
-            write!(f, "{root}.{key}")
-        } else {
-            write!(f, "{root}.`{key}`")
+        match self.0.key() {
+            Some(key) if !key.chars().all(is_path_char) => {
+                write!(f, "{}.`{key}`", self.0.root())
+            }
+            _ => self.0.fmt(f),
         }
     }
 }

@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::field::Field;
 use crate::status::Status;
 use crate::store::{Cold, Hot, RecordBytes, StoredRun, encode_record};
 use crate::value_map::ValueMap;
@@ -488,8 +489,7 @@ fn field() -> impl Strategy<Value = Field> {
         key().prop_map(Field::Summary),
         key().prop_map(Field::Hparam),
         key().prop_map(Field::Config),
-        prop::sample::select(Column::ALL.to_vec()).prop_map(|(_, c)| Field::Column(c)),
-        Just(Field::Tags),
+        prop::sample::select(Field::COLUMNS.to_vec()).prop_map(|(_, field)| field),
     ]
 }
 
@@ -539,15 +539,11 @@ fn leaf() -> impl Strategy<Value = Filter> {
             literal
         }),
         (
-            prop::sample::select(vec![Column::CreatedAt, Column::UpdatedAt, Column::EndedAt]),
+            prop::sample::select(vec![Field::CreatedAt, Field::UpdatedAt, Field::EndedAt]),
             op(),
             time_literal()
         )
-            .prop_map(|(c, op, literal)| Filter::Compare {
-                field: Field::Column(c),
-                op,
-                literal
-            }),
+            .prop_map(|(field, op, literal)| Filter::Compare { field, op, literal }),
         (
             field(),
             proptest::collection::vec(literal(), 1..4),

@@ -3,10 +3,10 @@
 use std::collections::BTreeSet;
 
 use clap::Args;
-use runreg::{Column, Query, RunRecord, SortKey, SortSpec, Status};
+use runreg::{Field, Query, RunRecord, SortSpec, Status};
 
-use super::args::{Filters, FormatArgs};
-use super::columns::{Cell, ColumnSpec, Shown};
+use super::arg_groups::{Filters, FormatArgs};
+use super::columns::{Cell, Column, Shown};
 use super::table::{Fit, Header, Table};
 use super::{Context, Failure, output, time};
 
@@ -61,7 +61,7 @@ pub fn run(ctx: &Context, args: BestArgs) -> Result<(), Failure> {
     if among.status.is_none() && !args.any_status {
         among = among.status(Status::Completed);
     }
-    let key = SortKey::Summary(metric.clone());
+    let key = Field::Summary(metric.clone());
     let spec = if args.asc {
         SortSpec::asc(key)
     } else {
@@ -71,7 +71,7 @@ pub fn run(ctx: &Context, args: BestArgs) -> Result<(), Failure> {
         .format
         .columns
         .as_deref()
-        .map(ColumnSpec::parse_all)
+        .map(Column::parse_all)
         .transpose()?;
 
     let registry = ctx.open()?;
@@ -87,21 +87,21 @@ pub fn run(ctx: &Context, args: BestArgs) -> Result<(), Failure> {
     }
 
     let now = time::now();
-    let metric_column = ColumnSpec::Summary(metric);
+    let metric_column = Column::Field(Field::Summary(metric));
     let text = if args.format.json {
         output::to_json(&runs)
     } else if args.format.csv {
         let columns = asked.unwrap_or_else(|| {
             vec![
-                ColumnSpec::Field(Column::RunId),
+                Column::Field(Field::RunId),
                 metric_column,
-                ColumnSpec::Field(Column::Status),
-                ColumnSpec::Field(Column::CreatedAt),
-                ColumnSpec::Tags,
+                Column::Field(Field::Status),
+                Column::Field(Field::CreatedAt),
+                Column::Field(Field::Tags),
             ]
         });
         let header: Vec<String> = std::iter::once("rank".to_owned())
-            .chain(columns.iter().map(ColumnSpec::name))
+            .chain(columns.iter().map(Column::name))
             .collect();
         output::to_csv(
             &header,
@@ -117,11 +117,11 @@ pub fn run(ctx: &Context, args: BestArgs) -> Result<(), Failure> {
         let columns: Vec<Shown> = match asked {
             Some(specs) => specs.into_iter().map(Shown::asked).collect(),
             None => {
-                let mut specs = vec![ColumnSpec::Field(Column::RunId), metric_column];
+                let mut specs = vec![Column::Field(Field::RunId), metric_column];
                 if args.any_status {
-                    specs.push(ColumnSpec::Field(Column::Status));
+                    specs.push(Column::Field(Field::Status));
                 }
-                specs.extend([ColumnSpec::Age, ColumnSpec::Tags]);
+                specs.extend([Column::Age, Column::Field(Field::Tags)]);
                 specs.into_iter().map(Shown::asked).collect()
             }
         };

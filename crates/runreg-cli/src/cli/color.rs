@@ -4,7 +4,7 @@
 use anstyle::{AnsiColor, Effects, Style};
 use runreg::Status;
 
-use super::args::ColorChoice;
+use super::arg_groups::ColorChoice;
 
 /// Whether to colour, and the styles used.
 #[derive(Clone, Copy, Debug)]

@@ -2,7 +2,7 @@
 //! them: a readable form for tables, a raw form for CSV.
 
 use anstyle::Style;
-use runreg::{Column, Error, RunRecord, SortKey, Value, ValueMap};
+use runreg::{Field, RunRecord, Value, ValueMap};
 
 use super::Failure;
 use super::color::{self, ALIVE, DIM};
@@ -10,76 +10,60 @@ use super::output;
 use super::table::{Fit, Header, Table};
 use super::time;
 
-/// The names `-c` accepts besides `summary.<k>`, `hparams.<k>`, `config.<k>`.
-pub const NAMES: &str = "run_id, status, alive, age, heartbeat, tags, created_at, updated_at, ended_at, run_dir, checkpoint_path, notes";
-
-/// A column of a run table.
+/// A column of a run table: a field of the run, or one of the two the
+/// table derives from the clock.
 #[derive(Clone, Debug, PartialEq)]
-pub enum ColumnSpec {
-    /// A field of the record: run_id, status, alive, timestamps, paths, notes.
-    Field(Column),
+pub enum Column {
+    /// A field of the record (`run_id`, `tags`, `summary.val_acc`, ...).
+    Field(Field),
     /// Time since the run was created (`3h ago`; seconds in CSV).
     Age,
     /// Time since the last heartbeat (`12s ago`; seconds in CSV).
     Heartbeat,
-    /// The run's tags.
-    Tags,
-    /// `summary.<k>`.
-    Summary(String),
-    /// `hparams.<k>`.
-    Hparam(String),
-    /// `config.<k>` (nested keys joined by dots).
-    Config(String),
 }
 
-impl ColumnSpec {
-    /// Parses one name given to `-c`.
-    pub fn parse(name: &str) -> Result<ColumnSpec, Failure> {
+impl Column {
+    /// Parses one name given to `-c`: `age`, `heartbeat`, or a field.
+    pub fn parse(name: &str) -> Result<Column, Failure> {
         let name = name.trim();
         match name {
-            "" => {
-                return Err(Failure::usage(
-                    "empty column name in --columns; separate names with single commas",
-                ));
-            }
-            "age" => return Ok(ColumnSpec::Age),
-            "heartbeat" => return Ok(ColumnSpec::Heartbeat),
-            "tags" => return Ok(ColumnSpec::Tags),
-            _ => {}
-        }
-        match name.parse::<SortKey>() {
-            Ok(key) => Ok(key.into()),
-            Err(Error::InvalidSortKey { reason, .. }) if name.contains('.') => {
-                Err(Failure::usage(format!("unknown column {name:?}: {reason}")))
-            }
-            Err(_) => Err(Failure::usage(format!(
-                "unknown column {name:?}: expected one of {NAMES}, or summary.<key>, hparams.<key>, config.<key> (a metric: summary.{name})"
-            ))),
+            "" => Err(Failure::usage(
+                "empty column name in --columns; separate names with single commas",
+            )),
+            "age" => Ok(Column::Age),
+            "heartbeat" => Ok(Column::Heartbeat),
+            _ => match name.parse::<Field>() {
+                Ok(field) => Ok(Column::Field(field)),
+                Err(e) if name.contains('.') => Err(Failure::usage(format!(
+                    "unknown column {name:?}: {}",
+                    e.reason
+                ))),
+                Err(_) => Err(Failure::usage(format!(
+                    "unknown column {name:?}: expected one of {}, or summary.<key>, hparams.<key>, config.<key> (a metric: summary.{name})",
+                    names().join(", ")
+                ))),
+            },
         }
     }
 
     /// Parses every name given to `-c`.
-    pub fn parse_all(names: &[String]) -> Result<Vec<ColumnSpec>, Failure> {
-        names.iter().map(|n| ColumnSpec::parse(n)).collect()
+    pub fn parse_all(names: &[String]) -> Result<Vec<Column>, Failure> {
+        names.iter().map(|n| Column::parse(n)).collect()
     }
 
     /// The column's name, as `-c` takes it (and as CSV headers show it).
     pub fn name(&self) -> String {
         match self {
-            ColumnSpec::Field(c) => c.name().to_owned(),
-            ColumnSpec::Age => "age".to_owned(),
-            ColumnSpec::Heartbeat => "heartbeat".to_owned(),
-            ColumnSpec::Tags => "tags".to_owned(),
-            ColumnSpec::Summary(k) => format!("summary.{k}"),
-            ColumnSpec::Hparam(k) => format!("hparams.{k}"),
-            ColumnSpec::Config(k) => format!("config.{k}"),
+            Column::Field(field) => field.to_string(),
+            Column::Age => "age".to_owned(),
+            Column::Heartbeat => "heartbeat".to_owned(),
         }
     }
 
     /// The table header: the name, with a metric's `summary.` left out.
     pub fn header(&self) -> String {
         match self {
-            ColumnSpec::Summary(k) => k.clone(),
+            Column::Field(Field::Summary(k)) => k.clone(),
             other => other.name(),
         }
     }
@@ -89,46 +73,47 @@ impl ColumnSpec {
     pub fn shrinkable(&self) -> bool {
         matches!(
             self,
-            ColumnSpec::Tags
-                | ColumnSpec::Field(Column::RunDir | Column::CheckpointPath | Column::Notes)
-                | ColumnSpec::Hparam(_)
-                | ColumnSpec::Config(_)
+            Column::Field(
+                Field::Tags
+                    | Field::RunDir
+                    | Field::CheckpointPath
+                    | Field::Notes
+                    | Field::Hparam(_)
+                    | Field::Config(_)
+            )
         )
     }
 
     /// The run's value in this column, for a table.
     pub fn cell(&self, run: &RunRecord, now: f64) -> Cell {
-        match self {
-            ColumnSpec::Field(column) => match column {
-                Column::RunId => Cell::text(&run.run_id),
-                Column::Status => Cell::styled(
-                    run.status.as_str().to_owned(),
-                    color::status_style(&run.status),
-                ),
-                Column::Alive if run.alive => Cell::styled("yes".into(), ALIVE),
-                Column::Alive => Cell::text("no"),
-                Column::CreatedAt => Cell::text(&time::datetime_short(run.created_at)),
-                Column::UpdatedAt => Cell::text(&time::datetime_short(run.updated_at)),
-                Column::EndedAt => run
-                    .ended_at
-                    .map_or_else(Cell::missing, |t| Cell::text(&time::datetime_short(t))),
-                Column::RunDir => Cell::text(&run.run_dir),
-                Column::CheckpointPath => run
-                    .checkpoint_path
-                    .as_deref()
-                    .map_or_else(Cell::missing, Cell::text),
-                Column::Notes if run.notes.is_empty() => Cell::missing(),
-                Column::Notes => Cell::text(&run.notes),
-            },
-            ColumnSpec::Age => Cell::text(&time::age(run.created_at, now)),
-            ColumnSpec::Heartbeat => run
-                .heartbeat_at
-                .map_or_else(Cell::missing, |t| Cell::text(&time::age(t, now))),
-            ColumnSpec::Tags if run.tags.is_empty() => Cell::missing(),
-            ColumnSpec::Tags => Cell::text(&run.tags.join(",")),
-            ColumnSpec::Summary(_) | ColumnSpec::Hparam(_) | ColumnSpec::Config(_) => {
-                self.value(run).map_or_else(Cell::missing, Cell::value)
+        let field = match self {
+            Column::Age => return Cell::text(&time::age(run.created_at, now)),
+            Column::Heartbeat => {
+                return run
+                    .heartbeat_at
+                    .map_or_else(Cell::missing, |t| Cell::text(&time::age(t, now)));
             }
+            Column::Field(field) => field,
+        };
+        match field {
+            Field::RunId => Cell::text(&run.run_id),
+            Field::Status => Cell::styled(
+                run.status.as_str().to_owned(),
+                color::status_style(&run.status),
+            ),
+            Field::Alive if run.alive => Cell::styled("yes".into(), ALIVE),
+            Field::Alive => Cell::text("no"),
+            Field::CreatedAt => Cell::text(&time::datetime_short(run.created_at)),
+            Field::UpdatedAt => Cell::text(&time::datetime_short(run.updated_at)),
+            Field::EndedAt => run
+                .ended_at
+                .map_or_else(Cell::missing, |t| Cell::text(&time::datetime_short(t))),
+            Field::Notes if run.notes.is_empty() => Cell::missing(),
+            Field::Tags if run.tags.is_empty() => Cell::missing(),
+            Field::Tags => Cell::text(&run.tags.join(",")),
+            _ => field
+                .get(run)
+                .map_or_else(Cell::missing, |value| Cell::value(&value)),
         }
     }
 
@@ -136,65 +121,45 @@ impl ColumnSpec {
     /// ages as whole seconds, tags as a JSON array, values in full
     /// precision; empty when absent.
     pub fn raw(&self, run: &RunRecord, now: f64) -> String {
-        let seconds = |t: f64| Value::Float(t).to_string();
-        match self {
-            ColumnSpec::Field(column) => match column {
-                Column::RunId => run.run_id.clone(),
-                Column::Status => run.status.as_str().to_owned(),
-                Column::Alive => run.alive.to_string(),
-                Column::CreatedAt => seconds(run.created_at),
-                Column::UpdatedAt => seconds(run.updated_at),
-                Column::EndedAt => run.ended_at.map(seconds).unwrap_or_default(),
-                Column::RunDir => run.run_dir.clone(),
-                Column::CheckpointPath => run.checkpoint_path.clone().unwrap_or_default(),
-                Column::Notes => run.notes.clone(),
-            },
-            ColumnSpec::Age => whole_seconds(now - run.created_at),
-            ColumnSpec::Heartbeat => run
-                .heartbeat_at
-                .map(|t| whole_seconds(now - t))
-                .unwrap_or_default(),
-            ColumnSpec::Tags => serde_json::to_string(&run.tags).unwrap_or_default(),
-            _ => match self.value(run) {
+        let field = match self {
+            Column::Age => return whole_seconds(now - run.created_at),
+            Column::Heartbeat => {
+                return run
+                    .heartbeat_at
+                    .map(|t| whole_seconds(now - t))
+                    .unwrap_or_default();
+            }
+            Column::Field(field) => field,
+        };
+        match field {
+            Field::Tags => serde_json::to_string(&run.tags).unwrap_or_default(),
+            Field::Alive => run.alive.to_string(),
+            _ => match field.get(run).as_deref() {
                 None | Some(Value::Null) => String::new(),
-                Some(v) => v.to_string(),
+                Some(value) => value.to_string(),
             },
-        }
-    }
-
-    /// The value a `summary.`, `hparams.` or `config.` column names.
-    pub fn value<'r>(&self, run: &'r RunRecord) -> Option<&'r Value> {
-        match self {
-            ColumnSpec::Summary(k) => run.summary.get(k),
-            ColumnSpec::Hparam(k) => run.hparams.get(k),
-            ColumnSpec::Config(k) => lookup_config(&run.config, k),
-            _ => None,
         }
     }
 }
 
-impl From<SortKey> for ColumnSpec {
-    fn from(key: SortKey) -> ColumnSpec {
-        match key {
-            SortKey::Column(c) => ColumnSpec::Field(c),
-            SortKey::Summary(k) => ColumnSpec::Summary(k),
-            SortKey::Hparam(k) => ColumnSpec::Hparam(k),
-            SortKey::Config(k) => ColumnSpec::Config(k),
-        }
-    }
+/// The names `-c` accepts besides `summary.<k>`, `hparams.<k>`, `config.<k>`.
+fn names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = Field::COLUMNS.iter().map(|(name, _)| *name).collect();
+    names.splice(3..3, ["age", "heartbeat"]);
+    names
 }
 
 /// A column as a table shows it: what, and how it gives way when the
 /// terminal is too narrow.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shown {
-    pub spec: ColumnSpec,
+    pub spec: Column,
     pub fit: Fit,
 }
 
 impl Shown {
     /// A column the user asked for: cut when it is free text, never left out.
-    pub fn asked(spec: ColumnSpec) -> Shown {
+    pub fn asked(spec: Column) -> Shown {
         let fit = if spec.shrinkable() {
             Fit::Shrink
         } else {
@@ -204,7 +169,7 @@ impl Shown {
     }
 
     /// A column runreg chose to add: left out when it does not fit.
-    pub fn optional(spec: ColumnSpec) -> Shown {
+    pub fn optional(spec: Column) -> Shown {
         Shown {
             spec,
             fit: Fit::Optional,
@@ -229,8 +194,8 @@ pub fn runs_table(runs: &[RunRecord], columns: &[Shown], now: f64) -> Table {
 }
 
 /// `runs` as CSV in `columns`, raw values, headers as `-c` names them.
-pub fn runs_csv(runs: &[RunRecord], columns: &[ColumnSpec], now: f64) -> String {
-    let header: Vec<String> = columns.iter().map(ColumnSpec::name).collect();
+pub fn runs_csv(runs: &[RunRecord], columns: &[Column], now: f64) -> String {
+    let header: Vec<String> = columns.iter().map(Column::name).collect();
     output::to_csv(
         &header,
         runs.iter()
@@ -242,13 +207,13 @@ pub fn runs_csv(runs: &[RunRecord], columns: &[ColumnSpec], now: f64) -> String 
 /// `runs` has (leaving out those in `except`), validation and test metrics
 /// first, then the others, then bookkeeping (epoch, step, learning rate,
 /// time); by name within each group.
-pub fn first_metrics(runs: &[RunRecord], n: usize, except: &[ColumnSpec]) -> Vec<ColumnSpec> {
+pub fn first_metrics(runs: &[RunRecord], n: usize, except: &[Column]) -> Vec<Column> {
     let keys: std::collections::BTreeSet<&str> =
         runs.iter().flat_map(|r| r.summary.keys()).collect();
     let mut keys: Vec<&str> = keys.into_iter().collect();
     keys.sort_by_key(|k| metric_rank(k));
     keys.into_iter()
-        .map(|k| ColumnSpec::Summary(k.to_owned()))
+        .map(|k| Column::Field(Field::Summary(k.to_owned())))
         .filter(|c| !except.contains(c))
         .take(n)
         .collect()
@@ -405,18 +370,6 @@ pub fn compact(x: f64) -> String {
     }
 }
 
-/// Looks up `key` in a (nested) config: the flattened key (`optim.lr` for
-/// `{"optim": {"lr": ..}}`, `layers.0` for a list item).
-pub fn lookup_config<'a>(config: &'a ValueMap, key: &str) -> Option<&'a Value> {
-    if let Some(v) = config.get(key) {
-        return Some(v);
-    }
-    flatten_config(config)
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
-}
-
 /// Every leaf of a config with its dotted key, in key order of each level.
 pub fn flatten_config(config: &ValueMap) -> Vec<(String, &Value)> {
     fn walk<'a>(prefix: String, value: &'a Value, out: &mut Vec<(String, &'a Value)>) {
@@ -461,16 +414,16 @@ mod tests {
 
     #[test]
     fn column_names_round_trip_and_unknown_ones_say_what_is_accepted() {
-        for name in NAMES
-            .split(", ")
+        for name in names()
+            .into_iter()
             .chain(["summary.val/loss", "hparams.optim.lr"])
         {
-            assert_eq!(ColumnSpec::parse(name).unwrap().name(), name);
+            assert_eq!(Column::parse(name).unwrap().name(), name);
         }
-        let err = ColumnSpec::parse("val_acc").unwrap_err();
+        let err = Column::parse("val_acc").unwrap_err();
         assert_eq!(err.code, 2);
         assert!(err.message.contains("summary.val_acc"), "{}", err.message);
-        let err = ColumnSpec::parse("metrics.acc").unwrap_err();
+        let err = Column::parse("metrics.acc").unwrap_err();
         assert!(
             err.message.contains("not one of summary"),
             "{}",
@@ -478,8 +431,7 @@ mod tests {
         );
     }
 
-    #[test]
-    fn config_keys_reach_nested_values() {
+    fn run() -> RunRecord {
         let mut config = ValueMap::new();
         config.insert(
             "optim",
@@ -488,12 +440,48 @@ mod tests {
                 ("betas".to_owned(), Value::List(vec![Value::Float(0.9)])),
             ]),
         );
-        assert_eq!(lookup_config(&config, "optim.lr"), Some(&Value::Float(0.1)));
-        assert_eq!(
-            lookup_config(&config, "optim.betas.0"),
-            Some(&Value::Float(0.9))
-        );
-        assert_eq!(lookup_config(&config, "optim.wd"), None);
+        RunRecord {
+            run_id: "r1".into(),
+            status: runreg::Status::Completed,
+            created_at: 100.0,
+            updated_at: 160.0,
+            ended_at: None,
+            alive: false,
+            run_dir: "/c/runs/r1".into(),
+            checkpoint_path: None,
+            config,
+            hparams: [("optim.lr".to_owned(), Value::Int(3))].into(),
+            summary: [("val/acc".to_owned(), Value::Float(0.912_345_678))].into(),
+            tags: vec!["a".into(), "b,c".into()],
+            notes: String::new(),
+            heartbeat_at: Some(150.0),
+        }
+    }
+
+    #[test]
+    fn cells_and_raw_values_come_from_the_record() {
+        let run = run();
+        let raw = |name: &str| Column::parse(name).unwrap().raw(&run, 200.0);
+        let cell = |name: &str| Column::parse(name).unwrap().cell(&run, 200.0);
+        assert_eq!(raw("config.optim.lr"), "0.1");
+        assert_eq!(raw("config.optim.betas.0"), "0.9");
+        assert_eq!(raw("config.optim.wd"), "");
+        assert_eq!(raw("hparams.optim.lr"), "3");
+        assert_eq!(raw("summary.val/acc"), "0.912345678");
+        assert_eq!(raw("tags"), r#"["a","b,c"]"#);
+        assert_eq!(raw("created_at"), "100.0");
+        assert_eq!(raw("ended_at"), "");
+        assert_eq!(raw("age"), "100");
+        assert_eq!(raw("heartbeat"), "50");
+        assert_eq!(raw("alive"), "false");
+        assert_eq!(raw("notes"), "");
+        assert_eq!(cell("summary.val/acc").text, "0.912346");
+        assert_eq!(cell("summary.val/acc").kind, CellKind::Number);
+        assert_eq!(cell("notes").kind, CellKind::Missing);
+        assert_eq!(cell("checkpoint_path").kind, CellKind::Missing);
+        assert_eq!(cell("tags").text, "a,b,c");
+        assert_eq!(cell("run_dir").text, "/c/runs/r1");
+        assert_eq!(cell("alive").text, "no");
     }
 
     #[test]

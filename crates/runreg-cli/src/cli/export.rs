@@ -6,10 +6,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use runreg::{Column, RunRecord};
+use runreg::{Field, RunRecord};
 
-use super::args::{Filters, PageArgs, SortArgs};
-use super::columns::{self, ColumnSpec};
+use super::arg_groups::{Filters, PageArgs, SortArgs};
+use super::columns::{self, Column};
 use super::{Context, Failure, output, time};
 
 #[derive(Debug, Args)]
@@ -147,31 +147,31 @@ fn exists(file: &Path) -> Failure {
 
 /// The fixed columns, then `hparams.<k>` and `summary.<k>` for the union of
 /// keys, each sorted.
-fn export_columns(runs: &[RunRecord]) -> Vec<ColumnSpec> {
+fn export_columns(runs: &[RunRecord]) -> Vec<Column> {
     let hparams: BTreeSet<&str> = runs.iter().flat_map(|r| r.hparams.keys()).collect();
     let summary: BTreeSet<&str> = runs.iter().flat_map(|r| r.summary.keys()).collect();
     [
-        Column::RunId,
-        Column::Status,
-        Column::Alive,
-        Column::CreatedAt,
-        Column::UpdatedAt,
-        Column::EndedAt,
-        Column::RunDir,
-        Column::CheckpointPath,
+        Field::RunId,
+        Field::Status,
+        Field::Alive,
+        Field::CreatedAt,
+        Field::UpdatedAt,
+        Field::EndedAt,
+        Field::RunDir,
+        Field::CheckpointPath,
     ]
     .into_iter()
-    .map(ColumnSpec::Field)
-    .chain([ColumnSpec::Tags, ColumnSpec::Field(Column::Notes)])
+    .chain([Field::Tags, Field::Notes])
+    .map(Column::Field)
     .chain(
         hparams
             .into_iter()
-            .map(|k| ColumnSpec::Hparam(k.to_owned())),
+            .map(|k| Column::Field(Field::Hparam(k.to_owned()))),
     )
     .chain(
         summary
             .into_iter()
-            .map(|k| ColumnSpec::Summary(k.to_owned())),
+            .map(|k| Column::Field(Field::Summary(k.to_owned()))),
     )
     .collect()
 }

@@ -1,11 +1,10 @@
 //! Looking after the cache: `runreg scan`, `runreg gc`, and
 //! `runreg completions`.
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 use runreg::ScanMode;
 
-use super::args::Cli;
 use super::{Context, Failure, output};
 
 #[derive(Debug, Args)]
@@ -115,9 +114,10 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-/// Needs no cache directory.
-pub fn completions(args: CompletionsArgs) -> Result<(), Failure> {
+/// The completion script of `cli` (the whole command line, which `mod.rs`
+/// hands in). Needs no cache directory.
+pub fn completions(args: CompletionsArgs, mut cli: clap::Command) -> Result<(), Failure> {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "runreg", &mut script);
+    clap_complete::generate(args.shell, &mut cli, "runreg", &mut script);
     output::print(&String::from_utf8_lossy(&script))
 }

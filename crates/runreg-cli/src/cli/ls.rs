@@ -4,10 +4,10 @@ use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use clap::Args;
-use runreg::{Column, Query, RunRecord, SortKey};
+use runreg::{Field, Query, RunRecord};
 
-use super::args::{Filters, FormatArgs, PageArgs, SortArgs};
-use super::columns::{self, ColumnSpec, Shown};
+use super::arg_groups::{Filters, FormatArgs, PageArgs, SortArgs};
+use super::columns::{self, Column, Shown};
 use super::table;
 use super::{Context, Failure, output, time};
 
@@ -53,7 +53,7 @@ pub fn run(ctx: &Context, args: LsArgs) -> Result<(), Failure> {
         .format
         .columns
         .as_deref()
-        .map(ColumnSpec::parse_all)
+        .map(Column::parse_all)
         .transpose()?;
     if let Some(secs) = args.watch {
         return watch(ctx, &args, &query, sort.as_ref(), asked.as_deref(), secs);
@@ -80,11 +80,7 @@ pub fn run(ctx: &Context, args: LsArgs) -> Result<(), Failure> {
 }
 
 /// The columns of a table: those asked for, else the defaults.
-fn table_columns(
-    runs: &[RunRecord],
-    sort: Option<&SortKey>,
-    asked: Option<&[ColumnSpec]>,
-) -> Vec<Shown> {
+fn table_columns(runs: &[RunRecord], sort: Option<&Field>, asked: Option<&[Column]>) -> Vec<Shown> {
     match asked {
         Some(specs) => specs.iter().cloned().map(Shown::asked).collect(),
         None => default_columns(runs, sort, true),
@@ -93,30 +89,30 @@ fn table_columns(
 
 /// run_id, status, alive, age (created_at in CSV), tags, the sort key when
 /// not among them, then the first few summary metrics.
-fn default_columns(runs: &[RunRecord], sort: Option<&SortKey>, table: bool) -> Vec<Shown> {
+fn default_columns(runs: &[RunRecord], sort: Option<&Field>, table: bool) -> Vec<Shown> {
     let created = if table {
-        ColumnSpec::Age
+        Column::Age
     } else {
-        ColumnSpec::Field(Column::CreatedAt)
+        Column::Field(Field::CreatedAt)
     };
     let mut columns: Vec<Shown> = [
-        ColumnSpec::Field(Column::RunId),
-        ColumnSpec::Field(Column::Status),
-        ColumnSpec::Field(Column::Alive),
+        Column::Field(Field::RunId),
+        Column::Field(Field::Status),
+        Column::Field(Field::Alive),
         created,
-        ColumnSpec::Tags,
+        Column::Field(Field::Tags),
     ]
     .into_iter()
     .map(Shown::asked)
     .collect();
     if let Some(key) = sort {
-        let spec = ColumnSpec::from(key.clone());
+        let spec = Column::Field(key.clone());
         let shown = |c: &Shown| c.spec == spec;
-        if spec != ColumnSpec::Field(Column::CreatedAt) && !columns.iter().any(shown) {
+        if spec != Column::Field(Field::CreatedAt) && !columns.iter().any(shown) {
             columns.push(Shown::asked(spec));
         }
     }
-    let present: Vec<ColumnSpec> = columns.iter().map(|c| c.spec.clone()).collect();
+    let present: Vec<Column> = columns.iter().map(|c| c.spec.clone()).collect();
     columns.extend(
         columns::first_metrics(runs, DEFAULT_METRICS, &present)
             .into_iter()
@@ -177,8 +173,8 @@ fn watch(
     ctx: &Context,
     args: &LsArgs,
     query: &Query,
-    sort: Option<&SortKey>,
-    asked: Option<&[ColumnSpec]>,
+    sort: Option<&Field>,
+    asked: Option<&[Column]>,
     secs: f64,
 ) -> Result<(), Failure> {
     if !(secs.is_finite() && secs > 0.0) {

@@ -9,6 +9,7 @@
 //! (each call opens and closes it), except the progress bar on stderr; a
 //! command gathers its answer first, then prints it.
 
+mod arg_groups;
 mod args;
 mod best;
 mod color;
@@ -31,7 +32,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use runreg::{Error, Registry, RegistryBuilder, ScanReport};
 
 use args::{Cli, Command};
@@ -77,7 +78,7 @@ impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let code = match e {
             Error::NoCacheDir
-            | Error::InvalidSortKey { .. }
+            | Error::InvalidField(_)
             | Error::InvalidFilter(_)
             | Error::UnknownStatus { .. } => 2,
             _ => 1,
@@ -123,7 +124,7 @@ fn dispatch(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Tags(args) => overview::tags(ctx, args),
         Command::Status(args) => overview::status(ctx, args),
         Command::Gc(args) => housekeeping::gc(ctx, args),
-        Command::Completions(args) => housekeeping::completions(args),
+        Command::Completions(args) => housekeeping::completions(args, Cli::command()),
         Command::Start(args) => write::start(ctx, args),
         Command::Log(args) => write::log(args),
         Command::Heartbeat(args) => write::heartbeat(args),

@@ -4,7 +4,7 @@ use clap::Args;
 use runreg::{Query, Registry, RunRecord, Status};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::args::Filters;
+use super::arg_groups::Filters;
 use super::color;
 use super::columns::Cell;
 use super::table::{Fit, Header, Table};

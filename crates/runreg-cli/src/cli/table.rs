@@ -218,7 +218,7 @@ pub fn truncate(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::args::ColorChoice;
+    use crate::cli::arg_groups::ColorChoice;
 
     fn table() -> Table {
         let mut t = Table::new(vec![
