@@ -1,6 +1,6 @@
 //! Queries over the cache of a realistic tree (`benches/support`), without
 //! the lazy scan (`Registry::builder(dir).scan(false)`), so each figure is
-//! the query alone: `get` by id, FORMAT.md §7's queries, and filter
+//! the query alone: `get` by id, docs/FORMAT.md §7's queries, and filter
 //! expressions (`--where`) beside the fixed filters they are equivalent to.
 //!
 //! ```text

@@ -16,8 +16,8 @@ sidecar functions (``scripts/oracle/setup.sh`` installs them)::
 
 Deterministic: fixed seed and timestamps (November 2026), so reruns give the
 same files. The sidecars' ``run_dir`` is the absolute path where this script
-ran: stale on any other machine, as after moving a real cache (FORMAT.md
-section 6, defect 5); runreg records where it finds each sidecar instead.
+ran: stale on any other machine, as after moving a real cache (docs/FORMAT.md
+§6, defect 5); runreg records where it finds each sidecar instead.
 Liveness: git keeps no mtimes, so a heartbeat would look fresh for three
 minutes after every checkout and make the running runs flicker alive. Only
 terminal runs (never alive) get a heartbeat file; the running and

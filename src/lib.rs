@@ -38,6 +38,7 @@
 //! walks the tree (the only user of jwalk); the store keeps runs and indexes
 //! in redb (the only user of redb and bincode); queries filter ([`Filter`])
 //! and sort; [`Registry`] puts them together; [`writer`] writes runs.
+//! ARCHITECTURE.md describes every module, docs/FORMAT.md the files on disk.
 
 mod cache_location;
 mod error;

@@ -1,4 +1,5 @@
-//! [`Liveness`]: whether a run is alive, from its status and heartbeat.
+//! [`Liveness`]: whether a run is alive, from its status and heartbeat
+//! (docs/FORMAT.md §3).
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
-//! The query rules (issue #2 §5), and the reference's query defects
-//! (FORMAT.md §6, 1-4 and 8) not repeated.
+//! The query rules (docs/FORMAT.md §5; issue #2), and the reference's query
+//! defects (docs/FORMAT.md §6, defects 1-4 and 8) not repeated.
 
 mod common;
 

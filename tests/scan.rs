@@ -1,4 +1,4 @@
-//! The scanner's rules (FORMAT.md §4, issue #2 §4), each a test.
+//! The scanner's rules (docs/FORMAT.md §1 and §4; issue #2), each a test.
 
 mod common;
 
@@ -398,7 +398,7 @@ fn the_sidecar_run_id_wins_over_the_directory_name() {
 
 #[test]
 fn a_mismatched_run_id_is_not_read_again_on_every_scan() {
-    // FORMAT.md §6 defect 6.
+    // docs/FORMAT.md §6, defect 6.
     let tree = Tree::new();
     tree.run("real-id")
         .at("20261101/120000/dir-name")
@@ -412,7 +412,7 @@ fn a_mismatched_run_id_is_not_read_again_on_every_scan() {
 
 #[test]
 fn run_dir_is_where_the_sidecar_was_found_after_a_move() {
-    // FORMAT.md §6 defect 5: the stored run_dir goes stale when trees move.
+    // docs/FORMAT.md §6, defect 5: the stored run_dir goes stale when trees move.
     let tree = Tree::new();
     tree.run("a").write();
     let moved = tempfile::tempdir().unwrap();
@@ -437,7 +437,7 @@ fn run_dir_is_where_the_sidecar_was_found_after_a_move() {
 
 #[test]
 fn duplicate_run_ids_keep_the_newer_sidecar_and_are_reported() {
-    // FORMAT.md §6 defect 7.
+    // docs/FORMAT.md §6, defect 7.
     let tree = Tree::new();
     let t = now() - 100.0;
     let older = tree

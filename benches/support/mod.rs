@@ -1,5 +1,5 @@
 //! A deterministic, realistic run tree for the benchmarks: what a lab's
-//! `{cache_dir}/runs/` looks like after weeks of sweeps (FORMAT.md §7).
+//! `{cache_dir}/runs/` looks like after weeks of sweeps (docs/FORMAT.md §7).
 //!
 //! Shared by the criterion benches (`mod support;`) and by the examples
 //! `gen_tree` and `bench_ops` (`#[path = "../benches/support/mod.rs"]`), so
@@ -383,7 +383,7 @@ pub fn rewrite_sidecars(sidecars: &[PathBuf]) -> io::Result<()> {
 
 // ------------------------------------------------------------------ queries
 
-/// The questions every bench asks, by name (FORMAT.md §7's, plus filter
+/// The questions every bench asks, by name (docs/FORMAT.md §7's, plus filter
 /// expressions beside the fixed filters they are equivalent to).
 pub fn queries() -> Vec<(&'static str, Query)> {
     let tag = sample_tag();

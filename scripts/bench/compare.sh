@@ -18,7 +18,7 @@
 #     rewritten (a different 1% each repetition);
 #   - a one-off query as a process, lazy scan included (`runreg ls -n 5`;
 #     reference: open_registry() + query(limit=5) in a fresh interpreter);
-#   - FORMAT.md section 7's queries and get by id, in-process on a scanned
+#   - docs/FORMAT.md §7's queries and get by id, in-process on a scanned
 #     cache (ref_bench.py; runreg: examples/bench_ops), two rounds;
 #   - runreg's CLI answering the same queries with --no-scan;
 #   - the walk floor `find runs -name sidecar.json -newer FILE`;

@@ -14,7 +14,7 @@ Subcommands (each prints one JSON object on stdout):
 
 ``queries CACHE_DIR DB --tag TAG [--min-reps N] [--min-time S]``
     Opens the cache read-only without scanning and times, in-process, the
-    queries of FORMAT.md section 7 under the names runreg's ``bench_ops``
+    queries of docs/FORMAT.md §7 under the names runreg's ``bench_ops``
     uses: ``get_by_id`` (1,000 ids per repetition, reported per call),
     ``tag_sort_limit5`` (a sweep tag: 0.45% of the runs),
     ``fixed_tag_sort_limit5`` (a tag on 25 runs whatever the size),

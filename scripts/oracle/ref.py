@@ -24,7 +24,7 @@ Subcommands:
     object of the file (keys: tag, status, alive, hparams, sort_by,
     descending, limit) through ``Registry.query``. Prints one JSON list with,
     per query, either a list of records or ``{"error": "<Type>: <message>"}``
-    when the reference raised (it does: see FORMAT.md section 6, defect 1).
+    when the reference raised (it does: see docs/FORMAT.md §6, defect 1).
 
 ``read-sidecar PATH``
     Prints the reference's ``read_sidecar(PATH)``, or ``null``.
@@ -240,7 +240,7 @@ def _unique_slot(rng: random.Random, used: set[tuple[str, str]]) -> tuple[float,
 def _write_artifacts(
     run_dir: Path, run_id: str, hparams: dict[str, Any], summary: dict[str, float]
 ) -> None:
-    """The other files of a run directory (FORMAT.md section 1)."""
+    """The other files of a run directory (docs/FORMAT.md §1)."""
     ckpt = run_dir / "checkpoints"
     ckpt.mkdir(exist_ok=True)
     (ckpt / "last.ckpt").write_bytes(b"\x80\x04ckpt")
@@ -309,7 +309,7 @@ def write_tree(cache_dir: Path, n_runs: int, seed: int, nan: bool) -> None:
         used_ids.add(run_id)
         created_at, day, hms = _unique_slot(rng, used_slots)
         # One run whose directory name differs from its sidecar's run_id:
-        # the sidecar's id wins (FORMAT.md section 4; defect 6).
+        # the sidecar's id wins (docs/FORMAT.md §4; §6, defect 6).
         dir_name = f"{run_id}-moved" if i == 1 else run_id
         run_dir = runs / day / hms / dir_name
         run_dir.mkdir(parents=True)

@@ -1,4 +1,4 @@
-//! The scanner: reconciles the cache with the run tree.
+//! The scanner: reconciles the cache with the run tree (docs/FORMAT.md §4).
 //!
 //! # What a scan does
 //!

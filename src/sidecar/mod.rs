@@ -1,4 +1,5 @@
-//! The on-disk format: reading `sidecar.json` as stable-pretraining writes it.
+//! The on-disk format: reading `sidecar.json` as stable-pretraining writes it
+//! (docs/FORMAT.md §2).
 
 mod json;
 

@@ -1,4 +1,5 @@
-//! The cache's record encoding: the only user of bincode.
+//! The cache's record encoding, in bincode (used only here, in `view` and in
+//! `files`' derives).
 //!
 //! A run's record is stored as three bincode sections, so that a query reads
 //! only what it needs:

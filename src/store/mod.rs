@@ -1,5 +1,5 @@
-//! The cache: runs and their indexes in one redb file. The only user of redb
-//! (and, through `codec`, of bincode).
+//! The cache: runs and their indexes in one redb file (docs/FORMAT.md §9).
+//! The only user of redb and of bincode (`codec`, `view`, `files`).
 //!
 //! Every use is short: take the [lock](lock), open the file, run one
 //! transaction, close, unlock. So many processes share one cache: readers

@@ -1,5 +1,6 @@
 //! Writing runs: [`RunWriter`] for training code, in stable-pretraining's
-//! format, so that runreg and the reference registry both read them.
+//! format, so that runreg and the reference registry both read them
+//! (docs/FORMAT.md §8).
 //!
 //! A run lives in `{cache_dir}/runs/<YYYYMMDD>/<HHMMSS>/<run_id>/` (UTC):
 //!

@@ -5,7 +5,7 @@
 //! (`scripts/oracle/ref.py write-tree`), answers a batch of random queries
 //! (`ref.py query`), and every answer is compared with runreg's: same runs,
 //! same fields, same order. Where the reference is known to be wrong
-//! (docs FORMAT.md section 6), its answer is corrected before the
+//! (docs/FORMAT.md §6), its answer is corrected before the
 //! comparison, each correction saying which defect it undoes; a few
 //! reference-only "witness" queries check that those defects are still there,
 //! so that a correction never hides a misunderstanding.
