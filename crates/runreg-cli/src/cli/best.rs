@@ -6,7 +6,8 @@ use clap::Args;
 use runreg::{Field, Query, RunRecord, SortSpec, Status};
 
 use super::arg_groups::{Filters, FormatArgs};
-use super::columns::{Cell, Column, Shown};
+use super::cell::Cell;
+use super::columns::{Column, Shown};
 use super::table::{Fit, Header, Table};
 use super::{Context, Failure, output, time};
 

@@ -88,7 +88,7 @@ pub fn gc(ctx: &Context, args: GcArgs) -> Result<(), Failure> {
         };
         let mut text: String = orphans
             .iter()
-            .map(|id| format!("{verb} {}\n", super::columns::sanitize(id)))
+            .map(|id| format!("{verb} {}\n", super::cell::sanitize(id)))
             .collect();
         let count = output::plural(orphans.len(), "orphaned run");
         text.push_str(&if args.dry_run {

@@ -7,6 +7,7 @@ use clap::Args;
 use runreg::{Field, Query, RunRecord};
 
 use super::arg_groups::{Filters, FormatArgs, PageArgs, SortArgs};
+use super::cell;
 use super::columns::{self, Column, Shown};
 use super::table;
 use super::{Context, Failure, output, time};
@@ -187,7 +188,7 @@ fn watch(
     let command: Vec<String> = std::env::args().skip(1).collect();
     let title = format!(
         "Every {}s: runreg {}",
-        columns::compact(secs),
+        cell::compact(secs),
         command.join(" ")
     );
     let mut first = true;

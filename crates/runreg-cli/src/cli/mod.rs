@@ -12,6 +12,7 @@
 mod arg_groups;
 mod args;
 mod best;
+mod cell;
 mod color;
 mod columns;
 mod export;

@@ -5,8 +5,8 @@ use runreg::{Query, Registry, RunRecord, Status};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::arg_groups::Filters;
+use super::cell::Cell;
 use super::color;
-use super::columns::Cell;
 use super::table::{Fit, Header, Table};
 use super::{Context, Failure, output};
 

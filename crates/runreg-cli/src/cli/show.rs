@@ -6,8 +6,9 @@ use clap::Args;
 use runreg::{Registry, RunRecord, Value};
 use unicode_width::UnicodeWidthStr;
 
+use super::cell::sanitize;
 use super::color::{self, DIM, HEADER, KEY};
-use super::columns::{flatten_config, sanitize};
+use super::columns::flatten_config;
 use super::{Context, Failure, output, time};
 
 /// Candidates an ambiguous prefix lists.
@@ -210,5 +211,5 @@ fn push_line(text: &mut String, indent: &str, key: &str, value: &str, width: usi
 
 /// `180s`, `2.5s`.
 fn seconds(d: Duration) -> String {
-    format!("{}s", super::columns::compact(d.as_secs_f64()))
+    format!("{}s", super::cell::compact(d.as_secs_f64()))
 }

@@ -10,8 +10,8 @@ use std::io::IsTerminal as _;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use super::cell::{Cell, CellKind};
 use super::color::{self, Palette};
-use super::columns::{Cell, CellKind};
 
 /// The width to fit tables in: `$COLUMNS`, else the terminal's when stdout
 /// is one, else none (no truncation).
