@@ -132,6 +132,11 @@ pub enum Error {
         /// The status given.
         status: String,
     },
+
+    /// An answer could not be laid out as Arrow columns (the `arrow`
+    /// feature); the message is arrow-rs's or serde_json's.
+    #[error("columnar answer: {0}")]
+    Columnar(String),
 }
 
 impl Error {

@@ -41,6 +41,8 @@
 //! ARCHITECTURE.md describes every module, docs/FORMAT.md the files on disk.
 
 mod cache_location;
+#[cfg(feature = "arrow")]
+pub mod columnar;
 mod error;
 mod field;
 #[cfg(feature = "fuzzing")]
@@ -62,7 +64,9 @@ pub mod writer;
 pub use error::{Error, Result};
 pub use field::{Field, FieldError};
 pub use liveness::Liveness;
-pub use query::{CmpOp, Filter, FilterError, Literal, Query, SortSpec, TimeLiteral};
+pub use query::{
+    AnswerKeys, CmpOp, Filter, FilterError, Literal, Query, SortSpec, TimeLiteral, ValueKinds,
+};
 pub use record::RunRecord;
 pub use registry::{DB_FILE_NAME, Registry, RegistryBuilder};
 pub use scan::{Duplicate, RACY_WINDOW_S, ScanIssue, ScanMode, ScanProgress, ScanReport};

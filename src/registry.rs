@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use crate::cache_location;
 use crate::error::{Error, Result};
 use crate::liveness::Liveness;
-use crate::query::{self, Context, Query};
+use crate::query::{self, AnswerKeys, Context, Query};
 use crate::record::RunRecord;
 use crate::scan::{self, ProgressFn, ScanMode, ScanProgress, ScanReport, ScanSettings, epoch_now};
 use crate::snapshot::Snapshot;
@@ -324,6 +324,84 @@ impl Registry {
         let ctx = self.context();
         self.store
             .read(|reader| query::for_each(reader, query, &ctx, visit))
+    }
+
+    /// The hparams and summary keys of the runs matching `query`, each
+    /// with the kinds of values found under it, in key order: the columns a
+    /// table or a columnar file of the answer needs. Read from borrowed views
+    /// of the records, without materializing them.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for (id, lr) in [("a", "0.1"), ("b", "1")] {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     let sidecar = format!(r#"{{"run_id": "{id}", "hparams": {{"lr": {lr}}}, "summary": {{"acc": NaN}}}}"#);
+    /// #     std::fs::write(run.join("sidecar.json"), sidecar).unwrap();
+    /// # }
+    /// use runreg::{Query, Registry, ValueKinds};
+    ///
+    /// let keys = Registry::open(dir.path())?.answer_keys(&Query::new())?;
+    /// assert_eq!(keys.hparams, [("lr".to_owned(), ValueKinds::FLOAT | ValueKinds::INT)]);
+    /// assert_eq!(keys.summary, [("acc".to_owned(), ValueKinds::FLOAT)]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn answer_keys(&self, query: &Query) -> Result<AnswerKeys> {
+        let ctx = self.context();
+        self.store
+            .read(|reader| query::page_and_keys(reader, query, &ctx).map(|(_, keys)| keys))
+    }
+
+    /// The runs matching `query` as Arrow record batches, in the query's
+    /// order, handed to `sink` (its schema first): the columns and types of
+    /// [`columnar`](crate::columnar). Returns how many runs. Scans by other
+    /// processes wait until it returns. Needs the `arrow` feature.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for (id, acc) in [("a", "0.5"), ("b", "NaN")] {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     let sidecar = format!(r#"{{"run_id": "{id}", "summary": {{"val_acc": {acc}}}}}"#);
+    /// #     std::fs::write(run.join("sidecar.json"), sidecar).unwrap();
+    /// # }
+    /// use runreg::columnar::{BatchOptions, Batches};
+    /// use runreg::{Query, Registry};
+    ///
+    /// let mut answer = Batches::default();
+    /// let runs = Registry::open(dir.path())?.for_each_batch(
+    ///     &Query::new(),
+    ///     &BatchOptions::default().metadata("runreg.query", "every run"),
+    ///     &mut answer,
+    /// )?;
+    /// let schema = answer.schema.unwrap();
+    /// assert_eq!(runs, 2);
+    /// assert_eq!(schema.field(0).name(), "run_id");
+    /// assert!(schema.field_with_name("summary.val_acc").is_ok());
+    /// assert_eq!(schema.metadata()["runreg.query"], "every run");
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "arrow")]
+    pub fn for_each_batch(
+        &self,
+        query: &Query,
+        options: &crate::columnar::BatchOptions,
+        sink: &mut dyn crate::columnar::BatchSink,
+    ) -> Result<usize> {
+        let ctx = self.context();
+        self.store.read(|reader| {
+            let (page, keys) = query::page_and_keys(reader, query, &ctx)?;
+            let layout = crate::columnar::Layout::new(&keys, &options.metadata);
+            sink.schema(layout.schema())?;
+            query::fetch_in_chunks(reader, &page, &ctx, options.rows, |runs| {
+                sink.batch(layout.batch(&runs)?)
+            })?;
+            Ok(page.len())
+        })
     }
 
     /// The run `run_id`, or `None`.

@@ -7,6 +7,7 @@
 
 use super::fetch::{fetch, is_dense};
 use super::filter::{CmpOp, Filter, Literal, RunView};
+use super::keys::{AnswerKeys, KeyUnion};
 use super::sort::SortSpec;
 use super::top::TopRows;
 use super::{Context, Query};
@@ -45,15 +46,55 @@ fn for_each_in_chunks(
     mut visit: impl FnMut(RunRecord) -> Result<()>,
 ) -> Result<usize> {
     let page = page(reader, query, ctx)?;
-    let ids: Vec<&str> = page.iter().map(String::as_str).collect();
-    let mut visited = 0;
+    fetch_in_chunks(reader, &page, ctx, chunk, |records| {
+        records.into_iter().try_for_each(&mut visit)
+    })?;
+    Ok(page.len())
+}
+
+/// Calls `visit` with the whole records of `run_ids`, in that order,
+/// `chunk` at a time.
+pub(crate) fn fetch_in_chunks(
+    reader: &Reader<'_>,
+    run_ids: &[String],
+    ctx: &Context,
+    chunk: usize,
+    mut visit: impl FnMut(Vec<RunRecord>) -> Result<()>,
+) -> Result<()> {
+    let ids: Vec<&str> = run_ids.iter().map(String::as_str).collect();
     for part in ids.chunks(chunk.max(1)) {
-        for record in fetch(reader, part, ctx)? {
-            visit(record)?;
-            visited += 1;
+        visit(fetch(reader, part, ctx)?)?;
+    }
+    Ok(())
+}
+
+/// The run ids of the answer to `query`, in its order, and the hparams and
+/// summary keys those runs hold ([`AnswerKeys`]), read from borrowed views
+/// (no record is materialized).
+pub(crate) fn page_and_keys(
+    reader: &Reader<'_>,
+    query: &Query,
+    ctx: &Context,
+) -> Result<(Vec<String>, AnswerKeys)> {
+    let page = page(reader, query, ctx)?;
+    let mut union = KeyUnion::default();
+    let mut add = |run_id: &str, bytes: RecordBytes<'_>| -> Result<()> {
+        let corrupt = |e| reader.corrupt(run_id, e);
+        let hot = bytes.hot_ref().map_err(corrupt)?;
+        let hparams = bytes.hparams_ref().map_err(corrupt)?;
+        union.add(&hparams, &hot.summary);
+        Ok(())
+    };
+    if is_dense(page.len() as u64, reader.len()?) {
+        let mut sorted: Vec<&str> = page.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        reader.for_each_run_of(&sorted, |_, run_id, bytes| add(run_id, bytes))?;
+    } else {
+        for run_id in &page {
+            reader.with_run(run_id, |bytes| add(run_id, bytes))?;
         }
     }
-    Ok(visited)
+    Ok((page, union.finish()))
 }
 
 /// The run ids of the page `query` asks for, in its order: the first pass,

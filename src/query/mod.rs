@@ -3,12 +3,16 @@
 mod exec;
 mod fetch;
 pub(crate) mod filter;
+mod keys;
 mod sort;
 mod top;
 
-pub(crate) use exec::{for_each, run};
+#[cfg(feature = "arrow")]
+pub(crate) use exec::fetch_in_chunks;
+pub(crate) use exec::{for_each, page_and_keys, run};
 pub(crate) use fetch::get;
 pub use filter::{CmpOp, Filter, FilterError, Literal, TimeLiteral};
+pub use keys::{AnswerKeys, ValueKinds};
 pub use sort::SortSpec;
 
 use crate::liveness::Liveness;

@@ -1,4 +1,4 @@
-//! `runreg export FILE`: runs to CSV or JSON Lines.
+//! `runreg export FILE`: runs to Parquet, Arrow IPC, CSV, JSON Lines or JSON.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -9,29 +9,42 @@ use clap::{Args, ValueEnum};
 use runreg::{Field, RunRecord};
 
 use super::arg_groups::{Filters, PageArgs, SortArgs};
+use super::columnar::{Columnar, ColumnarFile, Compression};
 use super::columns::{self, Column};
 use super::{Context, Failure, output, time};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-CSV columns: run_id, status, alive, created_at, updated_at, ended_at, run_dir, \
-checkpoint_path, tags, notes, then hparams.<k> and summary.<k> for every key \
-any exported run has, sorted by key. Times are epoch seconds, tags a JSON \
+Parquet and Arrow columns: run_id, status, alive, created_at, updated_at, \
+ended_at (timestamps, microseconds, UTC), run_dir, checkpoint_path, notes, \
+tags (a list), config (JSON text), then hparams.<k> and summary.<k> for \
+every key any exported run has, sorted by key, each typed from its values \
+(int64, float64 with NaN kept, bool, string; JSON text for a mix); a run \
+without a key has a null there. CSV columns: run_id, status, alive, \
+created_at, updated_at, ended_at, run_dir, checkpoint_path, tags, notes, then \
+the hparams.<k> and summary.<k> columns. Times are epoch seconds, tags a JSON \
 array, absent values empty. JSON Lines: one record per line, the objects of \
-'ls --json'. FILE - writes CSV to stdout unless --format says otherwise.
+'ls --json'; JSON: the array 'ls --json' prints. FILE - writes CSV to stdout \
+unless --format says otherwise.
 
 Examples:
+  runreg export runs.parquet
+  duckdb -c \"select run_id, \\\"summary.val_acc\\\" from 'runs.parquet' order by 2 desc limit 5\"
   runreg export runs.csv --status completed
   runreg export sweep.jsonl --tag sweep:12345 --force
   runreg export - --format jsonl --alive | jq -r .run_id")]
 pub struct ExportArgs {
-    /// The file to write: .csv or .jsonl (the extension picks the format), or - for stdout
+    /// The file to write: .parquet, .arrow (or .feather), .csv, .jsonl or .json (the extension picks the format), or - for stdout
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
     /// The format, whatever FILE's extension
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<ExportFormat>,
+
+    /// The codec of a Parquet file [default: snappy] or an Arrow file [default: none]
+    #[arg(long, value_name = "CODEC")]
+    pub compression: Option<Compression>,
 
     /// Overwrite FILE if it exists
     #[arg(short, long)]
@@ -54,6 +67,22 @@ pub enum ExportFormat {
     Csv,
     /// JSON Lines: one JSON object per run
     Jsonl,
+    /// A JSON array of runs, as `ls --json` prints it
+    Json,
+    /// Apache Parquet, typed columns
+    Parquet,
+    /// Arrow IPC file (Feather v2), typed columns
+    Arrow,
+}
+
+impl ExportFormat {
+    fn columnar(self) -> Option<Columnar> {
+        match self {
+            ExportFormat::Parquet => Some(Columnar::Parquet),
+            ExportFormat::Arrow => Some(Columnar::Ipc),
+            _ => None,
+        }
+    }
 }
 
 pub fn run(ctx: &Context, args: ExportArgs) -> Result<(), Failure> {
@@ -63,12 +92,58 @@ pub fn run(ctx: &Context, args: ExportArgs) -> Result<(), Failure> {
         (None, true) => ExportFormat::Csv,
         (None, false) => format_of(&args.file)?,
     };
+    let columnar = format.columnar();
+    match columnar {
+        Some(kind) => kind.check(args.compression).map_err(Failure::usage)?,
+        None if args.compression.is_some() => {
+            return Err(Failure::usage(
+                "--compression applies to Parquet and Arrow files only",
+            ));
+        }
+        None => {}
+    }
+    if to_stdout && columnar.is_some() {
+        return Err(Failure::usage(
+            "Parquet and Arrow files are written to a FILE, not to stdout",
+        ));
+    }
     if !to_stdout {
         check_target(&args.file, args.force)?;
     }
     let query = args.page.apply(args.sort.apply(args.filters.query()?)?);
     let registry = ctx.open()?;
-    let written = if format == ExportFormat::Jsonl && !to_stdout {
+    let written = if let Some(kind) = columnar {
+        let description = query_description(&args.file);
+        write_file(&args.file, args.force, |out| {
+            let mut file = ColumnarFile::new(kind, args.compression, &args.file, out);
+            let options =
+                runreg::columnar::BatchOptions::default().metadata("runreg.query", description);
+            let count = registry.for_each_batch(&query, &options, &mut file)?;
+            file.finish()?;
+            Ok(count)
+        })?
+    } else if format == ExportFormat::Json && !to_stdout {
+        write_file(&args.file, args.force, |out| {
+            let mut first = true;
+            let cannot = |source| runreg::Error::Io {
+                path: args.file.clone(),
+                source,
+            };
+            let count = registry.for_each(&query, |run| {
+                let text = serde_json::to_string_pretty(&run)
+                    .map_err(io::Error::from)
+                    .map_err(cannot)?;
+                let sep: &[u8] = if first { b"[\n  " } else { b",\n  " };
+                first = false;
+                out.write_all(sep)
+                    .and_then(|()| out.write_all(text.replace('\n', "\n  ").as_bytes()))
+                    .map_err(cannot)
+            })?;
+            out.write_all(if first { b"[]\n" } else { b"\n]\n" })
+                .map_err(cannot)?;
+            Ok(count)
+        })?
+    } else if format == ExportFormat::Jsonl && !to_stdout {
         // Streamed: the records are materialized a thousand at a time, so
         // a million runs export without holding them all.
         write_file(&args.file, args.force, |out| {
@@ -89,8 +164,9 @@ pub fn run(ctx: &Context, args: ExportArgs) -> Result<(), Failure> {
         // run to know its columns.
         let runs = registry.query(&query)?;
         let text = match format {
-            ExportFormat::Csv => csv(&runs),
             ExportFormat::Jsonl => jsonl(&runs)?,
+            ExportFormat::Json => output::to_json(&runs),
+            _ => csv(&runs),
         };
         if to_stdout {
             return output::print(&text);
@@ -117,11 +193,32 @@ fn format_of(file: &Path) -> Result<ExportFormat, Failure> {
     match ext.as_deref() {
         Some("csv") => Ok(ExportFormat::Csv),
         Some("jsonl" | "ndjson") => Ok(ExportFormat::Jsonl),
+        Some("json") => Ok(ExportFormat::Json),
+        Some("parquet" | "pq") => Ok(ExportFormat::Parquet),
+        Some("arrow" | "feather" | "ipc") => Ok(ExportFormat::Arrow),
         _ => Err(Failure::usage(format!(
-            "cannot tell the format of {} from its extension: name it .csv or .jsonl, or pass --format csv|jsonl",
+            "cannot tell the format of {} from its extension: name it .parquet, .arrow, .csv, .jsonl or .json, or pass --format",
             file.display()
         ))),
     }
+}
+
+/// The command line that chose the runs (the file's name left out), for a
+/// columnar file's metadata: `export --status completed --sort summary.acc`.
+fn query_description(file: &Path) -> String {
+    std::env::args_os()
+        .skip(1)
+        .filter(|a| Path::new(a) != file)
+        .map(|a| a.to_string_lossy().into_owned())
+        .map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Refuses to overwrite without `--force`, and never writes over a directory.

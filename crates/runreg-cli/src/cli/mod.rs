@@ -14,6 +14,7 @@ mod args;
 mod best;
 mod cell;
 mod color;
+mod columnar;
 mod columns;
 mod export;
 mod housekeeping;

@@ -1,0 +1,181 @@
+//! The keys an answer holds: every hparams and summary key of the runs a
+//! query returns, with the kinds of values found under each. Columnar
+//! output needs them before its first row: one column a key, one type a
+//! column.
+
+use std::collections::BTreeMap;
+
+use crate::store::ValueRef;
+
+/// The kinds of values found under one key across the runs of an answer.
+///
+/// ```
+/// use runreg::ValueKinds;
+///
+/// let kinds = ValueKinds::INT | ValueKinds::FLOAT;
+/// assert!(kinds.only_numbers());
+/// assert!(!kinds.only_ints());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ValueKinds(u8);
+
+impl ValueKinds {
+    /// `null`
+    pub const NULL: ValueKinds = ValueKinds(1);
+    /// `true` or `false`
+    pub const BOOL: ValueKinds = ValueKinds(2);
+    /// An integer.
+    pub const INT: ValueKinds = ValueKinds(4);
+    /// A float (NaN and infinities included).
+    pub const FLOAT: ValueKinds = ValueKinds(8);
+    /// A string.
+    pub const STR: ValueKinds = ValueKinds(16);
+    /// A list or an object.
+    pub const NESTED: ValueKinds = ValueKinds(32);
+
+    /// Whether every kind of `other` is among these.
+    pub fn contains(self, other: ValueKinds) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The kinds besides `null`.
+    pub fn present(self) -> ValueKinds {
+        ValueKinds(self.0 & !ValueKinds::NULL.0)
+    }
+
+    /// Integers only (and nulls).
+    pub fn only_ints(self) -> bool {
+        self.present() == ValueKinds::INT
+    }
+
+    /// Numbers only, integers or floats (and nulls), at least one.
+    pub fn only_numbers(self) -> bool {
+        let present = self.present();
+        present.0 != 0 && (ValueKinds::INT | ValueKinds::FLOAT).contains(present)
+    }
+
+    /// Exactly one kind besides `null`: `Some(kind)`.
+    pub fn single(self) -> Option<ValueKinds> {
+        let present = self.present();
+        (present.0.count_ones() == 1).then_some(present)
+    }
+
+    pub(crate) fn of(value: ValueRef<'_>) -> ValueKinds {
+        match value {
+            ValueRef::Null => ValueKinds::NULL,
+            ValueRef::Bool(_) => ValueKinds::BOOL,
+            ValueRef::Int(_) => ValueKinds::INT,
+            ValueRef::Float(_) => ValueKinds::FLOAT,
+            ValueRef::Str(_) => ValueKinds::STR,
+            ValueRef::Nested => ValueKinds::NESTED,
+        }
+    }
+}
+
+impl std::ops::BitOr for ValueKinds {
+    type Output = ValueKinds;
+
+    fn bitor(self, rhs: ValueKinds) -> ValueKinds {
+        ValueKinds(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for ValueKinds {
+    fn bitor_assign(&mut self, rhs: ValueKinds) {
+        self.0 |= rhs.0;
+    }
+}
+
+/// Every hparams and summary key of an answer's runs, in key order (bytes),
+/// each with the kinds of values found under it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AnswerKeys {
+    /// `hparams.<k>` keys.
+    pub hparams: Vec<(String, ValueKinds)>,
+    /// `summary.<k>` keys.
+    pub summary: Vec<(String, ValueKinds)>,
+}
+
+/// Gathers [`AnswerKeys`] run by run.
+#[derive(Default)]
+pub(crate) struct KeyUnion {
+    hparams: BTreeMap<Vec<u8>, ValueKinds>,
+    summary: BTreeMap<Vec<u8>, ValueKinds>,
+}
+
+impl KeyUnion {
+    /// Adds one run's entries. A key already seen costs a lookup, no
+    /// allocation.
+    pub fn add(&mut self, hparams: &[(&[u8], ValueRef<'_>)], summary: &[(&[u8], ValueRef<'_>)]) {
+        for (map, entries) in [(&mut self.hparams, hparams), (&mut self.summary, summary)] {
+            for (key, value) in entries {
+                let kind = ValueKinds::of(*value);
+                match map.get_mut(*key) {
+                    Some(kinds) => *kinds |= kind,
+                    None => {
+                        map.insert(key.to_vec(), kind);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> AnswerKeys {
+        let named = |map: BTreeMap<Vec<u8>, ValueKinds>| {
+            map.into_iter()
+                .map(|(k, kinds)| (String::from_utf8_lossy(&k).into_owned(), kinds))
+                .collect()
+        };
+        AnswerKeys {
+            hparams: named(self.hparams),
+            summary: named(self.summary),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_accumulate_per_key_in_key_order() {
+        let mut union = KeyUnion::default();
+        union.add(
+            &[(b"lr", ValueRef::Float(0.1)), (b"seed", ValueRef::Int(1))],
+            &[(b"acc", ValueRef::Float(f64::NAN))],
+        );
+        union.add(
+            &[(b"lr", ValueRef::Int(1)), (b"name", ValueRef::Str("x"))],
+            &[(b"acc", ValueRef::Null), (b"a", ValueRef::Bool(true))],
+        );
+        let keys = union.finish();
+        assert_eq!(
+            keys.hparams,
+            vec![
+                ("lr".to_owned(), ValueKinds::FLOAT | ValueKinds::INT),
+                ("name".to_owned(), ValueKinds::STR),
+                ("seed".to_owned(), ValueKinds::INT),
+            ]
+        );
+        assert_eq!(
+            keys.summary,
+            vec![
+                ("a".to_owned(), ValueKinds::BOOL),
+                ("acc".to_owned(), ValueKinds::FLOAT | ValueKinds::NULL),
+            ]
+        );
+    }
+
+    #[test]
+    fn kind_predicates() {
+        let ints = ValueKinds::INT | ValueKinds::NULL;
+        assert!(ints.only_ints() && ints.only_numbers());
+        assert_eq!(ints.single(), Some(ValueKinds::INT));
+        assert!(!ValueKinds::NULL.only_numbers());
+        assert_eq!(ValueKinds::NULL.single(), None);
+        let mixed = ValueKinds::INT | ValueKinds::STR;
+        assert!(!mixed.only_numbers());
+        assert_eq!(mixed.single(), None);
+    }
+}
