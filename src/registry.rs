@@ -326,6 +326,55 @@ impl Registry {
             .read(|reader| query::for_each(reader, query, &ctx, visit))
     }
 
+    /// Calls `visit` with the runs matching `query`, in the query's order,
+    /// `chunk` at a time, **without the cache held** while `visit` runs: a
+    /// slow consumer (a pipe, a terminal) never holds up a scan. Returns how
+    /// many runs matched.
+    ///
+    /// Which runs, and in which order, is settled by one read of the cache;
+    /// each chunk's records are read when it comes. A scan that ends while
+    /// the answer is consumed may show in it: a run whose sidecar changed
+    /// comes as the chunk's read finds it, and a run gone from the cache by
+    /// then is left out. Use [`Registry::for_each`] for one snapshot
+    /// throughout, which makes scans wait.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for id in ["a", "b", "c"] {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     std::fs::write(run.join("sidecar.json"), format!(r#"{{"run_id": "{id}"}}"#)).unwrap();
+    /// # }
+    /// use runreg::{Query, Registry, SortSpec};
+    ///
+    /// let registry = Registry::open(dir.path())?;
+    /// let mut chunks = Vec::new();
+    /// let by_id = Query::new().sort(SortSpec::asc("run_id".parse()?));
+    /// let count = registry.stream(&by_id, 2, |runs| {
+    ///     chunks.push(runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>());
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!((count, chunks), (3, vec![vec!["a".to_owned(), "b".into()], vec!["c".into()]]));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stream(
+        &self,
+        query: &Query,
+        chunk: usize,
+        mut visit: impl FnMut(Vec<RunRecord>) -> Result<()>,
+    ) -> Result<usize> {
+        let ctx = self.context();
+        let page = self.store.read(|reader| query::page(reader, query, &ctx))?;
+        for ids in page.chunks(chunk.max(1)) {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let runs = self.store.read(|reader| query::fetch(reader, &ids, &ctx))?;
+            visit(runs)?;
+        }
+        Ok(page.len())
+    }
+
     /// The hparams and summary keys of the runs matching `query`, each
     /// with the kinds of values found under it, in key order: the columns a
     /// table or a columnar file of the answer needs. Read from borrowed views

@@ -99,7 +99,7 @@ pub(crate) fn page_and_keys(
 
 /// The run ids of the page `query` asks for, in its order: the first pass,
 /// which decodes only what the filters and sort keys name.
-fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<String>> {
+pub(crate) fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<String>> {
     let default_sort = [SortSpec::desc(Field::CreatedAt)];
     let specs: &[SortSpec] = if query.sort.is_empty() {
         &default_sort

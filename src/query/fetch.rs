@@ -31,7 +31,7 @@ const PARALLEL_MIN: usize = 2048;
 const BATCH_LEN: usize = 256;
 
 /// The whole records of `run_ids`, in that order.
-pub(super) fn fetch(
+pub(crate) fn fetch(
     reader: &Reader<'_>,
     run_ids: &[&str],
     ctx: &Context,

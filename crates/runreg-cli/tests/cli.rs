@@ -932,7 +932,7 @@ fn export_needs_a_known_format() {
         f.runreg().arg("export").arg(&out),
         2,
         &format!(
-            "cannot tell the format of {} from its extension: name it .csv or .jsonl, or pass --format csv|jsonl",
+            "cannot tell the format of {} from its extension: name it .parquet, .arrow, .csv, .jsonl or .json, or pass --format",
             out.display()
         ),
     );

@@ -204,8 +204,12 @@ pub struct FormatArgs {
     pub columns: Option<Vec<String>>,
 
     /// Print the runs as a JSON array of records (every field; --columns does not apply)
-    #[arg(long, conflicts_with = "csv")]
+    #[arg(long, conflicts_with_all = ["csv", "jsonl"])]
     pub json: bool,
+
+    /// Print the runs as JSON Lines: one record a line (every field; --columns does not apply)
+    #[arg(long, conflicts_with = "csv")]
+    pub jsonl: bool,
 
     /// Print the columns as CSV, with raw values (epoch seconds, full precision)
     #[arg(long)]

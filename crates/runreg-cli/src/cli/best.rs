@@ -8,6 +8,7 @@ use runreg::{Field, Query, RunRecord, SortSpec, Status};
 use super::arg_groups::{Filters, FormatArgs};
 use super::cell::Cell;
 use super::columns::{Column, Shown};
+use super::printer::{self, CsvPrinter, JsonPrinter, JsonlPrinter, Printer};
 use super::table::{Fit, Header, Table};
 use super::{Context, Failure, output, time};
 
@@ -75,10 +76,45 @@ pub fn run(ctx: &Context, args: BestArgs) -> Result<(), Failure> {
         .map(Column::parse_all)
         .transpose()?;
 
+    let ranked = among.clone().sort(spec).limit(args.limit);
     let registry = ctx.open()?;
-    let mut runs = registry.query(&among.clone().sort(spec).limit(args.limit))?;
+    let now = time::now();
+    let metric_column = Column::Field(Field::Summary(metric.clone()));
+    let format = &args.format;
+    if format.json || format.jsonl || format.csv {
+        let mut out = printer::stdout();
+        let inner: Box<dyn Printer + '_> = if format.json {
+            Box::new(JsonPrinter::new(&mut out))
+        } else if format.jsonl {
+            Box::new(JsonlPrinter::new(&mut out))
+        } else {
+            let columns = asked.unwrap_or_else(|| {
+                vec![
+                    Column::Field(Field::RunId),
+                    metric_column,
+                    Column::Field(Field::Status),
+                    Column::Field(Field::CreatedAt),
+                    Column::Field(Field::Tags),
+                ]
+            });
+            Box::new(CsvPrinter::ranked(&mut out, columns, now).map_err(output::write_failure)?)
+        };
+        let mut only = OnlyRanked {
+            metric: &metric,
+            inner,
+            printed: 0,
+        };
+        printer::print_to_stdout(&registry, &ranked, &mut only)?;
+        if only.printed == 0 && args.limit > 0 {
+            let candidates = registry.query(&among)?;
+            drop(registry);
+            ctx.note(&why_empty(&candidates, &among, &metric, args.filters.any()));
+        }
+        return Ok(());
+    }
+    let mut runs = registry.query(&ranked)?;
     // Missing and NaN sort last: dropping them leaves the top of the ranking.
-    runs.retain(|r| r.summary.get(&metric).is_some_and(|v| !v.is_missing()));
+    runs.retain(|r| has_value(r, &metric));
     if runs.is_empty() && args.limit > 0 {
         let candidates = registry.query(&among)?;
         drop(registry);
@@ -87,32 +123,7 @@ pub fn run(ctx: &Context, args: BestArgs) -> Result<(), Failure> {
         drop(registry);
     }
 
-    let now = time::now();
-    let metric_column = Column::Field(Field::Summary(metric));
-    let text = if args.format.json {
-        output::to_json(&runs)
-    } else if args.format.csv {
-        let columns = asked.unwrap_or_else(|| {
-            vec![
-                Column::Field(Field::RunId),
-                metric_column,
-                Column::Field(Field::Status),
-                Column::Field(Field::CreatedAt),
-                Column::Field(Field::Tags),
-            ]
-        });
-        let header: Vec<String> = std::iter::once("rank".to_owned())
-            .chain(columns.iter().map(Column::name))
-            .collect();
-        output::to_csv(
-            &header,
-            runs.iter().enumerate().map(|(i, run)| {
-                std::iter::once((i + 1).to_string())
-                    .chain(columns.iter().map(|c| c.raw(run, now)))
-                    .collect()
-            }),
-        )
-    } else if runs.is_empty() {
+    let text = if runs.is_empty() {
         String::new()
     } else {
         let columns: Vec<Shown> = match asked {
@@ -129,6 +140,35 @@ pub fn run(ctx: &Context, args: BestArgs) -> Result<(), Failure> {
         ranking(&runs, &columns, now).render(ctx.width, ctx.palette)
     };
     output::print(&text)
+}
+
+/// Whether `run` can be ranked by `metric`: it has a value there, not
+/// `null` nor `NaN`.
+fn has_value(run: &RunRecord, metric: &str) -> bool {
+    run.summary.get(metric).is_some_and(|v| !v.is_missing())
+}
+
+/// Prints only the runs that can be ranked. They come first (missing
+/// values and NaN sort last), so each chunk's ranked runs are a prefix.
+struct OnlyRanked<'a> {
+    metric: &'a str,
+    inner: Box<dyn Printer + 'a>,
+    printed: usize,
+}
+
+impl Printer for OnlyRanked<'_> {
+    fn runs(&mut self, runs: &[RunRecord]) -> std::io::Result<()> {
+        let ranked = runs
+            .iter()
+            .position(|r| !has_value(r, self.metric))
+            .unwrap_or(runs.len());
+        self.printed += ranked;
+        self.inner.runs(&runs[..ranked])
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.inner.finish()
+    }
 }
 
 /// The ranking as a table: `#`, then the columns.

@@ -6,7 +6,6 @@ use runreg::{Field, RunRecord, Value, ValueMap};
 use super::Failure;
 use super::cell::Cell;
 use super::color::{self, ALIVE};
-use super::output;
 use super::table::{Fit, Header, Table};
 use super::time;
 
@@ -193,23 +192,16 @@ pub fn runs_table(runs: &[RunRecord], columns: &[Shown], now: f64) -> Table {
     table
 }
 
-/// `runs` as CSV in `columns`, raw values, headers as `-c` names them.
-pub fn runs_csv(runs: &[RunRecord], columns: &[Column], now: f64) -> String {
-    let header: Vec<String> = columns.iter().map(Column::name).collect();
-    output::to_csv(
-        &header,
-        runs.iter()
-            .map(|run| columns.iter().map(|c| c.raw(run, now)).collect()),
-    )
-}
-
-/// The `n` summary metrics a default table shows: among the keys any of
-/// `runs` has (leaving out those in `except`), validation and test metrics
+/// The `n` summary metrics a default table shows: among `keys` (the
+/// summary keys of the runs shown) (leaving out those in `except`), validation and test metrics
 /// first, then the others, then bookkeeping (epoch, step, learning rate,
 /// time); by name within each group.
-pub fn first_metrics(runs: &[RunRecord], n: usize, except: &[Column]) -> Vec<Column> {
-    let keys: std::collections::BTreeSet<&str> =
-        runs.iter().flat_map(|r| r.summary.keys()).collect();
+pub fn first_metrics<'k>(
+    keys: impl IntoIterator<Item = &'k str>,
+    n: usize,
+    except: &[Column],
+) -> Vec<Column> {
+    let keys: std::collections::BTreeSet<&str> = keys.into_iter().collect();
     let mut keys: Vec<&str> = keys.into_iter().collect();
     keys.sort_by_key(|k| metric_rank(k));
     keys.into_iter()

@@ -1,16 +1,17 @@
 //! `runreg export FILE`: runs to Parquet, Arrow IPC, CSV, JSON Lines or JSON.
 
-use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use runreg::{Field, RunRecord};
+use runreg::{AnswerKeys, Field};
 
 use super::arg_groups::{Filters, PageArgs, SortArgs};
-use super::columnar::{Columnar, ColumnarFile, Compression};
-use super::columns::{self, Column};
+use super::columns::Column;
+use super::printer::{
+    self, Columnar, ColumnarFile, Compression, CsvPrinter, JsonPrinter, JsonlPrinter, Printer,
+};
 use super::{Context, Failure, output, time};
 
 #[derive(Debug, Args)]
@@ -29,9 +30,7 @@ unless --format says otherwise.
 
 Examples:
   runreg export runs.parquet
-  duckdb -c \"select run_id, \\\"summary.val_acc\\\" from 'runs.parquet' order by 2 desc limit 5\"
   runreg export runs.csv --status completed
-  runreg export sweep.jsonl --tag sweep:12345 --force
   runreg export - --format jsonl --alive | jq -r .run_id")]
 pub struct ExportArgs {
     /// The file to write: .parquet, .arrow (or .feather), .csv, .jsonl or .json (the extension picks the format), or - for stdout
@@ -122,60 +121,38 @@ pub fn run(ctx: &Context, args: ExportArgs) -> Result<(), Failure> {
             file.finish()?;
             Ok(count)
         })?
-    } else if format == ExportFormat::Json && !to_stdout {
+    } else {
+        // CSV's columns are known before its first row: the answer's keys.
+        let columns = match format {
+            ExportFormat::Csv => export_columns(&registry.answer_keys(&query)?),
+            _ => Vec::new(),
+        };
+        let now = time::now();
+        if to_stdout {
+            // Streamed without the cache held: a reader that stops early, or
+            // reads slowly, holds up no scan.
+            let mut out = printer::stdout();
+            let mut printer =
+                text_printer(format, &mut out, columns, now).map_err(output::write_failure)?;
+            printer::print_to_stdout(&registry, &query, printer.as_mut())?;
+            return Ok(());
+        }
+        // To a file, from one snapshot, a thousand records at a time.
+        let cannot =
+            |e: io::Error| Failure::failed(format!("cannot write {}: {e}", args.file.display()));
         write_file(&args.file, args.force, |out| {
-            let mut first = true;
-            let cannot = |source| runreg::Error::Io {
-                path: args.file.clone(),
-                source,
-            };
+            let mut printer = text_printer(format, out, columns, now).map_err(cannot)?;
             let count = registry.for_each(&query, |run| {
-                let text = serde_json::to_string_pretty(&run)
-                    .map_err(io::Error::from)
-                    .map_err(cannot)?;
-                let sep: &[u8] = if first { b"[\n  " } else { b",\n  " };
-                first = false;
-                out.write_all(sep)
-                    .and_then(|()| out.write_all(text.replace('\n', "\n  ").as_bytes()))
-                    .map_err(cannot)
-            })?;
-            out.write_all(if first { b"[]\n" } else { b"\n]\n" })
-                .map_err(cannot)?;
-            Ok(count)
-        })?
-    } else if format == ExportFormat::Jsonl && !to_stdout {
-        // Streamed: the records are materialized a thousand at a time, so
-        // a million runs export without holding them all.
-        write_file(&args.file, args.force, |out| {
-            let line = |run: RunRecord| -> runreg::Result<()> {
-                serde_json::to_writer(&mut *out, &run)
-                    .map_err(io::Error::from)
-                    .and_then(|()| out.write_all(b"\n"))
+                printer
+                    .runs(std::slice::from_ref(&run))
                     .map_err(|source| runreg::Error::Io {
                         path: args.file.clone(),
                         source,
                     })
-            };
-            Ok(registry.for_each(&query, line)?)
+            })?;
+            printer.finish().map_err(cannot)?;
+            Ok(count)
         })?
-    } else {
-        // Standard output is written once the cache is closed (a reader
-        // that stops early must not leave the cache open); CSV needs every
-        // run to know its columns.
-        let runs = registry.query(&query)?;
-        let text = match format {
-            ExportFormat::Jsonl => jsonl(&runs)?,
-            ExportFormat::Json => output::to_json(&runs),
-            _ => csv(&runs),
-        };
-        if to_stdout {
-            return output::print(&text);
-        }
-        write_file(&args.file, args.force, |out| {
-            out.write_all(text.as_bytes())
-                .map_err(|e| Failure::failed(format!("cannot write {}: {e}", args.file.display())))
-        })?;
-        runs.len()
     };
     ctx.note(&format!(
         "wrote {} to {}",
@@ -242,11 +219,23 @@ fn exists(file: &Path) -> Failure {
     ))
 }
 
+/// The printer of a text format, writing to `out`.
+fn text_printer<'w>(
+    format: ExportFormat,
+    out: &'w mut dyn Write,
+    columns: Vec<Column>,
+    now: f64,
+) -> io::Result<Box<dyn Printer + 'w>> {
+    Ok(match format {
+        ExportFormat::Jsonl => Box::new(JsonlPrinter::new(out)),
+        ExportFormat::Json => Box::new(JsonPrinter::new(out)),
+        _ => Box::new(CsvPrinter::new(out, columns, now)?),
+    })
+}
+
 /// The fixed columns, then `hparams.<k>` and `summary.<k>` for the union of
 /// keys, each sorted.
-fn export_columns(runs: &[RunRecord]) -> Vec<Column> {
-    let hparams: BTreeSet<&str> = runs.iter().flat_map(|r| r.hparams.keys()).collect();
-    let summary: BTreeSet<&str> = runs.iter().flat_map(|r| r.summary.keys()).collect();
+fn export_columns(keys: &AnswerKeys) -> Vec<Column> {
     [
         Field::RunId,
         Field::Status,
@@ -256,36 +245,14 @@ fn export_columns(runs: &[RunRecord]) -> Vec<Column> {
         Field::EndedAt,
         Field::RunDir,
         Field::CheckpointPath,
+        Field::Tags,
+        Field::Notes,
     ]
     .into_iter()
-    .chain([Field::Tags, Field::Notes])
+    .chain(keys.hparams.iter().map(|(k, _)| Field::Hparam(k.clone())))
+    .chain(keys.summary.iter().map(|(k, _)| Field::Summary(k.clone())))
     .map(Column::Field)
-    .chain(
-        hparams
-            .into_iter()
-            .map(|k| Column::Field(Field::Hparam(k.to_owned()))),
-    )
-    .chain(
-        summary
-            .into_iter()
-            .map(|k| Column::Field(Field::Summary(k.to_owned()))),
-    )
     .collect()
-}
-
-fn csv(runs: &[RunRecord]) -> String {
-    columns::runs_csv(runs, &export_columns(runs), time::now())
-}
-
-fn jsonl(runs: &[RunRecord]) -> Result<String, Failure> {
-    let mut text = String::new();
-    for run in runs {
-        let line = serde_json::to_string(run)
-            .map_err(|e| Failure::failed(format!("cannot encode run {}: {e}", run.run_id)))?;
-        text.push_str(&line);
-        text.push('\n');
-    }
-    Ok(text)
 }
 
 /// Writes `file` with `fill`. Without `force` the file is created only if

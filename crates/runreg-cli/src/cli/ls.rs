@@ -9,6 +9,7 @@ use runreg::{Field, Query, RunRecord};
 use super::arg_groups::{Filters, FormatArgs, PageArgs, SortArgs};
 use super::cell;
 use super::columns::{self, Column, Shown};
+use super::printer::{self, CsvPrinter, JsonPrinter, JsonlPrinter};
 use super::table;
 use super::{Context, Failure, output, time};
 
@@ -21,8 +22,8 @@ Default columns: run_id, status, alive, age (since created), tags, the sort key 
 when it is not one of those, and three summary metrics (validation and test ones \
 first; epoch, step and lr last) as room allows; -c picks the columns. On a \
 terminal the table fits the width ($COLUMNS if set), cutting long tags with '…'; \
-piped, values stay whole. --json prints every field of each run; --csv the columns with raw values \
-(epoch seconds, full precision). --watch redraws in place on a terminal; Ctrl-C \
+piped, values stay whole. --json prints every field of each run (--jsonl: one run a line); --csv \
+the columns with raw values (epoch seconds, full precision); these three stream. --watch redraws in place on a terminal; Ctrl-C \
 stops it.
 
 Examples:
@@ -43,7 +44,7 @@ pub struct LsArgs {
     pub format: FormatArgs,
 
     /// Redraw the table every SECS seconds, rescanning each time, until Ctrl-C (exit status 130)
-    #[arg(long, value_name = "SECS", conflicts_with_all = ["json", "csv"])]
+    #[arg(long, value_name = "SECS", conflicts_with_all = ["json", "jsonl", "csv"])]
     pub watch: Option<f64>,
 }
 
@@ -59,24 +60,39 @@ pub fn run(ctx: &Context, args: LsArgs) -> Result<(), Failure> {
     if let Some(secs) = args.watch {
         return watch(ctx, &args, &query, sort.as_ref(), asked.as_deref(), secs);
     }
-    let runs = ctx.open()?.query(&query)?;
+    let registry = ctx.open()?;
     let now = time::now();
-    let text = if args.format.json {
-        output::to_json(&runs)
-    } else if args.format.csv {
-        let columns = asked.unwrap_or_else(|| {
-            default_columns(&runs, sort.as_ref(), false)
-                .into_iter()
-                .map(|c| c.spec)
-                .collect()
-        });
-        columns::runs_csv(&runs, &columns, now)
-    } else {
-        let columns = table_columns(&runs, sort.as_ref(), asked.as_deref());
-        let mut text = String::new();
-        render_table(&mut text, ctx, &runs, &columns, &args, now, None);
-        text
-    };
+    let format = &args.format;
+    if format.json || format.jsonl || format.csv {
+        // Streamed: a chunk of runs at a time, the cache released while it
+        // is written.
+        let mut out = printer::stdout();
+        if format.json {
+            printer::print_to_stdout(&registry, &query, &mut JsonPrinter::new(&mut out))?;
+        } else if format.jsonl {
+            printer::print_to_stdout(&registry, &query, &mut JsonlPrinter::new(&mut out))?;
+        } else {
+            let columns = match asked {
+                Some(columns) => columns,
+                None => {
+                    let keys = registry.answer_keys(&query)?;
+                    let summary = keys.summary.iter().map(|(k, _)| k.as_str());
+                    default_columns(summary, sort.as_ref(), false)
+                        .into_iter()
+                        .map(|c| c.spec)
+                        .collect()
+                }
+            };
+            let mut csv = CsvPrinter::new(&mut out, columns, now).map_err(output::write_failure)?;
+            printer::print_to_stdout(&registry, &query, &mut csv)?;
+        }
+        return Ok(());
+    }
+    let runs = registry.query(&query)?;
+    drop(registry);
+    let columns = table_columns(&runs, sort.as_ref(), asked.as_deref());
+    let mut text = String::new();
+    render_table(&mut text, ctx, &runs, &columns, &args, now, None);
     output::print(&text)
 }
 
@@ -84,13 +100,17 @@ pub fn run(ctx: &Context, args: LsArgs) -> Result<(), Failure> {
 fn table_columns(runs: &[RunRecord], sort: Option<&Field>, asked: Option<&[Column]>) -> Vec<Shown> {
     match asked {
         Some(specs) => specs.iter().cloned().map(Shown::asked).collect(),
-        None => default_columns(runs, sort, true),
+        None => default_columns(summary_keys(runs), sort, true),
     }
 }
 
 /// run_id, status, alive, age (created_at in CSV), tags, the sort key when
 /// not among them, then the first few summary metrics.
-fn default_columns(runs: &[RunRecord], sort: Option<&Field>, table: bool) -> Vec<Shown> {
+fn default_columns<'k>(
+    summary_keys: impl IntoIterator<Item = &'k str>,
+    sort: Option<&Field>,
+    table: bool,
+) -> Vec<Shown> {
     let created = if table {
         Column::Age
     } else {
@@ -115,7 +135,7 @@ fn default_columns(runs: &[RunRecord], sort: Option<&Field>, table: bool) -> Vec
     }
     let present: Vec<Column> = columns.iter().map(|c| c.spec.clone()).collect();
     columns.extend(
-        columns::first_metrics(runs, DEFAULT_METRICS, &present)
+        columns::first_metrics(summary_keys, DEFAULT_METRICS, &present)
             .into_iter()
             .map(|spec| {
                 if table {
@@ -126,6 +146,11 @@ fn default_columns(runs: &[RunRecord], sort: Option<&Field>, table: bool) -> Vec
             }),
     );
     columns
+}
+
+/// The summary keys any of `runs` has.
+fn summary_keys(runs: &[RunRecord]) -> impl Iterator<Item = &str> {
+    runs.iter().flat_map(|r| r.summary.keys())
 }
 
 /// Appends the table of `runs` (or a line saying there are none) and a

@@ -1,0 +1,76 @@
+//! The printers of a list of runs, one file a format: JSON (`json.rs`),
+//! JSON Lines (`jsonl.rs`), CSV (`csv.rs`), and the columnar files
+//! (`columnar.rs`: Parquet, Arrow IPC). Each takes the runs as the library
+//! streams them, a chunk at a time, and writes them out at once; none holds
+//! a whole answer. (Tables, in `table.rs`, hold their rows: a column's
+//! width depends on every row.) A new format is a new file here.
+
+mod columnar;
+mod csv;
+mod json;
+mod jsonl;
+
+use std::io::{self, BufWriter};
+
+pub use self::columnar::{Columnar, ColumnarFile, Compression};
+pub use self::csv::CsvPrinter;
+pub use self::json::JsonPrinter;
+pub use self::jsonl::JsonlPrinter;
+
+use super::{Failure, output};
+use runreg::{Query, Registry, RunRecord};
+
+/// Runs printed at a time: each chunk is read from the cache, which is then
+/// released while the chunk is written.
+pub const CHUNK: usize = 1024;
+
+/// A format that writes runs as they come.
+pub trait Printer {
+    /// Writes the next runs of the answer.
+    fn runs(&mut self, runs: &[RunRecord]) -> io::Result<()>;
+
+    /// Ends the output (a JSON array's closing bracket) and flushes it.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// Standard output, buffered (its own buffer flushes at every newline).
+pub fn stdout() -> BufWriter<io::StdoutLock<'static>> {
+    BufWriter::with_capacity(1 << 16, io::stdout().lock())
+}
+
+/// Streams the answer to `query` into `printer`, without the cache held
+/// while it writes ([`Registry::stream`]); returns how many runs. A write
+/// error is reported by `on_write_error` (a closed pipe ends quietly).
+pub fn print(
+    registry: &Registry,
+    query: &Query,
+    printer: &mut dyn Printer,
+    on_write_error: impl Fn(io::Error) -> Failure,
+) -> Result<usize, Failure> {
+    let mut failed: Option<io::Error> = None;
+    let streamed = registry.stream(query, CHUNK, |runs| {
+        printer.runs(&runs).map_err(|e| {
+            let kind = e.kind();
+            failed = Some(e);
+            runreg::Error::Io {
+                path: "-".into(),
+                source: kind.into(),
+            }
+        })
+    });
+    if let Some(e) = failed {
+        return Err(on_write_error(e));
+    }
+    let count = streamed?;
+    printer.finish().map_err(on_write_error)?;
+    Ok(count)
+}
+
+/// [`print`] to standard output.
+pub fn print_to_stdout(
+    registry: &Registry,
+    query: &Query,
+    printer: &mut dyn Printer,
+) -> Result<usize, Failure> {
+    print(registry, query, printer, output::write_failure)
+}
