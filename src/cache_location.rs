@@ -10,8 +10,11 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::registry::DB_FILE_NAME;
 use crate::store::CREATE_MODE;
+
+/// The cache file's name in a cache directory. The reference's SQLite cache
+/// beside it, `registry.db`, is never opened, moved or deleted.
+pub const DB_FILE_NAME: &str = "registry.redb";
 
 /// The cache file for `cache_dir` (canonical), and whether it had to move
 /// out of `cache_dir` because that is not writable.

@@ -57,13 +57,14 @@ mod value;
 mod value_map;
 pub mod writer;
 
+pub use cache_location::DB_FILE_NAME;
 pub use error::{Error, Result};
 pub use liveness::Liveness;
 pub use query::{
     CmpOp, Column, Field, Filter, FilterError, Literal, Query, SortKey, SortSpec, TimeLiteral,
 };
 pub use record::RunRecord;
-pub use registry::{DB_FILE_NAME, Registry, RegistryBuilder};
+pub use registry::{Registry, RegistryBuilder};
 pub use scan::{Duplicate, RACY_WINDOW_S, ScanIssue, ScanMode, ScanProgress, ScanReport};
 pub use sidecar::Sidecar;
 pub use snapshot::Snapshot;

@@ -17,10 +17,6 @@ use crate::snapshot::Snapshot;
 use crate::status::Status;
 use crate::store::Store;
 
-/// The cache file's name in a cache directory. The reference's SQLite cache
-/// beside it, `registry.db`, is never opened, moved or deleted.
-pub const DB_FILE_NAME: &str = "registry.redb";
-
 /// When each cache was last scanned by this process (lazy scans within the
 /// TTL are skipped).
 static LAST_SCANS: LazyLock<Mutex<HashMap<PathBuf, Instant>>> = LazyLock::new(Default::default);
