@@ -16,6 +16,7 @@ use super::record_cache::{GENERATION_KEY, RecordCache};
 use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, HOT, KEY_LISTS, META, RUNS};
 use crate::error::{Error, Result};
 
+/// The error for a file whose format version (`found`) is not this runreg's.
 fn other_format(path: &Path, found: Option<u32>) -> Error {
     Error::CacheFormat {
         path: path.to_owned(),
