@@ -10,22 +10,27 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::registry::DB_FILE_NAME;
 use crate::store::CREATE_MODE;
+
+/// The cache file's name in a cache directory. The reference's SQLite cache
+/// beside it, `registry.db`, is never opened, moved or deleted.
+pub const DB_FILE_NAME: &str = "registry.redb";
 
 /// The cache file for `cache_dir` (canonical), and whether it had to move
 /// out of `cache_dir` because that is not writable.
 pub(crate) fn default_db_path(cache_dir: &Path) -> Result<(PathBuf, bool)> {
+    db_path_in(cache_dir, user_cache_home())
+}
+
+/// [`default_db_path`] with the user's cache directory given (`None`: the
+/// environment names none).
+fn db_path_in(cache_dir: &Path, user_cache_home: Option<PathBuf>) -> Result<(PathBuf, bool)> {
     let beside = cache_dir.join(DB_FILE_NAME);
     if can_write(&beside) {
         return Ok((beside, false));
     }
-    let base = user_cache_home().ok_or_else(|| Error::Io {
+    let base = user_cache_home.ok_or_else(|| Error::CacheDirNotWritable {
         path: cache_dir.to_path_buf(),
-        source: std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            "not writable, and neither XDG_CACHE_HOME nor HOME is set to hold the cache elsewhere (use --db FILE)",
-        ),
     })?;
     let dir = base.join("runreg").join(folder_name(cache_dir));
     // Never world-writable, whatever the umask: whoever may write the
@@ -114,5 +119,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, moved) = default_db_path(dir.path()).unwrap();
         assert_eq!((db, moved), (dir.path().join(DB_FILE_NAME), false));
+    }
+
+    #[test]
+    fn a_cache_dir_not_writable_with_no_user_cache_home_is_its_own_error() {
+        // /proc takes no new file, even from root.
+        let proc = Path::new("/proc");
+        let err = db_path_in(proc, None).unwrap_err();
+        assert!(
+            matches!(&err, Error::CacheDirNotWritable { path } if path == proc),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "/proc: not writable, and neither XDG_CACHE_HOME nor HOME is set to hold the cache elsewhere"
+        );
+        let home = tempfile::tempdir().unwrap();
+        let (db, moved) = db_path_in(proc, Some(home.path().to_owned())).unwrap();
+        assert!(
+            moved && db.starts_with(home.path().join("runreg")),
+            "{db:?}"
+        );
     }
 }

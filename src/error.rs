@@ -8,15 +8,12 @@ use std::time::Duration;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in runreg. Each variant names the path or run
-/// involved, so a message is enough to act on.
+/// involved, so a message is enough to act on. Messages say what is wrong,
+/// never which command or flag of the `runreg` program would fix it: a
+/// program adds its own advice where it prints them.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// No cache directory was given and none could be found in the
-    /// environment.
-    #[error("no cache directory: pass --cache-dir DIR or set RUNREG_CACHE_DIR (or SPT_CACHE_DIR)")]
-    NoCacheDir,
-
     /// The cache directory does not exist (runreg never creates it).
     #[error("cache directory {} does not exist", path.display())]
     CacheDirMissing {
@@ -34,13 +31,93 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// The cache database could not be opened, read or written.
-    #[error("cache {}: {message}", path.display())]
-    Store {
+    /// The cache directory cannot hold the cache file, and neither
+    /// `XDG_CACHE_HOME` nor `HOME` is set to hold it elsewhere. (A cache
+    /// directory that is not writable otherwise has its cache under the
+    /// user's cache directory; an explicit database path avoids both.)
+    #[error(
+        "{}: not writable, and neither XDG_CACHE_HOME nor HOME is set to hold the cache elsewhere",
+        path.display()
+    )]
+    CacheDirNotWritable {
+        /// The cache directory.
+        path: PathBuf,
+    },
+
+    /// redb could not open, read or write the cache file.
+    ///
+    /// `source` is always a [`redb::Error`] (every redb error converts into
+    /// it), boxed so that runreg's signature does not name redb's types:
+    /// `e.source().and_then(|s| s.downcast_ref::<redb::Error>())` reaches it
+    /// for a caller that depends on the same redb version.
+    ///
+    /// [`redb::Error`]: https://docs.rs/redb/latest/redb/enum.Error.html
+    #[error("cache {}: {source}", path.display())]
+    Database {
         /// The cache file.
         path: PathBuf,
-        /// What redb or the record decoder reported.
-        message: String,
+        /// What redb reported: a `redb::Error`.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The cache file was never built (queries without a scan read it as it
+    /// is; a scan builds it).
+    #[error("cache {}: no cache yet", path.display())]
+    NoCache {
+        /// The cache file that does not exist.
+        path: PathBuf,
+    },
+
+    /// The cache file is damaged: redb failed on it (by panicking, which
+    /// runreg catches). A scan moves such a file aside and rebuilds it; a
+    /// read leaves it as it is.
+    #[error("cache {}: the cache is damaged ({reason})", path.display())]
+    CacheDamaged {
+        /// The cache file.
+        path: PathBuf,
+        /// What redb said.
+        reason: String,
+    },
+
+    /// The cache file was written by another layout version of runreg (or
+    /// is a redb file of another program: `found` is `None`). A scan moves
+    /// it aside and rebuilds it; a read leaves it as it is.
+    #[error(
+        "cache {}: cache format {} is not this runreg's ({expected})",
+        path.display(),
+        found.map_or("unknown".to_owned(), |v| v.to_string())
+    )]
+    CacheFormat {
+        /// The cache file.
+        path: PathBuf,
+        /// The version the file declares, if any.
+        found: Option<u32>,
+        /// The version this runreg reads and writes.
+        expected: u32,
+    },
+
+    /// A run's stored record cannot be decoded. A full scan (which reads
+    /// every sidecar again) replaces it.
+    #[error("cache {}: run {run_id}: {reason}", path.display())]
+    CorruptRecord {
+        /// The cache file.
+        path: PathBuf,
+        /// The run whose record is undecodable.
+        run_id: String,
+        /// What the decoder reported.
+        reason: String,
+    },
+
+    /// The cache failed a check of its own consistency, or redb failed even
+    /// on a freshly created file: a bug in runreg or redb, not a damaged
+    /// file.
+    #[error("cache {}: internal error: {reason}", path.display())]
+    Internal {
+        /// The cache file.
+        path: PathBuf,
+        /// What was found wrong.
+        reason: String,
     },
 
     /// Another process held the cache for longer than the configured wait.
@@ -147,10 +224,37 @@ impl Error {
         }
     }
 
-    pub(crate) fn store(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
-        Error::Store {
+    /// A redb failure on the cache file `path`.
+    pub(crate) fn store(path: impl Into<PathBuf>, source: impl Into<redb::Error>) -> Self {
+        Error::Database {
             path: path.into(),
-            message: message.to_string(),
+            source: Box::new(source.into()),
+        }
+    }
+
+    pub(crate) fn cache_damaged(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
+        Error::CacheDamaged {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub(crate) fn corrupt_record(
+        path: impl Into<PathBuf>,
+        run_id: &str,
+        reason: impl std::fmt::Display,
+    ) -> Self {
+        Error::CorruptRecord {
+            path: path.into(),
+            run_id: run_id.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub(crate) fn internal(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
+        Error::Internal {
+            path: path.into(),
+            reason: reason.to_string(),
         }
     }
 }

@@ -61,6 +61,7 @@ mod value;
 mod value_map;
 pub mod writer;
 
+pub use cache_location::DB_FILE_NAME;
 pub use error::{Error, Result};
 pub use field::{Field, FieldError};
 pub use liveness::Liveness;
@@ -68,7 +69,7 @@ pub use query::{
     AnswerKeys, CmpOp, Filter, FilterError, Literal, Query, SortSpec, TimeLiteral, ValueKinds,
 };
 pub use record::RunRecord;
-pub use registry::{DB_FILE_NAME, Registry, RegistryBuilder};
+pub use registry::{Registry, RegistryBuilder};
 pub use scan::{Duplicate, RACY_WINDOW_S, ScanIssue, ScanMode, ScanProgress, ScanReport};
 pub use sidecar::Sidecar;
 pub use snapshot::Snapshot;

@@ -17,10 +17,6 @@ use crate::snapshot::Snapshot;
 use crate::status::Status;
 use crate::store::Store;
 
-/// The cache file's name in a cache directory. The reference's SQLite cache
-/// beside it, `registry.db`, is never opened, moved or deleted.
-pub const DB_FILE_NAME: &str = "registry.redb";
-
 /// When each cache was last scanned by this process (lazy scans within the
 /// TTL are skipped).
 static LAST_SCANS: LazyLock<Mutex<HashMap<PathBuf, Instant>>> = LazyLock::new(Default::default);
@@ -127,9 +123,10 @@ impl RegistryBuilder {
     /// # Errors
     ///
     /// [`Error::CacheDirMissing`] when the cache directory does not exist
-    /// (it is never created); [`Error::Busy`] when another process holds the
-    /// cache longer than the lock timeout; [`Error::Store`] or [`Error::Io`]
-    /// when the cache cannot be written.
+    /// (it is never created); [`Error::CacheDirNotWritable`] when it cannot
+    /// hold the cache and the environment names no other place; [`Error::Busy`]
+    /// when another process holds the cache longer than the lock timeout;
+    /// [`Error::Database`] or [`Error::Io`] when the cache cannot be written.
     pub fn open(self) -> Result<Registry> {
         if !self.cache_dir.is_dir() {
             return Err(Error::CacheDirMissing {
@@ -579,10 +576,21 @@ mod tests {
             .store
             .write(|w, _| w.put_raw_record("a", "t", b"\xff garbage"))
             .unwrap();
-        let err = registry.get("a").unwrap_err().to_string();
+        let err = registry.get("a").unwrap_err();
         assert!(
-            err.contains("run a:") && err.contains("`runreg scan --full` rewrites it"),
-            "{err}"
+            matches!(&err, Error::CorruptRecord { path, run_id, reason }
+                if path == registry.db_path() && run_id == "a" && reason.contains("undecodable")),
+            "{err:?}"
+        );
+        // What is wrong, not which command fixes it: that is the CLI's.
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!("cache {}: run a: ", registry.db_path().display())),
+            "{message}"
+        );
+        assert!(
+            !message.contains("runreg ") && !message.contains("--"),
+            "{message}"
         );
         // An incremental scan sees an unchanged sidecar; a full scan reads
         // it again and replaces the record, as the message says.

@@ -394,14 +394,17 @@ fn a_missing_cache_dir_is_an_error_and_is_not_created() {
 }
 
 #[test]
-fn querying_an_unbuilt_cache_without_scan_says_how_to_build_it() {
+fn querying_an_unbuilt_cache_without_scan_is_no_cache() {
     let tree = Tree::new();
     let reg = Registry::builder(tree.cache_dir())
         .scan(false)
         .open()
         .unwrap();
-    let err = reg.query(&Query::new()).unwrap_err().to_string();
-    assert!(err.contains("runreg scan"), "{err}");
+    let err = reg.query(&Query::new()).unwrap_err();
+    assert!(
+        matches!(&err, Error::NoCache { path } if path == reg.db_path()),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -549,10 +549,7 @@ mod properties {
                 for_each_in_chunks(r, &Query::new(), &ctx, 3, |_| {
                     seen += 1;
                     if seen == 5 {
-                        return Err(crate::Error::store(
-                            std::path::Path::new("out"),
-                            "disk full",
-                        ));
+                        return Err(crate::Error::io("out", std::io::Error::other("disk full")));
                     }
                     Ok(())
                 })

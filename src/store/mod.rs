@@ -114,9 +114,11 @@ impl Store {
                 let aside = self.move_aside()?;
                 match catching(|| self.write_locked(&mut work, Some((aside, why)))) {
                     Ok(done) => done,
-                    Err(panic) => Err(Error::store(
+                    // The file is fresh: not damaged, so redb (or runreg)
+                    // is at fault.
+                    Err(panic) => Err(Error::internal(
                         &self.path,
-                        format!("redb failed: {}", panic_message(&panic)),
+                        format_args!("redb failed: {}", panic_message(&panic)),
                     )),
                 }
             }
@@ -156,25 +158,19 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`] when the cache was never built or cannot be read.
+    /// [`Error::NoCache`] when the cache was never built; [`Error::Database`],
+    /// [`Error::CacheDamaged`] or [`Error::CacheFormat`] when it cannot be
+    /// read.
     pub fn read<T>(&self, work: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
-        catching(|| self.read_locked(work)).unwrap_or_else(|panic| {
-            Err(Error::store(
-                &self.path,
-                format!(
-                    "the cache is damaged ({}): run `runreg scan` to rebuild it",
-                    panic_message(&panic)
-                ),
-            ))
-        })
+        catching(|| self.read_locked(work))
+            .unwrap_or_else(|panic| Err(Error::cache_damaged(&self.path, panic_message(&panic))))
     }
 
     fn read_locked<T>(&self, work: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
         if !self.exists() {
-            return Err(Error::store(
-                &self.path,
-                "no cache yet: run `runreg scan` to build it",
-            ));
+            return Err(Error::NoCache {
+                path: self.path.clone(),
+            });
         }
         let shared = CacheLock::acquire(&self.lock_path, LockKind::Shared, self.lock_timeout)?;
         match ReadOnlyDatabase::open(&self.path) {
@@ -216,16 +212,6 @@ impl Store {
     ) -> Result<T> {
         let txn = db.begin_read().map_err(|e| Error::store(&self.path, e))?;
         let reader = Reader::open(&txn, &self.path, &self.records)?;
-        let version = reader.format_version()?;
-        if version != Some(FORMAT_VERSION) {
-            return Err(Error::store(
-                &self.path,
-                format!(
-                    "cache format {} is not this runreg's ({FORMAT_VERSION}): run `runreg scan` to rebuild it",
-                    version.map_or("unknown".to_owned(), |v| v.to_string())
-                ),
-            ));
-        }
         self.records.lock().begin(reader.generation()?);
         work(&reader)
     }
@@ -721,7 +707,7 @@ mod tests {
                 &stored(hot(Status::Running, &["t"], 1.0), ValueMap::new()),
             )?;
             w.remove("kept")?;
-            Err::<(), _>(Error::NoCacheDir)
+            Err::<(), _>(Error::internal(dir.path(), "abandoned"))
         });
         assert!(failed.is_err());
         let ids = store.read(|r| r.run_ids_with_tag("t")).unwrap();

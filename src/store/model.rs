@@ -111,7 +111,7 @@ pub fn check(dir: &Path, ops: &[ModelOp]) -> Result<(), String> {
                             let existed = w.remove(&format!("r{id}"))?;
                             let modelled = pending.remove(&format!("r{id}")).is_some();
                             if existed != modelled {
-                                return Err(crate::Error::store(
+                                return Err(crate::Error::internal(
                                     dir,
                                     format!("remove r{id}: store {existed}, model {modelled}"),
                                 ));
@@ -127,7 +127,7 @@ pub fn check(dir: &Path, ops: &[ModelOp]) -> Result<(), String> {
                         let got = w.record(&id)?;
                         let want = pending.get(&id);
                         if !same_run(got.as_ref(), want) {
-                            return Err(crate::Error::store(
+                            return Err(crate::Error::internal(
                                 dir,
                                 format!("{id} in the transaction: {got:?}, modelled {want:?}"),
                             ));
@@ -143,10 +143,10 @@ pub fn check(dir: &Path, ops: &[ModelOp]) -> Result<(), String> {
         .read(|r| {
             let problems = r.verify_indexes()?;
             if !problems.is_empty() {
-                return Err(crate::Error::store(dir, problems.join("; ")));
+                return Err(crate::Error::internal(dir, problems.join("; ")));
             }
             if r.len()? as usize != model.len() {
-                return Err(crate::Error::store(
+                return Err(crate::Error::internal(
                     dir,
                     format!("{} runs stored, {} modelled", r.len()?, model.len()),
                 ));
@@ -154,7 +154,7 @@ pub fn check(dir: &Path, ops: &[ModelOp]) -> Result<(), String> {
             for (id, want) in &model {
                 let got = r.with_run(id, |b| Ok(b.whole().ok()))?.flatten();
                 if !same_run(got.as_ref(), Some(want)) {
-                    return Err(crate::Error::store(
+                    return Err(crate::Error::internal(
                         dir,
                         format!("run {id}: stored {got:?}, modelled {want:?}"),
                     ));

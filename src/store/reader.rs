@@ -9,11 +9,21 @@ use redb::{
 
 use parking_lot::Mutex;
 
+use super::FORMAT_VERSION;
 use super::codec::{self, RecordBytes};
 use super::key_lists::StoredKeyLists;
 use super::record_cache::{GENERATION_KEY, RecordCache};
 use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, HOT, KEY_LISTS, META, RUNS};
 use crate::error::{Error, Result};
+
+/// The error for a file whose format version (`found`) is not this runreg's.
+fn other_format(path: &Path, found: Option<u32>) -> Error {
+    Error::CacheFormat {
+        path: path.to_owned(),
+        found,
+        expected: FORMAT_VERSION,
+    }
+}
 
 /// The tables of one read snapshot.
 pub(crate) struct Reader<'txn> {
@@ -30,12 +40,30 @@ pub(crate) struct Reader<'txn> {
 }
 
 impl<'txn> Reader<'txn> {
+    /// The tables of `txn`, once its format version is found to be this
+    /// runreg's: a file of another version may lack tables, or hold them in
+    /// another layout.
     pub(super) fn open(
         txn: &'txn ReadTransaction,
         path: &Path,
         records: &'txn Mutex<RecordCache>,
     ) -> Result<Reader<'txn>> {
         let err = |e: TableError| Error::store(path, e);
+        let meta = match txn.open_table(META) {
+            Ok(meta) => meta,
+            Err(TableError::TableDoesNotExist(_)) => return Err(other_format(path, None)),
+            Err(e) => return Err(err(e)),
+        };
+        let version = match meta
+            .get("format_version")
+            .map_err(|e| Error::store(path, e))?
+        {
+            Some(bytes) => codec::decode_plain(bytes.value()).ok(),
+            None => None,
+        };
+        if version != Some(FORMAT_VERSION) {
+            return Err(other_format(path, version));
+        }
         Ok(Reader {
             path: path.to_owned(),
             runs: txn.open_table(RUNS).map_err(err)?,
@@ -43,7 +71,7 @@ impl<'txn> Reader<'txn> {
             by_tag: txn.open_multimap_table(BY_TAG).map_err(err)?,
             by_status: txn.open_multimap_table(BY_STATUS).map_err(err)?,
             by_updated: txn.open_table(BY_UPDATED).map_err(err)?,
-            meta: txn.open_table(META).map_err(err)?,
+            meta,
             key_lists: StoredKeyLists::new(txn.open_table(KEY_LISTS).map_err(err)?)
                 .map_err(|e| Error::store(path, e))?,
             records,
@@ -51,22 +79,13 @@ impl<'txn> Reader<'txn> {
         })
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> Error {
+    fn err(&self, e: impl Into<redb::Error>) -> Error {
         Error::store(&self.path, e)
     }
 
     /// The error for a record that cannot be decoded.
     pub fn corrupt(&self, run_id: &str, e: impl std::fmt::Display) -> Error {
-        self.err(format_args!(
-            "run {run_id}: {e} (`runreg scan --full` rewrites it from its sidecar)"
-        ))
-    }
-
-    pub(super) fn format_version(&self) -> Result<Option<u32>> {
-        match self.meta.get("format_version").map_err(|e| self.err(e))? {
-            Some(bytes) => Ok(codec::decode_plain(bytes.value()).ok()),
-            None => Ok(None),
-        }
+        Error::corrupt_record(&self.path, run_id, e)
     }
 
     /// The stamp of the last write transaction (see [`RecordCache`]); `None`

@@ -53,13 +53,12 @@ struct FirstBuild {
 /// Creates every table and stamps the format version in a new file, so that
 /// readers never meet a missing table.
 pub(super) fn initialize(db: &Database, path: &Path) -> Result<()> {
-    let err = |e: &dyn std::fmt::Display| Error::store(path, e);
-    let txn = db.begin_write().map_err(|e| err(&e))?;
+    let txn = db.begin_write().map_err(|e| Error::store(path, e))?;
     {
         let mut writer = Writer::open(&txn, path)?;
         writer.set_meta(FORMAT_KEY, &codec::encode_plain(&FORMAT_VERSION))?;
     }
-    txn.commit().map_err(|e| err(&e))
+    txn.commit().map_err(|e| Error::store(path, e))
 }
 
 /// The format version a file declares; `None` for a redb file that is not a
@@ -76,7 +75,7 @@ pub(super) fn format_version(db: &Database, path: &Path) -> Result<Option<u32>> 
     };
     codec::decode_plain(bytes.value())
         .map(Some)
-        .map_err(|e| Error::store(path, e))
+        .map_err(|e| Error::cache_damaged(path, format_args!("format version: {e}")))
 }
 
 type StorageResult = std::result::Result<(), redb::StorageError>;
@@ -174,7 +173,7 @@ impl<'txn> Writer<'txn> {
         Ok(writer)
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> Error {
+    fn err(&self, e: impl Into<redb::Error>) -> Error {
         Error::store(&self.path, e)
     }
 
@@ -351,7 +350,7 @@ impl<'txn> Writer<'txn> {
         };
         decoded
             .map(Some)
-            .map_err(|e| self.err(format_args!("run {run_id}: {e}")))
+            .map_err(|e| Error::corrupt_record(&self.path, run_id, e))
     }
 
     /// Inserts or replaces a run and its index entries.

@@ -1194,6 +1194,68 @@ fn a_missing_cache_directory_is_named_with_its_source() {
     assert_eq!(listed, "run_id\na1b2c3\n");
 }
 
+/// The library says what is wrong with the cache; the command line adds
+/// which command puts it right.
+#[test]
+fn cache_errors_say_which_command_puts_them_right() {
+    let f = Fixture::new();
+    let db = f.dir().join("registry.redb");
+    fails(
+        f.runreg().args(["--no-scan", "ls"]),
+        1,
+        &format!(
+            "cache {}: no cache yet: run `runreg scan` to build it",
+            db.display()
+        ),
+    );
+
+    // Another program's redb file: a scan moves it aside and rebuilds.
+    {
+        let other = redb::Database::create(&db).unwrap();
+        let txn = other.begin_write().unwrap();
+        let table: redb::TableDefinition<u64, &str> = redb::TableDefinition::new("experiments");
+        txn.open_table(table).unwrap().insert(1, "theirs").unwrap();
+        txn.commit().unwrap();
+    }
+    fails(
+        f.runreg().args(["--no-scan", "ls"]),
+        1,
+        &format!(
+            "cache {}: cache format unknown is not this runreg's (5): run `runreg scan` to rebuild it",
+            db.display()
+        ),
+    );
+    f.runreg().arg("scan").assert().success();
+    stdout(f.runreg().args(["--no-scan", "show", "a1b2c3"]));
+
+    // An undecodable record: a full scan reads its sidecar again.
+    {
+        let cache = redb::Database::open(&db).unwrap();
+        let txn = cache.begin_write().unwrap();
+        let runs: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("runs");
+        txn.open_table(runs)
+            .unwrap()
+            .insert("a1b2c3", &b"\xff garbage"[..])
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let out = f
+        .runreg()
+        .args(["--no-scan", "show", "a1b2c3"])
+        .assert()
+        .code(1)
+        .stdout("");
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    let prefix = format!("runreg: cache {}: run a1b2c3: ", db.display());
+    assert!(
+        stderr.starts_with(&prefix)
+            && stderr.ends_with(" (`runreg scan --full` rewrites it from its sidecar)\n"),
+        "{stderr}"
+    );
+    f.runreg().args(["scan", "--full"]).assert().success();
+    stdout(f.runreg().args(["--no-scan", "show", "a1b2c3"]));
+}
+
 #[test]
 fn usage_errors_exit_2_with_what_is_accepted() {
     let f = Fixture::new();

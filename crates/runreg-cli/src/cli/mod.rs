@@ -66,6 +66,14 @@ impl Failure {
         }
     }
 
+    /// No cache directory was given and none could be found in the
+    /// environment: a usage error.
+    pub fn no_cache_dir() -> Failure {
+        Failure::usage(
+            "no cache directory: pass --cache-dir DIR or set RUNREG_CACHE_DIR (or SPT_CACHE_DIR)",
+        )
+    }
+
     /// The reader of stdout went away (`runreg ls | head -1`): stop quietly,
     /// successfully.
     pub fn closed_pipe() -> Failure {
@@ -76,17 +84,30 @@ impl Failure {
     }
 }
 
+/// A library error, with this program's advice where it has some: the
+/// library's messages say what is wrong, never which command fixes it.
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let code = match e {
-            Error::NoCacheDir
-            | Error::InvalidField(_)
+            Error::InvalidField(_)
             | Error::InvalidFilter(_)
             | Error::UnknownStatus { .. } => 2,
             _ => 1,
         };
+        // A scan moves a damaged cache, or one of another format, aside and
+        // builds a new one; a full scan reads every sidecar again, replacing
+        // an undecodable record.
+        let advice = match e {
+            Error::NoCache { .. } => ": run `runreg scan` to build it",
+            Error::CacheDamaged { .. } | Error::CacheFormat { .. } => {
+                ": run `runreg scan` to rebuild it"
+            }
+            Error::CorruptRecord { .. } => " (`runreg scan --full` rewrites it from its sidecar)",
+            Error::CacheDirNotWritable { .. } => " (use --db FILE)",
+            _ => "",
+        };
         Failure {
-            message: e.to_string(),
+            message: format!("{e}{advice}"),
             code,
         }
     }
@@ -218,7 +239,7 @@ impl Context {
 
     fn builder(&self) -> Result<RegistryBuilder, Failure> {
         let Some((dir, _)) = &self.cache_dir else {
-            return Err(Error::NoCacheDir.into());
+            return Err(Failure::no_cache_dir());
         };
         if dir.is_dir() && !dir.join("runs").is_dir() && !self.noted_no_runs.replace(true) {
             self.note(&format!(

@@ -144,7 +144,7 @@ fn continuing() -> RunOptions {
 
 pub fn start(ctx: &Context, args: StartArgs) -> Result<(), Failure> {
     let Some((cache_dir, _)) = &ctx.cache_dir else {
-        return Err(Error::NoCacheDir.into());
+        return Err(Failure::no_cache_dir());
     };
     let mut options = RunOptions::new().tags(args.tags);
     if let Some(id) = args.run_id {

@@ -233,3 +233,36 @@ fn a_cache_dir_the_user_cannot_write_is_queried_from_the_user_cache() {
         }
     );
 }
+
+#[test]
+fn a_cache_dir_the_user_cannot_write_and_no_home_is_an_error_naming_db() {
+    let tree = Tree::new();
+    tree.run("theirs").write();
+    let cache_dir = tree.cache_dir().canonicalize().unwrap();
+    let user = Unprivileged::new();
+    let _restore = Writable(&cache_dir);
+    readable_by_all(&cache_dir);
+    if !is_root() {
+        fs::set_permissions(&cache_dir, fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let before = snapshot(&cache_dir);
+    let out = run(user
+        .runreg(&cache_dir)
+        .args(["ls", "--json"])
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("HOME"));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "runreg: {}: not writable, and neither XDG_CACHE_HOME nor HOME is set to hold the cache elsewhere (use --db FILE)\n",
+            cache_dir.display()
+        )
+    );
+    assert_eq!(
+        snapshot(&cache_dir),
+        before,
+        "the cache directory was written"
+    );
+}
