@@ -137,16 +137,11 @@ pub enum Error {
     /// A filter expression that could not be parsed; its message shows the
     /// expression with a caret under the problem.
     #[error("invalid filter: {0}")]
-    InvalidFilter(#[from] crate::query::FilterError),
+    InvalidFilter(#[from] crate::query::filter::FilterError),
 
     /// A status that is not one of the known statuses.
-    #[error(
-        "unknown status {status:?}: expected one of running, completed, failed, interrupted, orphaned"
-    )]
-    UnknownStatus {
-        /// The status as given.
-        status: String,
-    },
+    #[error(transparent)]
+    UnknownStatus(#[from] crate::status::UnknownStatus),
 
     /// A run id that cannot name a run directory.
     #[error("invalid run id {run_id:?}: {reason}")]

@@ -73,7 +73,7 @@ pub use registry::{Registry, RegistryBuilder};
 pub use scan::{Duplicate, RACY_WINDOW_S, ScanIssue, ScanMode, ScanProgress, ScanReport};
 pub use sidecar::Sidecar;
 pub use snapshot::Snapshot;
-pub use status::Status;
+pub use status::{Status, UnknownStatus};
 pub use store::quiet_caught_panics;
 pub use value::Value;
 pub use value_map::ValueMap;

@@ -3,8 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::Error;
-
 /// The status a sidecar declares for its run.
 ///
 /// The five statuses stable-pretraining writes have their own variants; any
@@ -81,17 +79,28 @@ impl Status {
     }
 }
 
+/// A status that is not one of the five known ones (see [`Status::KNOWN`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown status {status:?}: expected one of running, completed, failed, interrupted, orphaned"
+)]
+#[non_exhaustive]
+pub struct UnknownStatus {
+    /// The status as given.
+    pub status: String,
+}
+
 impl FromStr for Status {
-    type Err = Error;
+    type Err = UnknownStatus;
 
     /// Parses one of the five known statuses (case-insensitive); anything
-    /// else is an [`Error::UnknownStatus`] that lists them.
-    fn from_str(s: &str) -> Result<Status, Error> {
+    /// else is an [`UnknownStatus`] that lists them.
+    fn from_str(s: &str) -> Result<Status, UnknownStatus> {
         let lower = s.trim().to_ascii_lowercase();
         Status::KNOWN
             .into_iter()
             .find(|k| k.as_str() == lower)
-            .ok_or_else(|| Error::UnknownStatus {
+            .ok_or_else(|| UnknownStatus {
                 status: s.to_owned(),
             })
     }

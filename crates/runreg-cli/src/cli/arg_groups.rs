@@ -76,7 +76,7 @@ impl Filters {
             query = query.tag(tag);
         }
         if let Some(status) = &self.status {
-            query = query.status(status.parse::<Status>()?);
+            query = query.status(status.parse::<Status>().map_err(Error::from)?);
         }
         if self.alive || self.dead {
             query = query.alive(self.alive);

@@ -89,9 +89,7 @@ impl Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let code = match e {
-            Error::InvalidField(_)
-            | Error::InvalidFilter(_)
-            | Error::UnknownStatus { .. } => 2,
+            Error::InvalidField(_) | Error::InvalidFilter(_) | Error::UnknownStatus(_) => 2,
             _ => 1,
         };
         // A scan moves a damaged cache, or one of another format, aside and
