@@ -19,6 +19,9 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use runreg::columnar::{BatchSink, RecordBatch, SchemaRef};
 
+/// Rows a Parquet row group holds at most.
+const ROW_GROUP_ROWS: usize = 16 * 1024;
+
 /// `--compression`: the codecs compiled in (all pure Rust).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Compression {
@@ -131,7 +134,10 @@ impl BatchSink for ColumnarFile<'_> {
                     .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
                     .collect();
                 metadata.sort_by(|a, b| a.key.cmp(&b.key));
+                // Row groups of a bounded size: the writer holds one in
+                // memory until it is full (its default is a million rows).
                 let props = WriterProperties::builder()
+                    .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
                     .set_compression(codec)
                     .set_key_value_metadata(Some(metadata))
                     .build();
