@@ -24,7 +24,7 @@ use crate::support::{
 /// build on two busy cores, yet far below what work quadratic in the size
 /// of one sidecar takes on these inputs (minutes). A command still running
 /// then is killed and fails the test, rather than hanging the suite.
-const HOSTILE_DEADLINE: Duration = Duration::from_secs(30);
+const HOSTILE_DEADLINE: Duration = Duration::from_secs(45);
 
 /// `runreg scan --json` made by `runreg`, within [`HOSTILE_DEADLINE`].
 fn bounded_scan(runreg: &dyn Fn() -> Command, what: &str) -> serde_json::Value {
