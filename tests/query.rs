@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::time::Duration;
 
-use common::{Tree, now};
+use common::Tree;
 use runreg::{Error, Field, Query, Registry, SortSpec, Status, Value};
 
 fn open(tree: &Tree) -> Registry {
@@ -454,7 +454,6 @@ fn records_carry_every_sidecar_field() {
         serde_json::json!({"trainer": {"max_epochs": 90}})
     );
     assert!(fs::metadata(tree.cache_dir().join("registry.redb")).is_ok());
-    let _ = now();
 }
 
 #[test]

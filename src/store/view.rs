@@ -50,6 +50,7 @@ impl ValueRef<'_> {
 }
 
 /// The hot section, borrowed.
+#[derive(Debug, PartialEq)]
 pub(crate) struct HotRef<'a> {
     pub status: Status,
     pub created_at: f64,
@@ -258,10 +259,24 @@ mod tests {
             },
         };
         let bytes = encode_record(&run);
+        let whole = RecordBytes::plain(&bytes);
+        let (hot, hparams) = (whole.hot_ref().unwrap(), whole.hparams_ref().unwrap());
+        // The views read the hot and hparams sections only: a record cut
+        // before the cold section starts is refused; one cut inside it
+        // still gives both views whole (the owned decoding refuses it).
+        let sections = whole.sections().unwrap();
+        let cold_starts = 8 + sections.hot.len() + sections.hparams.len();
+        assert!(cold_starts < bytes.len());
         for end in 0..bytes.len() {
             let r = RecordBytes::plain(&bytes[..end]);
-            let _ = r.hot_ref();
-            let _ = r.hparams_ref();
+            if end < cold_starts {
+                assert!(r.hot_ref().is_err(), "cut at {end}");
+                assert!(r.hparams_ref().is_err(), "cut at {end}");
+            } else {
+                assert_eq!(r.hot_ref().unwrap(), hot, "cut at {end}");
+                assert_eq!(r.hparams_ref().unwrap(), hparams, "cut at {end}");
+                assert!(r.whole().is_err(), "cut at {end}");
+            }
         }
     }
 }

@@ -418,11 +418,16 @@ impl<'txn> Writer<'txn> {
         let no_tags: &[String] = &[];
         let old_tags = old.as_ref().map_or(no_tags, |h| h.tags.as_slice());
         let new_tags = new.map_or(no_tags, |h| h.tags.as_slice());
-        for tag in old_tags.iter().filter(|t| !new_tags.contains(t)) {
-            self.by_tag.remove(tag.as_str(), run_id).map_err(err)?;
+        // Sets, not slices: a run may hold a million tags, and looking each
+        // up in the other list would be quadratic. A repeated tag is one
+        // index entry (the multimap keeps one), so the sets lose nothing.
+        let old_set: FxHashSet<&str> = old_tags.iter().map(String::as_str).collect();
+        let new_set: FxHashSet<&str> = new_tags.iter().map(String::as_str).collect();
+        for &tag in old_set.iter().filter(|t| !new_set.contains(*t)) {
+            self.by_tag.remove(tag, run_id).map_err(err)?;
         }
-        for tag in new_tags.iter().filter(|t| !old_tags.contains(t)) {
-            self.by_tag.insert(tag.as_str(), run_id).map_err(err)?;
+        for &tag in new_set.iter().filter(|t| !old_set.contains(*t)) {
+            self.by_tag.insert(tag, run_id).map_err(err)?;
         }
         let old_status = old.as_ref().map(|h| h.status.as_str());
         let new_status = new.map(|h| h.status.as_str());

@@ -74,17 +74,17 @@ impl ValueMap {
         }
     }
 
-    /// The map of `entries` as a parser read them (no name repeated), names
-    /// borrowed: in name order, as sidecars are written, the names become a
-    /// key list shared with the last map of the same `kind` parsed on this
-    /// thread when they are the same; in any other order, entries are
-    /// inserted one by one.
-    pub(crate) fn from_parsed(kind: MapKind, entries: Vec<(Cow<'_, str>, Value)>) -> Self {
+    /// The map of `entries` as a parser read them, names borrowed. Their
+    /// names become a key list shared with the last map of the same `kind`
+    /// parsed on this thread when they are the same. Entries in any order
+    /// are sorted first (once: inserting them one by one into the sorted
+    /// names would be quadratic); of a name repeated, the last value wins.
+    pub(crate) fn from_parsed(kind: MapKind, mut entries: Vec<(Cow<'_, str>, Value)>) -> Self {
         if entries.is_empty() {
             return ValueMap::new();
         }
         if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
-            return entries.into_iter().collect();
+            sort_keeping_last(&mut entries);
         }
         let keys = keys::parsed_keys(kind, entries.iter().map(|(k, _)| &**k));
         ValueMap::from_parts(keys, entries.into_iter().map(|(_, v)| v).collect())
@@ -255,11 +255,32 @@ impl IntoIterator for ValueMap {
     }
 }
 
+/// Entries added one by one at most; more are sorted in with the map's
+/// own, in O(n log n) where inserting them one by one could be quadratic.
+const INSERTED_ONE_BY_ONE: usize = 16;
+
 impl<K: AsRef<str>> Extend<(K, Value)> for ValueMap {
+    /// Later entries win over earlier ones (and over the map's own) with
+    /// the same key, as in a `BTreeMap`.
     fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, entries: I) {
-        for (k, v) in entries {
-            self.insert(k, v);
+        let entries: Vec<(K, Value)> = entries.into_iter().collect();
+        if entries.len() <= INSERTED_ONE_BY_ONE {
+            for (k, v) in entries {
+                self.insert(k, v);
+            }
+            return;
         }
+        let mut all: Vec<(Arc<str>, Value)> = std::mem::take(self).into_iter().collect();
+        all.extend(
+            entries
+                .into_iter()
+                .map(|(k, v)| (shared_str(k.as_ref()), v)),
+        );
+        if !all.windows(2).all(|w| w[0].0 < w[1].0) {
+            sort_keeping_last(&mut all);
+        }
+        let (keys, values) = all.into_iter().unzip();
+        *self = ValueMap::from_parts(Arc::new(keys), values);
     }
 }
 
@@ -271,6 +292,21 @@ impl<K: AsRef<str>> FromIterator<(K, Value)> for ValueMap {
         map.extend(entries);
         map
     }
+}
+
+/// Sorts `entries` by name and leaves one entry per name, with the value
+/// that came last. A stable sort keeps equal names in the order they came.
+fn sort_keeping_last<K: AsRef<str>>(entries: &mut Vec<(K, Value)>) {
+    entries.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+    // `dedup_by` keeps the first of equal neighbours: move the later value
+    // into it before dropping the later entry.
+    entries.dedup_by(|later, kept| {
+        let same = later.0.as_ref() == kept.0.as_ref();
+        if same {
+            std::mem::swap(&mut later.1, &mut kept.1);
+        }
+        same
+    });
 }
 
 impl<K: AsRef<str>, const N: usize> From<[(K, Value); N]> for ValueMap {
@@ -395,7 +431,49 @@ mod tests {
         assert_eq!(owned, [(Arc::from("x"), Value::Int(1))]);
     }
 
+    #[test]
+    fn parsed_names_out_of_order_are_sorted_and_the_last_value_wins() {
+        let entries = [("b", 1), ("a", 2), ("c", 3), ("a", 4), ("b", 5)]
+            .map(|(k, v)| (Cow::Borrowed(k), Value::Int(v)))
+            .to_vec();
+        let map = ValueMap::from_parsed(MapKind::Hparams, entries);
+        let got: Vec<(&str, &Value)> = map.iter().collect();
+        assert_eq!(
+            got,
+            [
+                ("a", &Value::Int(4)),
+                ("b", &Value::Int(5)),
+                ("c", &Value::Int(3))
+            ]
+        );
+    }
+
     proptest! {
+        /// Collecting entries, and extending a map with them (past the
+        /// few inserted one by one), is the same as inserting them one by
+        /// one into a `BTreeMap`: sorted, the last of a name winning.
+        #[test]
+        fn collecting_and_extending_behave_like_a_btreemap(
+            first in prop::collection::vec(("[a-f]{0,2}", any::<i64>()), 0..40),
+            more in prop::collection::vec(("[a-f]{0,2}", any::<i64>()), 0..40),
+        ) {
+            let ints = |entries: &[(String, i64)]| -> Vec<(String, Value)> {
+                entries.iter().map(|(k, n)| (k.clone(), Value::Int(*n))).collect()
+            };
+            let mut model: BTreeMap<String, Value> = ints(&first).into_iter().collect();
+            let mut map: ValueMap = ints(&first).into_iter().collect();
+            let parsed = ValueMap::from_parsed(
+                MapKind::Summary,
+                ints(&first).into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect(),
+            );
+            prop_assert_eq!(&parsed, &map);
+            model.extend(ints(&more));
+            map.extend(ints(&more));
+            let got: Vec<(&str, &Value)> = map.iter().collect();
+            let want: Vec<(&str, &Value)> = model.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            prop_assert_eq!(got, want);
+        }
+
         /// Any sequence of inserts and removes leaves the map equal to a
         /// `BTreeMap` given the same sequence.
         #[test]

@@ -71,15 +71,17 @@ pub(crate) fn flatten_py(root: PyValue) -> ValueMap {
             PyValue::Str(other.py_str()),
         )]),
     };
-    let mut out = ValueMap::new();
+    // Leaves come in the order of the value (list items 0, 1, 10, 11, 2...):
+    // collected, then sorted once into a map, the last of a key winning.
+    let mut leaves = Vec::new();
     let mut prefix = String::new();
-    walk(root, &mut prefix, &mut out);
-    out
+    walk(root, &mut prefix, &mut leaves);
+    leaves.into_iter().collect()
 }
 
 /// `_flatten(obj, prefix, out)`. `prefix` ends with a dot unless empty, and
 /// is restored before returning.
-fn walk(value: PyValue, prefix: &mut String, out: &mut ValueMap) {
+fn walk(value: PyValue, prefix: &mut String, out: &mut Vec<(String, Value)>) {
     let len = prefix.len();
     match value {
         PyValue::Dict(entries) => {
@@ -100,7 +102,7 @@ fn walk(value: PyValue, prefix: &mut String, out: &mut ValueMap) {
         }
         leaf => {
             let key = prefix.trim_end_matches('.').to_owned();
-            out.insert(key, scalar(leaf));
+            out.push((key, scalar(leaf)));
         }
     }
 }
