@@ -47,6 +47,7 @@ mod field;
 #[doc(hidden)]
 pub mod fuzzing;
 mod liveness;
+pub mod metrics;
 mod query;
 mod record;
 mod registry;
@@ -62,6 +63,7 @@ pub mod writer;
 pub use error::{Error, Result};
 pub use field::{Field, FieldError};
 pub use liveness::Liveness;
+pub use metrics::{Downsample, MetricHistory, MetricSeries, MetricsIssues, MetricsReader};
 pub use query::{CmpOp, Filter, FilterError, Literal, Query, SortSpec, TimeLiteral};
 pub use record::RunRecord;
 pub use registry::{DB_FILE_NAME, Registry, RegistryBuilder};
