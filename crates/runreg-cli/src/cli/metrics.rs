@@ -158,23 +158,34 @@ fn read_rows(
 ) -> Result<(VecDeque<Row>, u64, MetricsIssues), Failure> {
     let mut kept = VecDeque::with_capacity(last.min(4096));
     let mut count = 0u64;
+    let mut reused: Option<Row> = None;
     while let Some(row) = reader.next_row()? {
         if !chosen.is_empty() && chosen.iter().all(|&i| row.values[i].is_none()) {
             continue;
         }
         count += 1;
-        let row = Row {
-            step: row.step,
-            epoch: row.epoch,
-            values: chosen.iter().map(|&i| row.values[i]).collect(),
-        };
-        if last == 0 {
-            each(&row)?;
+        // The oldest row kept gives its cells to the newest: one allocation
+        // per row kept, not per row read.
+        let mut slot = if last == 0 || kept.len() < last {
+            None
         } else {
-            if kept.len() == last {
-                kept.pop_front();
-            }
-            kept.push_back(row);
+            kept.pop_front()
+        }
+        .or_else(|| reused.take())
+        .unwrap_or_else(|| Row {
+            step: None,
+            epoch: None,
+            values: Vec::with_capacity(chosen.len()),
+        });
+        slot.step = row.step;
+        slot.epoch = row.epoch;
+        slot.values.clear();
+        slot.values.extend(chosen.iter().map(|&i| row.values[i]));
+        if last == 0 {
+            each(&slot)?;
+            reused = Some(slot);
+        } else {
+            kept.push_back(slot);
         }
     }
     Ok((kept, count, reader.issues()))
@@ -253,19 +264,32 @@ fn print_csv(
     };
     out.write_record(header(has_epoch, names(&reader, chosen)))
         .map_err(fail)?;
-    let mut record: Vec<String> = Vec::new();
+    let mut cell = String::new();
     let mut write = |row: &Row, out: &mut csv::Writer<_>| {
-        record.clear();
-        record.push(row.step.map(|s| s.to_string()).unwrap_or_default());
+        use std::fmt::Write as _;
+        let mut field = |cell: &mut String, text: &dyn Fn(&mut String)| {
+            cell.clear();
+            text(cell);
+            out.write_field(cell.as_bytes()).map_err(fail)
+        };
+        field(&mut cell, &|c| {
+            if let Some(s) = row.step {
+                let _ = write!(c, "{s}");
+            }
+        })?;
         if has_epoch {
-            record.push(row.epoch.map(epoch_text).unwrap_or_default());
+            field(&mut cell, &|c| {
+                c.push_str(&row.epoch.map(epoch_text).unwrap_or_default())
+            })?;
         }
-        record.extend(
-            row.values
-                .iter()
-                .map(|v| v.map(|v| Value::Float(v).to_string()).unwrap_or_default()),
-        );
-        out.write_record(&record).map_err(fail)
+        for v in &row.values {
+            field(&mut cell, &|c| {
+                if let Some(v) = v {
+                    let _ = write!(c, "{}", Value::Float(*v));
+                }
+            })?;
+        }
+        out.write_record(None::<&[u8]>).map_err(fail)
     };
     // Rows are written as they are read unless only the last ones are asked
     // for: a long history is never held whole.
