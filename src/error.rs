@@ -209,6 +209,22 @@ pub enum Error {
     /// feature); the message is arrow-rs's or serde_json's.
     #[error("columnar answer: {0}")]
     Columnar(String),
+
+    /// No run has this id.
+    #[error("run {run_id:?} not found")]
+    RunNotFound {
+        /// The id as given.
+        run_id: String,
+    },
+
+    /// A run has no `metrics.csv`.
+    #[error("run {run_id:?} has no metrics.csv (looked in {})", run_dir.display())]
+    NoMetrics {
+        /// The run.
+        run_id: String,
+        /// Its directory.
+        run_dir: PathBuf,
+    },
 }
 
 impl Error {

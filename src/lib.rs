@@ -49,6 +49,7 @@ mod field;
 #[doc(hidden)]
 pub mod fuzzing;
 mod liveness;
+pub mod metrics;
 mod query;
 mod record;
 mod registry;
@@ -65,6 +66,7 @@ pub use cache_location::DB_FILE_NAME;
 pub use error::{Error, Result};
 pub use field::{Field, FieldError};
 pub use liveness::Liveness;
+pub use metrics::{Downsample, MetricHistory, MetricSeries, MetricsIssues, MetricsReader};
 pub use query::{
     AnswerKeys, CmpOp, Filter, FilterError, Literal, Query, SortSpec, TimeLiteral, ValueKinds,
 };

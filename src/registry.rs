@@ -10,12 +10,15 @@ use parking_lot::Mutex;
 use crate::cache_location;
 use crate::error::{Error, Result};
 use crate::liveness::Liveness;
+use crate::metrics::MetricsReader;
 use crate::query::{self, AnswerKeys, Context, Query};
 use crate::record::RunRecord;
 use crate::scan::{self, ProgressFn, ScanMode, ScanProgress, ScanReport, ScanSettings, epoch_now};
 use crate::snapshot::Snapshot;
 use crate::status::Status;
 use crate::store::Store;
+use crate::writer::METRICS_CSV_NAME;
+use crate::writer::run_files::open_existing;
 
 /// When each cache was last scanned by this process (lazy scans within the
 /// TTL are skipped).
@@ -454,6 +457,31 @@ impl Registry {
     pub fn get(&self, run_id: &str) -> Result<Option<RunRecord>> {
         let ctx = self.context();
         self.store.read(|reader| query::get(reader, run_id, &ctx))
+    }
+
+    /// The rows of run `run_id`'s `metrics.csv`, as a stream (see
+    /// [`MetricsReader`]). The file is the one in the run's directory (where
+    /// its sidecar was found); it is never reached through a symbolic link.
+    /// The cache is closed before the file is opened.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RunNotFound`] for an unknown id; [`Error::NoMetrics`] when the
+    /// run has no `metrics.csv`; [`Error::Io`] when it cannot be opened or
+    /// is not a regular file (a symlink, a directory).
+    pub fn metrics(&self, run_id: &str) -> Result<MetricsReader> {
+        let run = self.get(run_id)?.ok_or_else(|| Error::RunNotFound {
+            run_id: run_id.to_owned(),
+        })?;
+        let run_dir = PathBuf::from(run.run_dir);
+        let path = run_dir.join(METRICS_CSV_NAME);
+        match open_existing(&path)? {
+            Some(file) => MetricsReader::from_file(path, file),
+            None => Err(Error::NoMetrics {
+                run_id: run.run_id,
+                run_dir,
+            }),
+        }
     }
 
     /// Up to `max` run ids that start with `prefix`, sorted: to accept a

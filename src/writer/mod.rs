@@ -21,7 +21,7 @@ mod heartbeat;
 mod metrics_csv;
 mod options;
 mod pyvalue;
-mod run_files;
+pub(crate) mod run_files;
 mod run_id;
 mod summary;
 mod utc;

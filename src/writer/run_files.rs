@@ -31,12 +31,31 @@ pub(crate) fn open_for_write(path: &Path) -> io::Result<File> {
 /// Opens an existing regular file for reading; `None` when there is none.
 pub(crate) fn open_existing(path: &Path) -> Result<Option<File>> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() => File::open(path).map(Some),
+        Ok(meta) if meta.is_file() => File::open(path).and_then(|file| {
+            // The entry may have been swapped for a symlink since the lstat:
+            // the file opened must be the one looked at.
+            if same_file(&meta, &file.metadata()?) {
+                Ok(Some(file))
+            } else {
+                Err(not_regular())
+            }
+        }),
         Ok(_) => Err(not_regular()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
     .map_err(|e| Error::io(path, e))
+}
+
+#[cfg(unix)]
+fn same_file(looked_at: &fs::Metadata, opened: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    opened.is_file() && looked_at.dev() == opened.dev() && looked_at.ino() == opened.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &fs::Metadata, opened: &fs::Metadata) -> bool {
+    opened.is_file()
 }
 
 /// The whole of an existing regular file, at most `limit` bytes; `None`

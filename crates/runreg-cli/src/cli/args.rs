@@ -11,9 +11,11 @@ use clap::{Parser, Subcommand};
 
 use super::arg_groups::ColorChoice;
 use super::best::BestArgs;
+use super::diff::DiffArgs;
 use super::export::ExportArgs;
 use super::housekeeping::{CompletionsArgs, GcArgs, ScanArgs};
 use super::ls::LsArgs;
+use super::metrics::MetricsArgs;
 use super::overview::{StatusArgs, TagsArgs};
 use super::show::ShowArgs;
 use super::write::{FinishArgs, HeartbeatArgs, LogArgs, StartArgs};
@@ -107,6 +109,8 @@ Examples:
   runreg ls --tag sweep:12345 --alive
   runreg best val_acc -n 3
   runreg show 7f3a9c
+  runreg metrics 7f3a9c -m val_acc
+  runreg diff 7f3a9c 0b12de
   runreg export runs.csv --status completed";
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +123,10 @@ pub enum Command {
     Show(ShowArgs),
     /// Rank completed runs by a summary metric
     Best(BestArgs),
+    /// Show a run's metric history (its metrics.csv)
+    Metrics(MetricsArgs),
+    /// Show the hparams, config and summary values that differ across runs
+    Diff(DiffArgs),
     /// Write runs to a CSV or JSON Lines file, one row per run
     Export(ExportArgs),
     /// List tags with how many runs carry each

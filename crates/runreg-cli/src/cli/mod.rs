@@ -15,9 +15,11 @@ mod best;
 mod cell;
 mod color;
 mod columns;
+mod diff;
 mod export;
 mod housekeeping;
 mod ls;
+mod metrics;
 mod output;
 mod overview;
 mod printer;
@@ -141,6 +143,8 @@ fn dispatch(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Ls(args) => ls::run(ctx, args),
         Command::Show(args) => show::run(ctx, args),
         Command::Best(args) => best::run(ctx, args),
+        Command::Metrics(args) => metrics::run(ctx, args),
+        Command::Diff(args) => diff::run(ctx, args),
         Command::Export(args) => export::run(ctx, args),
         Command::Tags(args) => overview::tags(ctx, args),
         Command::Status(args) => overview::status(ctx, args),

@@ -1,4 +1,5 @@
-//! Writing small answers whole: stdout that tolerates a closed pipe, JSON.
+//! Writing small answers whole: stdout that tolerates a closed pipe, JSON,
+//! CSV.
 //! (Lists of runs stream through `printer/`.)
 
 use std::io::{self, Write};
@@ -31,6 +32,23 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
         serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("\"unserializable: {e}\""));
     text.push('\n');
     text
+}
+
+/// CSV text of a small answer: a header row, then the rows, quoted where
+/// needed (RFC 4180). Lists of runs stream through `printer/csv.rs`.
+pub fn to_csv(header: &[String], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let write = || -> csv::Result<()> {
+        writer.write_record(header)?;
+        for row in rows {
+            writer.write_record(&row)?;
+        }
+        writer.flush()?;
+        Ok(())
+    };
+    // Writing to memory cannot fail.
+    let _ = write();
+    String::from_utf8_lossy(&writer.into_inner().unwrap_or_default()).into_owned()
 }
 
 /// `1 run`, `3 runs`.

@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: ShowArgs) -> Result<(), Failure> {
 }
 
 /// The run `id`, or the one run whose id starts with `id`.
-fn find(registry: &Registry, id: &str) -> Result<RunRecord, Failure> {
+pub fn find(registry: &Registry, id: &str) -> Result<RunRecord, Failure> {
     let not_found = || {
         Failure::failed(format!(
             "run {id:?} not found in {}; 'runreg ls' lists the runs",
