@@ -3,7 +3,8 @@
 //!
 //! Every use is short: take the [lock](lock), open the file, run one
 //! transaction, close, unlock. So many processes share one cache: readers
-//! together, the scanner alone, each waiting its turn up to a timeout.
+//! together, the scanner alone, each waiting its turn up to a timeout; a
+//! waiting scanner goes before the readers that come after it.
 
 mod codec;
 mod files;

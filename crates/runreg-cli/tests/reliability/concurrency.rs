@@ -1,7 +1,8 @@
 //! Item 1: many processes at once. Sixteen `runreg ls --json` loop while
 //! another process creates 1,000 runs with the writer: every command exits
 //! 0, every listing is a consistent snapshot, and a final scan sees all
-//! 1,000.
+//! 1,000. Sixteen readers looping never keep a waiting scan out (issue 13,
+//! item 6).
 
 use std::fs::File;
 use std::path::Path;
@@ -14,7 +15,9 @@ use std::time::{Duration, Instant};
 use runreg::{Registry, RunOptions, RunWriter, Status, Value};
 
 use crate::common::Tree;
-use crate::support::{figure, get, items, parse, run, runreg, scan_report, text};
+use crate::support::{
+    Outcome, figure, get, items, parse, run, runreg, scan_report, text, write_runs,
+};
 
 /// Where the helper process writes its runs (set only for it).
 const WRITER_ENV: &str = "RUNREG_RELIABILITY_WRITE_MANY";
@@ -259,4 +262,107 @@ fn a_held_cache_is_waited_for_then_reported_busy() {
         "waited for, then Error::Busy \"registry busy\" after the timeout ({:.2} s for a 0.3 s timeout)",
         waited.as_secs_f64()
     );
+}
+
+/// Issue 13 item 6: flock has no queue, so sixteen readers taking turns on
+/// the shared lock could keep a scan waiting for the exclusive one most of
+/// its timeout (11 s of 30 s). A waiting scan now closes the turnstile to
+/// readers that come after it: each scan gets in well before its timeout,
+/// and every reader still succeeds.
+#[test]
+fn a_waiting_scan_gets_in_ahead_of_sixteen_looping_readers() {
+    const FAIR_RUNS: usize = 300;
+    /// Readers loop this long before the first scan, so that it waits.
+    const RAMP_UP: Duration = Duration::from_secs(2);
+    /// No scan starts after this: the test stops by itself, well within 40 s.
+    const LAST_SCAN: Duration = Duration::from_secs(18);
+    /// A starved scan fails with "registry busy" after this (its timeout).
+    const SCAN_LOCK_TIMEOUT: &str = "10";
+    /// A scan that took longer waited for readers that came after it.
+    const BOUND: Duration = Duration::from_secs(5);
+
+    let tree = Tree::new();
+    let cache_dir = tree.cache_dir().to_path_buf();
+    write_runs(&cache_dir, FAIR_RUNS);
+    scan_report(&cache_dir, false);
+    let alone = run(runreg(&cache_dir).args(["scan", "--full", "--json"]));
+    let alone_elapsed = alone.elapsed;
+    alone.ok("scan --full alone");
+
+    let started = Instant::now();
+    let stop = AtomicBool::new(false);
+    let readers_failed = Mutex::new(Vec::<Outcome>::new());
+    let latencies = Mutex::new(Vec::new());
+    let scans = thread::scope(|scope| {
+        for _ in 0..READERS {
+            scope.spawn(|| {
+                while !stop.load(Ordering::SeqCst) {
+                    // --no-scan: the readers only read, never scan.
+                    let out =
+                        run(runreg(&cache_dir).args(["--no-scan", "ls", "--csv", "-c", "run_id"]));
+                    latencies.lock().unwrap().push(out.elapsed);
+                    if out.code != Some(0) || out.stdout.lines().count() != FAIR_RUNS + 1 {
+                        readers_failed.lock().unwrap().push(out);
+                    }
+                }
+            });
+        }
+        // Nothing here may panic before `stop` is set: the readers would
+        // loop on and the scope never end.
+        thread::sleep(RAMP_UP);
+        let mut scans = Vec::new();
+        while started.elapsed() < LAST_SCAN {
+            scans.push(run(runreg(&cache_dir).args([
+                "--lock-timeout",
+                SCAN_LOCK_TIMEOUT,
+                "scan",
+                "--full",
+                "--json",
+            ])));
+        }
+        stop.store(true, Ordering::SeqCst);
+        scans
+    });
+    let wall = started.elapsed();
+
+    let failed = readers_failed.into_inner().unwrap();
+    let latencies = latencies.into_inner().unwrap();
+    assert_eq!(failed.len(), 0, "readers failed: {failed:?}");
+    let slowest_reader = latencies.iter().max().copied().unwrap_or_default();
+    let mut elapsed: Vec<Duration> = scans.iter().map(|s| s.elapsed).collect();
+    elapsed.sort();
+    let median = elapsed.get(elapsed.len() / 2).copied().unwrap_or_default();
+    let slowest_scan = elapsed.last().copied().unwrap_or_default();
+    figure!(
+        "concurrency: scan --full of 300 runs alone / beside 16 looping readers (median, slowest)",
+        "{:.2} s / {} scans back to back: {:.2} s, {:.2} s",
+        alone_elapsed.as_secs_f64(),
+        scans.len(),
+        median.as_secs_f64(),
+        slowest_scan.as_secs_f64()
+    );
+    figure!(
+        "concurrency: --no-scan ls beside the scans, all exit 0 (slowest)",
+        "{} ({:.2} s)",
+        latencies.len(),
+        slowest_reader.as_secs_f64()
+    );
+    figure!(
+        "concurrency: fair-lock test wall time",
+        "{:.1} s",
+        wall.as_secs_f64()
+    );
+    for scan in scans {
+        let what = format!(
+            "a scan beside 16 readers ({:.2} s)",
+            scan.elapsed.as_secs_f64()
+        );
+        let elapsed = scan.elapsed;
+        let report = scan.ok(&what);
+        assert!(report.contains("total_sidecars"), "{what}: {report}");
+        assert!(
+            elapsed < BOUND,
+            "{what}: waited for readers that came after it"
+        );
+    }
 }

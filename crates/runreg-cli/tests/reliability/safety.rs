@@ -101,8 +101,8 @@ fn scans_and_queries_write_nothing_but_the_cache() {
     );
     assert_eq!(
         after.keys().filter(|p| is_cache_file(p)).count(),
-        2,
-        "only registry.redb and its lock: {:?}",
+        3,
+        "only registry.redb, its lock and turnstile: {:?}",
         after
             .keys()
             .filter(|p| is_cache_file(p))
@@ -110,7 +110,7 @@ fn scans_and_queries_write_nothing_but_the_cache() {
     );
     figure!(
         "safety: commands run on a tree left unchanged (paths, sizes, mtimes, modes, inodes)",
-        "{ran} commands, {} paths, 0 changed outside registry.redb and its lock",
+        "{ran} commands, {} paths, 0 changed outside registry.redb, its lock and turnstile",
         before.len()
     );
 }
@@ -266,15 +266,18 @@ fn the_cache_file_is_created_with_the_umask_never_world_writable() {
     let dir = tree.cache_dir().to_path_buf();
     let db = dir.join("registry.redb");
     let lock = dir.join("registry.redb.lock");
+    let turnstile = dir.join("registry.redb.lock.turnstile");
     let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let mut checked = Vec::new();
     for umask in [0o000, 0o002, 0o022, 0o027, 0o077] {
         let _ = fs::remove_file(&db);
         let _ = fs::remove_file(&lock);
+        let _ = fs::remove_file(&turnstile);
         run(runreg_with_umask(&dir, umask).arg("scan")).ok("scan");
         let want = 0o666 & !umask & !0o002;
         assert_eq!(mode(&db), want, "cache file under umask {umask:03o}");
         assert_eq!(mode(&lock), want, "lock file under umask {umask:03o}");
+        assert_eq!(mode(&turnstile), want, "turnstile under umask {umask:03o}");
         checked.push(format!("{umask:03o}->{want:03o}"));
     }
 

@@ -365,12 +365,13 @@ pub fn changes(
 }
 
 /// Whether `rel` (relative to a cache directory) is runreg's own: the cache
-/// file, its lock, a moved-aside copy.
+/// file, its lock and the lock's turnstile, a moved-aside copy.
 pub fn is_cache_file(rel: &Path) -> bool {
     let name = rel.as_os_str().to_string_lossy();
     rel.parent() == Some(Path::new(""))
         && (name == "registry.redb"
             || name == "registry.redb.lock"
+            || name == "registry.redb.lock.turnstile"
             || name.starts_with("registry.redb.corrupt-"))
 }
 
