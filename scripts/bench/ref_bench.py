@@ -21,6 +21,13 @@ Subcommands (each prints one JSON object on stdout):
     ``sort_all_limit10``, ``status_completed_all``,
     ``hparams_eq``. ``{"op": {"median_s", "min_s", "reps", "rows"}}``.
 
+``frames DB OUT [--min-reps N] [--min-time S]``
+    What the columnar exports are compared with, in-process on a scanned
+    cache: ``to_parquet`` is ``to_dataframe()`` then
+    ``DataFrame.to_parquet(OUT)`` (pandas and pyarrow needed), every run;
+    ``status_completed_all`` is ``query(status="completed")``. Same output
+    as ``queries``.
+
 ``ls CACHE_DIR DB``
     What a user's one-off query costs: ``open_registry()`` (its lazy
     incremental scan included) and ``query(sort_by="created_at", limit=5)``,
@@ -120,6 +127,24 @@ def cmd_queries(db: Path, tag: str, min_reps: int, min_time: float) -> dict[str,
     return out
 
 
+def cmd_frames(db: Path, out: Path, min_reps: int, min_time: float) -> dict[str, Any]:
+    reg = _query.Registry(_store.Store(db, readonly=True))
+    try:
+        def to_parquet() -> int:
+            frame = reg.to_dataframe()
+            frame.to_parquet(out)
+            return len(frame)
+
+        print("ref_bench: timing to_dataframe().to_parquet()", file=sys.stderr)
+        result = {"to_parquet": _summary(_measure(to_parquet, min_reps, min_time))}
+        print("ref_bench: timing query(status='completed')", file=sys.stderr)
+        completed = _measure(lambda: len(reg.query(status="completed")), min_reps, min_time)
+        result["status_completed_all"] = _summary(completed)
+        return result
+    finally:
+        reg.close()
+
+
 def cmd_ls(cache_dir: Path, db: Path) -> None:
     reg = _query.open_registry(cache_dir=cache_dir, db_path=db)
     try:
@@ -143,6 +168,11 @@ def main() -> None:
     p.add_argument("--tag", required=True)
     p.add_argument("--min-reps", type=int, default=5)
     p.add_argument("--min-time", type=float, default=1.0)
+    p = sub.add_parser("frames")
+    p.add_argument("db", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--min-reps", type=int, default=3)
+    p.add_argument("--min-time", type=float, default=0.0)
     p = sub.add_parser("ls")
     p.add_argument("cache_dir", type=Path)
     p.add_argument("db", type=Path)
@@ -152,6 +182,8 @@ def main() -> None:
         print(json.dumps(cmd_scan(args.cache_dir, args.db, args.full, args.fresh)))
     elif args.command == "queries":
         print(json.dumps(cmd_queries(args.db, args.tag, args.min_reps, args.min_time)))
+    elif args.command == "frames":
+        print(json.dumps(cmd_frames(args.db, args.out, args.min_reps, args.min_time)))
     else:
         cmd_ls(args.cache_dir, args.db)
 
