@@ -129,7 +129,7 @@ pub(crate) fn scan(
         ..ScanReport::default()
     };
     let read_threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let (mut walk, mut report) = match (dir_stats, last_start) {
+    let (mut walk, mut report, sidecars_read) = match (dir_stats, last_start) {
         (Some(dir_stats), Some(last_start)) => {
             let known = Remembered {
                 dirs: &remembered_dirs,
@@ -171,8 +171,22 @@ pub(crate) fn scan(
         }
     }
 
-    writer.set_meta_f64(LAST_SCAN_STARTED, now)?;
-    writer.set_meta_f64(LAST_SCAN_FINISHED, epoch_now())?;
+    // A scan that wrote nothing and trusted every stamp it compared leaves
+    // the cache as the last scan left it, times included, so the store
+    // commits nothing. That is safe: the next scan then compares against
+    // the last scan that wrote, with its older start, and so trusts no
+    // stamp it would not have trusted anyway. A scan that read a sidecar or
+    // listed a directory only because it was racy does record its time,
+    // so that what it looked at again is trusted (settled) next time.
+    // The cost: a process that waited for the lock does not see a finish
+    // time later than its request (see `Registry::lazy_scan`) and scans
+    // again, which is another such scan.
+    let looked_again = sidecars_read > 0 || report.dirs_read > 0;
+    if writer.changed() || looked_again {
+        writer.set_meta_f64(LAST_SCAN_STARTED, now)?;
+        writer.set_meta_f64(LAST_SCAN_FINISHED, epoch_now())?;
+    }
+    report.cache_written = writer.changed();
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -183,7 +197,7 @@ fn reconcile_walked(
     mut reconciler: Reconciler<'_, '_>,
     read_threads: usize,
     progress: Option<&ProgressFn>,
-) -> Result<(Walk, ScanReport)> {
+) -> Result<(Walk, ScanReport, usize)> {
     add_walk_findings(&mut reconciler.report, &walk);
     let sidecars = std::mem::take(&mut walk.sidecars);
     let total = sidecars.len();
@@ -203,8 +217,8 @@ fn reconcile_walked(
             });
         }
     })?;
-    let report = reconciler.finish(|path| walk.is_unknown(path))?;
-    Ok((walk, report))
+    let (report, reads) = reconciler.finish(|path| walk.is_unknown(path))?;
+    Ok((walk, report, reads))
 }
 
 /// Walks the whole tree under `root` and reconciles the sidecars found as
@@ -215,7 +229,7 @@ fn walk_and_reconcile(
     mut reconciler: Reconciler<'_, '_>,
     read_threads: usize,
     progress: Option<&ProgressFn>,
-) -> Result<(Walk, ScanReport)> {
+) -> Result<(Walk, ScanReport, usize)> {
     let processed = Cell::new(0);
     let found_more = |feed: &WalkFeed<'_>| {
         if let Some(progress) = progress {
@@ -240,8 +254,8 @@ fn walk_and_reconcile(
     });
     reconciled?;
     add_walk_findings(&mut reconciler.report, &walk);
-    let report = reconciler.finish(|path| walk.is_unknown(path))?;
-    Ok((walk, report))
+    let (report, reads) = reconciler.finish(|path| walk.is_unknown(path))?;
+    Ok((walk, report, reads))
 }
 
 /// Adds what the walk itself found to the report: the directories it read

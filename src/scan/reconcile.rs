@@ -131,6 +131,8 @@ pub(super) struct Reconciler<'w, 'txn> {
     protected: FxHashSet<String>,
     /// Stamps with an mtime before this are trusted; `None`: none is.
     trusted_before: Option<f64>,
+    /// Sidecars read (or tried) in this scan, changed or not.
+    reads: usize,
 }
 
 impl Candidate {
@@ -155,6 +157,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
             declared_by: FxHashMap::default(),
             protected: FxHashSet::default(),
             trusted_before,
+            reads: 0,
         }
     }
 
@@ -219,7 +222,10 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                     self.unchanged(key, previous, heartbeat)?
                 }
                 Step::Read(key, path, stamp, previous) => match reads.next() {
-                    Some(result) => self.read_now(key, path, stamp, previous, result)?,
+                    Some(result) => {
+                        self.reads += 1;
+                        self.read_now(key, path, stamp, previous, result)?
+                    }
                     None => unreachable!("one read per sidecar to read"),
                 },
             }
@@ -408,8 +414,9 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
 
     /// Settles the winners, reports duplicates, and orphans the runs whose
     /// sidecar is gone (`unknown` says which paths lie under directories
-    /// that could not be read: those are not gone).
-    pub fn finish(mut self, unknown: impl Fn(&Path) -> bool) -> Result<ScanReport> {
+    /// that could not be read: those are not gone). Returns the report and
+    /// how many sidecars were read.
+    pub fn finish(mut self, unknown: impl Fn(&Path) -> bool) -> Result<(ScanReport, usize)> {
         let mut duplicates = Vec::new();
         for (run_id, mut paths) in std::mem::take(&mut self.declared_by) {
             let Some(best) = self.best.get(&run_id) else {
@@ -462,7 +469,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         }
         self.report.invalid.sort_by(|a, b| a.path.cmp(&b.path));
         self.report.errors.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(self.report)
+        Ok((self.report, self.reads))
     }
 
     fn settle_winner(&mut self, run_id: &str, best: Best) -> Result<()> {
@@ -474,6 +481,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         candidate.state.source = true;
         if !in_record {
             // The record came from another file (gone, or older): read this one.
+            self.reads += 1;
             match read(candidate.path()) {
                 Ok(read) => {
                     candidate.state = FileState {

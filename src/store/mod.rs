@@ -95,7 +95,7 @@ impl Store {
     }
 
     /// Runs `work` in one write transaction under the exclusive lock, and
-    /// commits it when `work` succeeds. A missing cache is created; one that
+    /// commits it when `work` succeeds and wrote something ([`Writer::changed`]). A missing cache is created; one that
     /// cannot be opened or has another format version is moved aside and
     /// created afresh (the returned [`Opening`] says so).
     ///
@@ -136,12 +136,19 @@ impl Store {
             opening.moved_aside = moved;
         }
         let txn = db.begin_write().map_err(|e| Error::store(&self.path, e))?;
-        let (value, compact) = {
+        let (value, compact, changed) = {
             let mut writer = Writer::open(&txn, &self.path)?;
             let value = work(&mut writer, &opening)?;
             writer.flush()?;
-            (value, writer.compaction_requested())
+            (value, writer.compaction_requested(), writer.changed())
         };
+        if !changed {
+            // Nothing to commit (a rescan of an unchanged tree): the
+            // transaction is dropped, which aborts it, and the file keeps
+            // its bytes, its generation and its mtime; no write, no fsync.
+            drop(txn);
+            return Ok((value, opening));
+        }
         txn.commit().map_err(|e| Error::store(&self.path, e))?;
         if compact {
             // Rewriting most records in one transaction leaves their old

@@ -38,6 +38,9 @@ pub(crate) struct Writer<'txn> {
     /// When this transaction began with no run stored (a first build).
     first_build: Option<FirstBuild>,
     compact: bool,
+    /// Something was written besides the generation stamp: the transaction
+    /// has something to commit (see [`changed`](Writer::changed)).
+    changed: bool,
 }
 
 /// A transaction that began with no run stored: rows are held back and
@@ -162,6 +165,7 @@ impl<'txn> Writer<'txn> {
             dictionary: KeyDictionary::default(),
             first_build: None,
             compact: false,
+            changed: false,
         };
         writer.dictionary = KeyDictionary::load(&writer.key_lists).map_err(|e| writer.err(e))?;
         if writer.is_empty()? {
@@ -171,11 +175,21 @@ impl<'txn> Writer<'txn> {
             GENERATION_KEY,
             &codec::encode_plain(&record_cache::new_generation()),
         )?;
+        // The stamp alone is not a change: a transaction with nothing else
+        // is not committed, and the stamp it would have set is not needed.
+        writer.changed = false;
         Ok(writer)
     }
 
     fn err(&self, e: impl std::fmt::Display) -> Error {
         Error::store(&self.path, e)
+    }
+
+    /// Whether anything was written in this transaction (besides the
+    /// generation stamp). One that wrote nothing is dropped, not committed:
+    /// the file is left as it was, with no write and no fsync.
+    pub fn changed(&self) -> bool {
+        self.changed
     }
 
     /// Whether no run is stored.
@@ -236,6 +250,7 @@ impl<'txn> Writer<'txn> {
     /// Holds back a file or directory state (`None`: a removal), or writes
     /// it at once when rows are not held back.
     fn put_state(&mut self, dir: bool, key: &[u8], state: Option<Vec<u8>>) -> Result<()> {
+        self.changed = true;
         if let Some(pending) = self.pending_mut() {
             if dir {
                 pending.put_dir(key, state);
@@ -358,6 +373,7 @@ impl<'txn> Writer<'txn> {
     pub fn upsert(&mut self, run_id: &str, run: &StoredRun) -> Result<()> {
         let (dictionary, key_lists) = (&mut self.dictionary, &mut self.key_lists);
         let bytes = codec::encode_record_with(run, &mut |block| dictionary.id_of(block, key_lists));
+        self.changed = true;
         if let Some(build) = &mut self.first_build
             && !build.written.contains(run_id)
         {
@@ -383,6 +399,7 @@ impl<'txn> Writer<'txn> {
 
     /// Removes a run and its index entries; `false` when it was not there.
     pub fn remove(&mut self, run_id: &str) -> Result<bool> {
+        self.changed = true;
         if let Some(build) = &mut self.first_build
             && !build.written.contains(run_id)
         {
@@ -511,6 +528,7 @@ impl<'txn> Writer<'txn> {
     }
 
     pub fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        self.changed = true;
         self.meta
             .insert(key, value)
             .map_err(|e| Error::store(&self.path, e))?;
@@ -534,6 +552,7 @@ impl Writer<'_> {
     /// Overwrites the stored key list `id` with arbitrary bytes: a damaged
     /// dictionary for tests.
     pub fn put_raw_key_list(&mut self, id: u32, bytes: &[u8]) -> Result<()> {
+        self.changed = true;
         self.key_lists
             .insert(id, bytes)
             .map_err(|e| Error::store(&self.path, e))?;
@@ -551,6 +570,7 @@ impl Writer<'_> {
     }
 
     pub fn put_raw_record(&mut self, run_id: &str, tag: &str, bytes: &[u8]) -> Result<()> {
+        self.changed = true;
         if let Some(build) = &mut self.first_build {
             build.pending.remove_run(run_id);
             build.written.insert(run_id.into());
