@@ -4,14 +4,15 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use std::path::{Path, PathBuf};
 
 use redb::{
-    Database, MultimapTable, ReadableDatabase, ReadableMultimapTable, ReadableTable,
-    ReadableTableMetadata, Table, TableError, WriteTransaction,
+    Database, MultimapTable, ReadTransaction, ReadableDatabase, ReadableMultimapTable,
+    ReadableTable, ReadableTableMetadata, Table, TableError, WriteTransaction,
 };
 
 use super::FORMAT_VERSION;
 use super::codec::{self, Hot, RecordBytes, StoredRun};
 use super::files::{DirState, FileState, FileStates};
 use super::key_lists::KeyDictionary;
+use super::memory::{self, Remembers};
 use super::pending::{IndexKeys, Pending, PendingRun};
 use super::record_cache::{self, GENERATION_KEY};
 use super::tables::{
@@ -69,6 +70,11 @@ pub(super) fn initialize(db: &Database, path: &Path) -> Result<()> {
 /// runreg cache.
 pub(super) fn format_version(db: &Database, path: &Path) -> Result<Option<u32>> {
     let txn = db.begin_read().map_err(|e| Error::store(path, e))?;
+    format_version_in(&txn, path)
+}
+
+/// [`format_version`] in an open read transaction.
+pub(super) fn format_version_in(txn: &ReadTransaction, path: &Path) -> Result<Option<u32>> {
     let meta = match txn.open_table(META) {
         Ok(meta) => meta,
         Err(TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -288,14 +294,7 @@ impl<'txn> Writer<'txn> {
     /// that cannot be decoded are dropped (their sidecars are then simply
     /// read again).
     pub fn files(&self) -> Result<FileStates> {
-        let len = self.files.len().map_err(|e| Error::store(&self.path, e))?;
-        let mut out = FileStates::with_capacity_and_hasher(len as usize, Default::default());
-        for entry in self.files.iter().map_err(|e| Error::store(&self.path, e))? {
-            let (path, state) = entry.map_err(|e| Error::store(&self.path, e))?;
-            if let Ok(state) = codec::decode_plain::<FileState>(state.value()) {
-                out.insert(path.value().to_vec(), state);
-            }
-        }
+        let mut out = memory::load_files(&self.files, &self.path)?;
         for (path, state) in self.pending().map(|p| &p.files).into_iter().flatten() {
             match state.as_deref().map(codec::decode_plain::<FileState>) {
                 Some(Ok(state)) => out.insert(path.clone(), state),
@@ -316,14 +315,7 @@ impl<'txn> Writer<'txn> {
     /// Every remembered directory and its state (undecodable entries are
     /// dropped: those directories are then read again).
     pub fn dirs(&self) -> Result<FxHashMap<Vec<u8>, DirState>> {
-        let len = self.dirs.len().map_err(|e| Error::store(&self.path, e))?;
-        let mut out = FxHashMap::with_capacity_and_hasher(len as usize, Default::default());
-        for entry in self.dirs.iter().map_err(|e| Error::store(&self.path, e))? {
-            let (path, state) = entry.map_err(|e| Error::store(&self.path, e))?;
-            if let Ok(state) = codec::decode_plain::<DirState>(state.value()) {
-                out.insert(path.value().to_vec(), state);
-            }
-        }
+        let mut out = memory::load_dirs(&self.dirs, &self.path)?;
         for (path, state) in self.pending().map(|p| &p.dirs).into_iter().flatten() {
             match state.as_deref().map(codec::decode_plain::<DirState>) {
                 Some(Ok(state)) => out.insert(path.clone(), state),
@@ -542,6 +534,24 @@ impl<'txn> Writer<'txn> {
 
     pub fn set_meta_f64(&mut self, key: &str, value: f64) -> Result<()> {
         self.set_meta(key, &codec::encode_plain(&value))
+    }
+}
+
+impl Remembers for Writer<'_> {
+    fn no_runs(&self) -> Result<bool> {
+        self.is_empty()
+    }
+
+    fn file_states(&self) -> Result<FileStates> {
+        self.files()
+    }
+
+    fn dir_states(&self) -> Result<FxHashMap<Vec<u8>, DirState>> {
+        self.dirs()
+    }
+
+    fn meta_float(&self, key: &str) -> Result<Option<f64>> {
+        self.meta_f64(key)
     }
 }
 
