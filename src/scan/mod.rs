@@ -19,7 +19,9 @@
 //! # Consistency
 //!
 //! A scan is one write transaction: a scan that is killed or fails leaves
-//! the cache exactly as the previous scan left it.
+//! the cache exactly as the previous scan left it. An incremental scan
+//! first decides through a read-only open ([`peek`]); one that finds
+//! nothing to write opens the cache for nothing else, and commits nothing.
 
 mod pipeline;
 mod progress;
