@@ -16,7 +16,7 @@ use crate::record::RunRecord;
 use crate::scan::{self, ProgressFn, ScanMode, ScanProgress, ScanReport, ScanSettings, epoch_now};
 use crate::snapshot::Snapshot;
 use crate::status::Status;
-use crate::store::Store;
+use crate::store::{Memory, Peek, Store};
 use crate::writer::METRICS_CSV_NAME;
 use crate::writer::run_files::open_existing;
 
@@ -236,24 +236,44 @@ impl Registry {
     }
 
     /// Scans, unless a scan finished after `skip_if_scanned_since`.
+    ///
+    /// An incremental scan first looks through a read-only open of the
+    /// cache: a tree as the cache remembers it is answered there, and the
+    /// file is not opened for writing (which alone writes and fsyncs it).
     fn scan_unless(
         &self,
         mode: ScanMode,
         skip_if_scanned_since: Option<f64>,
     ) -> Result<Option<ScanReport>> {
-        let (report, _) = self.store.write(|writer, opening| {
+        let settings = ScanSettings {
+            mode,
+            threads: self.walk_threads,
+            progress: self.progress.clone(),
+        };
+        let scanned_since = |finished: Option<f64>| {
+            skip_if_scanned_since.is_some_and(|since| finished.is_some_and(|f| f >= since))
+        };
+        let peek = |memory: &Memory| {
+            if scanned_since(scan::last_scan_finished(memory)?) {
+                return Ok(Peek::Done(None));
+            }
+            Ok(match scan::peek(&self.cache_dir, memory, &settings)? {
+                Peek::Done(report) => Peek::Done(Some(report)),
+                Peek::Write(prepared) => Peek::Write(prepared),
+            })
+        };
+        let (report, _) = self.store.write_unless(peek, |writer, opening, prepared| {
             let rebuild = opening.fresh;
-            if let (Some(since), false) = (skip_if_scanned_since, rebuild)
-                && scan::last_scan_finished(writer)?.is_some_and(|finished| finished >= since)
-            {
+            if !rebuild && scanned_since(scan::last_scan_finished(writer)?) {
                 return Ok(None);
             }
             let settings = ScanSettings {
                 mode: if rebuild { ScanMode::Full } else { mode },
-                threads: self.walk_threads,
-                progress: self.progress.clone(),
+                ..settings.clone()
             };
-            let mut report = scan::scan(&self.cache_dir, writer, &settings)?;
+            // What the read-only look found holds for this file only.
+            let prepared = prepared.filter(|_| !rebuild);
+            let mut report = scan::scan(&self.cache_dir, writer, &settings, prepared)?;
             report.rebuilt = opening.moved_aside.as_ref().map(|(aside, why)| {
                 format!(
                     "{} was unusable ({why}); moved to {}",

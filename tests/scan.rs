@@ -700,3 +700,161 @@ fn a_cache_with_damaged_pages_is_moved_aside_and_rebuilt() {
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
 }
+
+// Fewer operations (issue 17, item 2): a rescan that finds the tree as the
+// cache remembers it writes nothing, and still sees every change.
+
+/// The cache file's bytes and mtime: a rescan that wrote nothing leaves
+/// both as they were.
+fn cache_file(reg: &Registry) -> (Vec<u8>, std::time::SystemTime) {
+    let path = reg.db_path();
+    let mtime = fs::metadata(path).unwrap().modified().unwrap();
+    (fs::read(path).unwrap(), mtime)
+}
+
+/// Ages the tree out of the racy window and scans until a rescan finds
+/// nothing to write; checks that it wrote nothing.
+fn settle(tree: &Tree, reg: &mut Registry) {
+    tree.age_tree();
+    scan(reg);
+    let before = cache_file(reg);
+    let report = scan(reg);
+    assert!(!report.cache_written, "{report:?}");
+    assert_eq!(report.dirs_read, 0);
+    assert!(cache_file(reg) == before, "the cache file was written");
+}
+
+/// A tree of runs in the writer's layout (`<date>/<time>/<id>`), terminal
+/// and not, with heartbeats; scanned and settled.
+fn settled_tree() -> (Tree, Registry) {
+    let tree = Tree::new();
+    for (i, status) in [Status::Completed, Status::Failed, Status::Running]
+        .into_iter()
+        .enumerate()
+    {
+        tree.run(&format!("r{i}"))
+            .at(&format!("20261101/12000{i}/r{i}"))
+            .status(status)
+            .heartbeat(600.0)
+            .write();
+    }
+    let mut reg = registry(&tree);
+    reg.scan(ScanMode::Full).unwrap();
+    settle(&tree, &mut reg);
+    (tree, reg)
+}
+
+#[test]
+fn a_rescan_of_an_unchanged_tree_leaves_the_cache_file_as_it_was() {
+    let (_tree, mut reg) = settled_tree();
+    let before = cache_file(&reg);
+    let report = scan(&mut reg);
+    assert_eq!((report.total_sidecars, report.skipped_unchanged), (3, 3));
+    assert!(!report.cache_written);
+    assert!(cache_file(&reg) == before, "no write, no commit");
+    // What the cache answers is unchanged, too.
+    assert_eq!(ids(&reg), ["r0", "r1", "r2"]);
+}
+
+#[test]
+fn a_terminal_runs_heartbeat_is_not_looked_at() {
+    let (tree, mut reg) = settled_tree();
+    let before = cache_file(&reg);
+    let kept = reg.get("r0").unwrap().unwrap().heartbeat_at;
+    // Touched, then gone: a completed run can never be alive, so neither is
+    // seen (a stat of it would store its new time).
+    let heartbeat = tree.runs().join("20261101/120000/r0/heartbeat");
+    set_mtime(&heartbeat, now());
+    assert!(!scan(&mut reg).cache_written);
+    fs::remove_file(&heartbeat).unwrap();
+    assert!(!scan(&mut reg).cache_written);
+    assert!(cache_file(&reg) == before);
+    let run = reg.get("r0").unwrap().unwrap();
+    assert_eq!((run.heartbeat_at, run.alive), (kept, false));
+}
+
+#[test]
+fn a_rescan_that_writes_nothing_still_sees_every_change() {
+    let (tree, mut reg) = settled_tree();
+    let run_dir = |rel: &str| tree.runs().join(rel);
+    let sidecar = |rel: &str| run_dir(rel).join("sidecar.json");
+
+    // A running run's heartbeat touched: alive again.
+    assert!(!reg.get("r2").unwrap().unwrap().alive);
+    set_mtime(&run_dir("20261101/120002/r2").join("heartbeat"), now());
+    let report = scan(&mut reg);
+    assert!(report.cache_written);
+    assert!(reg.get("r2").unwrap().unwrap().alive);
+    settle(&tree, &mut reg);
+
+    // An in-place rewrite: same inode, same size, the mtime put back where
+    // it was (a rewrite within the timestamp granularity); only the ctime
+    // tells, and the scan is within the racy window of the last one.
+    let path = sidecar("20261101/120000/r0");
+    let meta = fs::metadata(&path).unwrap();
+    let text = fs::read_to_string(&path).unwrap();
+    let rewritten = text.replace("\"notes\": \"\"", "\"notes\": \"X\"");
+    let rewritten = rewritten.replacen("  ", " ", 1);
+    assert_eq!(rewritten.len(), text.len());
+    {
+        use std::io::Write;
+        let mut file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all(rewritten.as_bytes()).unwrap();
+        file.set_modified(meta.modified().unwrap()).unwrap();
+    }
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(&path).unwrap().ino(), meta.ino());
+    let report = scan(&mut reg);
+    assert_eq!(report.upserted, 1, "{report:?}");
+    assert_eq!(reg.get("r0").unwrap().unwrap().notes, "X");
+    settle(&tree, &mut reg);
+
+    // A replaced sidecar (renamed over it), with the old size and mtime.
+    let path = sidecar("20261101/120001/r1");
+    let meta = fs::metadata(&path).unwrap();
+    let text = fs::read_to_string(&path).unwrap();
+    let replaced = text.replace("\"notes\": \"\"", "\"notes\": \"Y\"");
+    let replaced = replaced.replacen("  ", " ", 1);
+    let temp = path.with_file_name("sidecar.json.tmp");
+    fs::write(&temp, &replaced).unwrap();
+    set_mtime(
+        &temp,
+        meta.modified()
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64(),
+    );
+    fs::rename(&temp, &path).unwrap();
+    let report = scan(&mut reg);
+    assert_eq!(report.upserted, 1, "{report:?}");
+    assert_eq!(reg.get("r1").unwrap().unwrap().notes, "Y");
+    settle(&tree, &mut reg);
+
+    // New runs in old directories: a time directory and a date directory
+    // that already hold runs.
+    tree.run("n1").at("20261101/120000/n1").write();
+    tree.run("n2").at("20261101/n2").write();
+    let report = scan(&mut reg);
+    assert_eq!(report.upserted, 2, "{report:?}");
+    assert!(reg.get("n1").unwrap().is_some() && reg.get("n2").unwrap().is_some());
+    settle(&tree, &mut reg);
+
+    // A running run that completed (its sidecar rewritten by the writer).
+    tree.run("r2")
+        .at("20261101/120002/r2")
+        .status(Status::Completed)
+        .heartbeat(600.0)
+        .write();
+    scan(&mut reg);
+    let run = reg.get("r2").unwrap().unwrap();
+    assert_eq!((run.status, run.alive), (Status::Completed, false));
+    settle(&tree, &mut reg);
+
+    // A deleted run: orphaned.
+    fs::remove_dir_all(run_dir("20261101/120001/r1")).unwrap();
+    let report = scan(&mut reg);
+    assert_eq!(report.orphaned, 1, "{report:?}");
+    assert_eq!(reg.get("r1").unwrap().unwrap().status, Status::Orphaned);
+    settle(&tree, &mut reg);
+}

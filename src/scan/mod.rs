@@ -19,7 +19,9 @@
 //! # Consistency
 //!
 //! A scan is one write transaction: a scan that is killed or fails leaves
-//! the cache exactly as the previous scan left it.
+//! the cache exactly as the previous scan left it. An incremental scan
+//! first decides through a read-only open ([`peek`]); one that finds
+//! nothing to write opens the cache for nothing else, and commits nothing.
 
 mod pipeline;
 mod progress;
@@ -41,10 +43,12 @@ pub use progress::ScanProgress;
 pub use report::{Duplicate, ScanIssue, ScanReport};
 
 use crate::error::Result;
-use crate::store::Writer;
+use crate::store::{DirState, FileStates, Memory, Peek, Remembers, Writer};
 use pipeline::WalkFeed;
-use reconcile::Reconciler;
+use reconcile::{Reconciler, Touched};
 use revisit::Remembered;
+use rustc_hash::FxHashMap;
+use stat::Kind;
 use walk::{Found, Walk};
 
 /// Sidecars modified this close (in seconds) before the previous scan
@@ -71,9 +75,9 @@ pub(crate) fn epoch_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// When the last scan recorded in `writer` finished (epoch seconds).
-pub(crate) fn last_scan_finished(writer: &Writer<'_>) -> Result<Option<f64>> {
-    writer.meta_f64(LAST_SCAN_FINISHED)
+/// When the last scan recorded in `cache` finished (epoch seconds).
+pub(crate) fn last_scan_finished(cache: &impl Remembers) -> Result<Option<f64>> {
+    cache.meta_float(LAST_SCAN_FINISHED)
 }
 
 /// How a scan runs.
@@ -90,17 +94,31 @@ pub(crate) struct ScanSettings {
 /// written, the next read meanwhile).
 const BATCH: usize = progress::PROGRESS_EVERY;
 
-/// Scans `cache_dir/runs` into the cache open in `writer`.
-pub(crate) fn scan(
-    cache_dir: &Path,
-    writer: &mut Writer<'_>,
-    settings: &ScanSettings,
-) -> Result<ScanReport> {
+/// What a scan finds before it reconciles: what the cache remembers and,
+/// for an incremental revisit, the stats of the tree. Found under a
+/// read-only open ([`peek`]), it goes on to the write that follows
+/// ([`scan`]) under the same exclusive lock, so nothing is loaded or
+/// stat'ed twice.
+pub(crate) struct Prepared {
+    started: Instant,
+    /// When the scan started, in epoch seconds.
+    now: f64,
+    first_build: bool,
+    last_start: Option<f64>,
+    remembered_dirs: FxHashMap<Vec<u8>, DirState>,
+    remembered: FileStates,
+    /// The revisit's findings, when the scan revisits the tree.
+    revisited: Option<Walk>,
+}
+
+/// Loads what `cache` remembers and, for an incremental scan, revisits the
+/// tree.
+fn prepare(cache_dir: &Path, cache: &impl Remembers, settings: &ScanSettings) -> Result<Prepared> {
     let started = Instant::now();
     let now = epoch_now();
-    let first_build = writer.is_empty()?;
-    let last_start = writer.meta_f64(LAST_SCAN_STARTED)?;
-    let mut remembered_dirs = writer.dirs()?;
+    let first_build = cache.no_runs()?;
+    let last_start = cache.meta_float(LAST_SCAN_STARTED)?;
+    let remembered_dirs = cache.dir_states()?;
     let revisiting = settings.mode == ScanMode::Incremental
         && last_start.is_some()
         && !remembered_dirs.is_empty();
@@ -108,16 +126,144 @@ pub(crate) fn scan(
     let (remembered, dir_stats) = if revisiting {
         std::thread::scope(|scope| {
             let stats = scope.spawn(|| revisit::stat_dirs(&remembered_dirs));
-            let files = writer.files();
+            let files = cache.file_states();
             let stats = stats
                 .join()
                 .unwrap_or_else(|_| revisit::stat_dirs(&remembered_dirs));
             (files, Some(stats))
         })
     } else {
-        (writer.files(), None)
+        (cache.file_states(), None)
     };
     let remembered = remembered?;
+    let revisited = match (dir_stats, last_start) {
+        (Some(dir_stats), Some(last_start)) => {
+            let known = Remembered {
+                dirs: &remembered_dirs,
+                files: &remembered,
+                last_start,
+            };
+            let root = walk::tree_root(cache_dir);
+            let progress = settings.progress.as_ref();
+            Some(revisit::revisit(
+                &root,
+                &known,
+                dir_stats,
+                settings.threads,
+                progress,
+            ))
+        }
+        _ => None,
+    };
+    Ok(Prepared {
+        started,
+        now,
+        first_build,
+        last_start,
+        remembered_dirs,
+        remembered,
+        revisited,
+    })
+}
+
+/// An incremental scan, up to the point where it knows whether it has
+/// anything to write, on the cache read through `memory` (a read-only open:
+/// see [`Store::write_unless`](crate::store::Store::write_unless)).
+/// [`Peek::Done`]: the tree is as the cache remembers it, and this is the
+/// scan's report; nothing need be written, not even the scan's time (see
+/// [`scan`]). Otherwise what was found, for [`scan`] to go on from
+/// (`None`: to start again).
+pub(crate) fn peek(
+    cache_dir: &Path,
+    memory: &Memory,
+    settings: &ScanSettings,
+) -> Result<Peek<ScanReport, Option<Prepared>>> {
+    if settings.mode == ScanMode::Full {
+        return Ok(Peek::Write(None));
+    }
+    let prepared = prepare(cache_dir, memory, settings)?;
+    let (Some(walk), Some(last_start)) = (&prepared.revisited, prepared.last_start) else {
+        return Ok(Peek::Write(Some(prepared)));
+    };
+    if !looks_unchanged(walk, &prepared.remembered, last_start - RACY_WINDOW_S) {
+        return Ok(Peek::Write(Some(prepared)));
+    }
+    // Every stamp is trusted and as remembered: the reconcile reads no
+    // sidecar. Run it dry, to be sure it writes nothing (duplicates may
+    // still need settling) and for its report.
+    let Prepared {
+        started,
+        remembered,
+        revisited,
+        ..
+    } = prepared;
+    let Some(walk) = revisited else {
+        return Ok(Peek::Write(None));
+    };
+    let reconciler = Reconciler::dry(
+        ScanReport::default(),
+        remembered,
+        Some(last_start - RACY_WINDOW_S),
+    );
+    let progress = settings.progress.as_ref();
+    let (_, mut report, touched) = reconcile_walked(walk, reconciler, 1, progress)?;
+    if touched.reads > 0 || touched.writes > 0 {
+        return Ok(Peek::Write(None));
+    }
+    report.elapsed = started.elapsed();
+    Ok(Peek::Done(report))
+}
+
+/// Whether a revisit found the tree exactly as remembered: no directory to
+/// list, gone or unreadable, every remembered sidecar found with its stamp
+/// unchanged and trusted (modified before `trusted_before`), and every
+/// heartbeat the scan keeps as stored. A quick test before a dry reconcile,
+/// which decides.
+fn looks_unchanged(walk: &Walk, remembered: &FileStates, trusted_before: f64) -> bool {
+    walk.dirs_read == 0
+        && walk.dirs.is_empty()
+        && walk.dirs_gone.is_empty()
+        && walk.unreadable.is_empty()
+        && walk.sidecars.len() == remembered.len()
+        && walk.sidecars.iter().all(|found| {
+            let Ok(meta) = &found.meta else {
+                return false;
+            };
+            let Some(state) = remembered.get(found.path.as_os_str().as_bytes()) else {
+                return false;
+            };
+            let heartbeat_kept = state.terminal
+                || state.invalid.is_some()
+                || state.run_id.is_none()
+                || found.heartbeat == Some(state.heartbeat_at);
+            meta.kind == Kind::File
+                && meta.stamp == state.stamp
+                && meta.stamp.mtime_secs() < trusted_before
+                && heartbeat_kept
+        })
+}
+
+/// Scans `cache_dir/runs` into the cache open in `writer`, going on from
+/// what [`peek`] found if it is given.
+pub(crate) fn scan(
+    cache_dir: &Path,
+    writer: &mut Writer<'_>,
+    settings: &ScanSettings,
+    prepared: Option<Prepared>,
+) -> Result<ScanReport> {
+    let prepared = match prepared {
+        Some(prepared) => prepared,
+        None => prepare(cache_dir, &*writer, settings)?,
+    };
+    let Prepared {
+        started,
+        now,
+        first_build,
+        last_start,
+        mut remembered_dirs,
+        remembered,
+        revisited,
+    } = prepared;
     let root = walk::tree_root(cache_dir);
     let progress = settings.progress.as_ref();
     let trusted_before = match settings.mode {
@@ -129,18 +275,12 @@ pub(crate) fn scan(
         ..ScanReport::default()
     };
     let read_threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let (mut walk, mut report) = match (dir_stats, last_start) {
-        (Some(dir_stats), Some(last_start)) => {
-            let known = Remembered {
-                dirs: &remembered_dirs,
-                files: &remembered,
-                last_start,
-            };
-            let walk = revisit::revisit(&root, &known, dir_stats, settings.threads, progress);
+    let (mut walk, mut report, touched) = match revisited {
+        Some(walk) => {
             let reconciler = Reconciler::new(writer, report, remembered, trusted_before);
             reconcile_walked(walk, reconciler, read_threads, progress)?
         }
-        _ => {
+        None => {
             let reconciler = Reconciler::new(writer, report, remembered, trusted_before);
             walk_and_reconcile(&root, settings.threads, reconciler, read_threads, progress)?
         }
@@ -171,8 +311,22 @@ pub(crate) fn scan(
         }
     }
 
-    writer.set_meta_f64(LAST_SCAN_STARTED, now)?;
-    writer.set_meta_f64(LAST_SCAN_FINISHED, epoch_now())?;
+    // A scan that wrote nothing and trusted every stamp it compared leaves
+    // the cache as the last scan left it, times included, so the store
+    // commits nothing. That is safe: the next scan then compares against
+    // the last scan that wrote, with its older start, and so trusts no
+    // stamp it would not have trusted anyway. A scan that read a sidecar or
+    // listed a directory only because it was racy does record its time,
+    // so that what it looked at again is trusted (settled) next time.
+    // The cost: a process that waited for the lock does not see a finish
+    // time later than its request (see `Registry::lazy_scan`) and scans
+    // again, which is another such scan.
+    let looked_again = touched.reads > 0 || report.dirs_read > 0;
+    if writer.changed() || looked_again {
+        writer.set_meta_f64(LAST_SCAN_STARTED, now)?;
+        writer.set_meta_f64(LAST_SCAN_FINISHED, epoch_now())?;
+    }
+    report.cache_written = writer.changed();
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -183,7 +337,7 @@ fn reconcile_walked(
     mut reconciler: Reconciler<'_, '_>,
     read_threads: usize,
     progress: Option<&ProgressFn>,
-) -> Result<(Walk, ScanReport)> {
+) -> Result<(Walk, ScanReport, Touched)> {
     add_walk_findings(&mut reconciler.report, &walk);
     let sidecars = std::mem::take(&mut walk.sidecars);
     let total = sidecars.len();
@@ -203,8 +357,8 @@ fn reconcile_walked(
             });
         }
     })?;
-    let report = reconciler.finish(|path| walk.is_unknown(path))?;
-    Ok((walk, report))
+    let (report, touched) = reconciler.finish(|path| walk.is_unknown(path))?;
+    Ok((walk, report, touched))
 }
 
 /// Walks the whole tree under `root` and reconciles the sidecars found as
@@ -215,7 +369,7 @@ fn walk_and_reconcile(
     mut reconciler: Reconciler<'_, '_>,
     read_threads: usize,
     progress: Option<&ProgressFn>,
-) -> Result<(Walk, ScanReport)> {
+) -> Result<(Walk, ScanReport, Touched)> {
     let processed = Cell::new(0);
     let found_more = |feed: &WalkFeed<'_>| {
         if let Some(progress) = progress {
@@ -240,8 +394,8 @@ fn walk_and_reconcile(
     });
     reconciled?;
     add_walk_findings(&mut reconciler.report, &walk);
-    let report = reconciler.finish(|path| walk.is_unknown(path))?;
-    Ok((walk, report))
+    let (report, touched) = reconciler.finish(|path| walk.is_unknown(path))?;
+    Ok((walk, report, touched))
 }
 
 /// Adds what the walk itself found to the report: the directories it read

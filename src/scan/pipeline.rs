@@ -282,7 +282,7 @@ mod tests {
                         reconciler.apply(planned, reads)?;
                     }
                 }
-                let report = reconciler.finish(|_| false)?;
+                let (report, _) = reconciler.finish(|_| false)?;
                 let mut records = Vec::new();
                 for i in 0..runs {
                     let id = format!("run{i:05}");

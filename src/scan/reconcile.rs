@@ -20,7 +20,7 @@ use super::walk::Found;
 use super::{Duplicate, ScanIssue, ScanReport};
 use crate::error::Result;
 use crate::status::Status;
-use crate::store::{FileStamp, FileState, FileStates, Writer};
+use crate::store::{FileStamp, FileState, FileStates, StoredRun, Writer};
 
 /// A sidecar declaring a run id, found in this scan.
 struct Candidate {
@@ -119,8 +119,52 @@ impl Planned {
 /// The reads of a [`Planned`] batch, in [`Planned::to_read`] order.
 pub(super) type Reads = Vec<std::result::Result<ReadSidecar, Unreadable>>;
 
+/// Where a [`Reconciler`] writes: the cache, or nowhere (a dry run, which
+/// only counts the writes it would make).
+struct Sink<'w, 'txn> {
+    writer: Option<&'w mut Writer<'txn>>,
+    /// Writes made (or, dry, that would have been made).
+    writes: usize,
+}
+
+impl Sink<'_, '_> {
+    fn put_file(&mut self, key: &[u8], state: &FileState) -> Result<()> {
+        self.writes += 1;
+        self.writer
+            .as_mut()
+            .map_or(Ok(()), |w| w.put_file(key, state))
+    }
+
+    fn remove_file(&mut self, key: &[u8]) -> Result<()> {
+        self.writes += 1;
+        self.writer.as_mut().map_or(Ok(()), |w| w.remove_file(key))
+    }
+
+    fn upsert(&mut self, run_id: &str, run: &StoredRun) -> Result<()> {
+        self.writes += 1;
+        self.writer
+            .as_mut()
+            .map_or(Ok(()), |w| w.upsert(run_id, run))
+    }
+
+    /// A stored run; none in a dry run (every caller writes when it finds
+    /// one, and the write was counted before: see the callers).
+    fn record(&self, run_id: &str) -> Result<Option<StoredRun>> {
+        self.writer.as_ref().map_or(Ok(None), |w| w.record(run_id))
+    }
+}
+
+/// What a reconcile did besides its report.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Touched {
+    /// Sidecars read (or tried), changed or not.
+    pub reads: usize,
+    /// Writes to the cache (dry: that would have been made).
+    pub writes: usize,
+}
+
 pub(super) struct Reconciler<'w, 'txn> {
-    writer: &'w mut Writer<'txn>,
+    cache: Sink<'w, 'txn>,
     pub report: ScanReport,
     remembered: FileStates,
     best: FxHashMap<String, Best>,
@@ -131,6 +175,29 @@ pub(super) struct Reconciler<'w, 'txn> {
     protected: FxHashSet<String>,
     /// Stamps with an mtime before this are trusted; `None`: none is.
     trusted_before: Option<f64>,
+    /// Sidecars read (or tried) in this scan, changed or not.
+    reads: usize,
+}
+
+impl Reconciler<'_, '_> {
+    /// A reconciler that writes nothing, only counts what it would write:
+    /// for a scan that expects to find nothing changed, before it opens the
+    /// cache for writing.
+    pub fn dry(
+        report: ScanReport,
+        remembered: FileStates,
+        trusted_before: Option<f64>,
+    ) -> Reconciler<'static, 'static> {
+        Reconciler::with_sink(
+            Sink {
+                writer: None,
+                writes: 0,
+            },
+            report,
+            remembered,
+            trusted_before,
+        )
+    }
 }
 
 impl Candidate {
@@ -146,8 +213,21 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         remembered: FileStates,
         trusted_before: Option<f64>,
     ) -> Self {
+        let sink = Sink {
+            writer: Some(writer),
+            writes: 0,
+        };
+        Self::with_sink(sink, report, remembered, trusted_before)
+    }
+
+    fn with_sink(
+        cache: Sink<'w, 'txn>,
+        report: ScanReport,
+        remembered: FileStates,
+        trusted_before: Option<f64>,
+    ) -> Self {
         Reconciler {
-            writer,
+            cache,
             report,
             // About one run per remembered sidecar.
             best: FxHashMap::with_capacity_and_hasher(remembered.len(), Default::default()),
@@ -155,6 +235,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
             declared_by: FxHashMap::default(),
             protected: FxHashSet::default(),
             trusted_before,
+            reads: 0,
         }
     }
 
@@ -219,7 +300,10 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                     self.unchanged(key, previous, heartbeat)?
                 }
                 Step::Read(key, path, stamp, previous) => match reads.next() {
-                    Some(result) => self.read_now(key, path, stamp, previous, result)?,
+                    Some(result) => {
+                        self.reads += 1;
+                        self.read_now(key, path, stamp, previous, result)?
+                    }
                     None => unreachable!("one read per sidecar to read"),
                 },
             }
@@ -327,7 +411,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
             self.protect(Some(&state));
         }
         if previous.as_ref() != Some(&state) {
-            self.writer.put_file(key, &state)?;
+            self.cache.put_file(key, &state)?;
         }
         Ok(())
     }
@@ -344,7 +428,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                 let read_now = content.is_some();
                 let in_record = match content {
                     Some(read) => {
-                        self.writer
+                        self.cache
                             .upsert(slot.key(), &stored_run(read, candidate.path()))?;
                         self.report.upserted += 1;
                         true
@@ -374,7 +458,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                     let read_now = content.is_some();
                     let in_record = match content {
                         Some(read) => {
-                            self.writer
+                            self.cache
                                 .upsert(&run_id, &stored_run(read, candidate.path()))?;
                             self.report.upserted += 1;
                             true
@@ -401,15 +485,16 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
     fn settle_loser(&mut self, mut loser: Candidate) -> Result<()> {
         loser.state.source = false;
         if loser.dirty() {
-            self.writer.put_file(&loser.key, &loser.state)?;
+            self.cache.put_file(&loser.key, &loser.state)?;
         }
         Ok(())
     }
 
     /// Settles the winners, reports duplicates, and orphans the runs whose
     /// sidecar is gone (`unknown` says which paths lie under directories
-    /// that could not be read: those are not gone).
-    pub fn finish(mut self, unknown: impl Fn(&Path) -> bool) -> Result<ScanReport> {
+    /// that could not be read: those are not gone). Returns the report, and
+    /// how many sidecars were read and writes made.
+    pub fn finish(mut self, unknown: impl Fn(&Path) -> bool) -> Result<(ScanReport, Touched)> {
         let mut duplicates = Vec::new();
         for (run_id, mut paths) in std::mem::take(&mut self.declared_by) {
             let Some(best) = self.best.get(&run_id) else {
@@ -433,19 +518,19 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
             .filter(|(key, _)| !unknown(Path::new(OsStr::from_bytes(key))))
             .collect();
         for (key, state) in gone {
-            self.writer.remove_file(&key)?;
+            self.cache.remove_file(&key)?;
             let Some(run_id) = state.run_id.filter(|_| state.source) else {
                 continue;
             };
             if self.best.contains_key(&run_id) || self.protected.contains(&run_id) {
                 continue;
             }
-            if let Some(mut run) = self.writer.record(&run_id)?
+            if let Some(mut run) = self.cache.record(&run_id)?
                 && run.hot.status != Status::Orphaned
             {
                 run.hot.status = Status::Orphaned;
                 run.hot.heartbeat_at = None;
-                self.writer.upsert(&run_id, &run)?;
+                self.cache.upsert(&run_id, &run)?;
                 self.report.orphaned += 1;
             }
         }
@@ -462,7 +547,11 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         }
         self.report.invalid.sort_by(|a, b| a.path.cmp(&b.path));
         self.report.errors.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(self.report)
+        let touched = Touched {
+            reads: self.reads,
+            writes: self.cache.writes,
+        };
+        Ok((self.report, touched))
     }
 
     fn settle_winner(&mut self, run_id: &str, best: Best) -> Result<()> {
@@ -474,6 +563,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
         candidate.state.source = true;
         if !in_record {
             // The record came from another file (gone, or older): read this one.
+            self.reads += 1;
             match read(candidate.path()) {
                 Ok(read) => {
                     candidate.state = FileState {
@@ -481,7 +571,7 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
                         ..state_of(&read)
                     };
                     candidate.was = None;
-                    self.writer
+                    self.cache
                         .upsert(run_id, &stored_run(read, candidate.path()))?;
                     self.report.upserted += 1;
                     self.report.skipped_unchanged = self.report.skipped_unchanged.saturating_sub(1);
@@ -494,13 +584,13 @@ impl<'w, 'txn> Reconciler<'w, 'txn> {
             && candidate
                 .was
                 .is_some_and(|w| w.heartbeat_at != candidate.state.heartbeat_at)
-            && let Some(mut run) = self.writer.record(run_id)?
+            && let Some(mut run) = self.cache.record(run_id)?
         {
             run.hot.heartbeat_at = candidate.state.heartbeat_at;
-            self.writer.upsert(run_id, &run)?;
+            self.cache.upsert(run_id, &run)?;
         }
         if candidate.dirty() {
-            self.writer.put_file(&candidate.key, &candidate.state)?;
+            self.cache.put_file(&candidate.key, &candidate.state)?;
         }
         Ok(())
     }

@@ -38,6 +38,10 @@ pub struct ScanReport {
     /// Set when the cache file could not be used and was moved aside to be
     /// rebuilt: where it went, and why.
     pub rebuilt: Option<String>,
+    /// Whether the scan wrote to the cache. A rescan that finds the tree as
+    /// the cache remembers it writes nothing (not even its own time): the
+    /// cache file keeps its bytes, and no fsync is made.
+    pub cache_written: bool,
     /// Wall time of the scan.
     #[serde(rename = "elapsed_s", serialize_with = "seconds")]
     pub elapsed: Duration,

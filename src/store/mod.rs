@@ -10,6 +10,7 @@ mod codec;
 mod files;
 mod key_lists;
 mod lock;
+mod memory;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod model;
 mod pending;
@@ -34,6 +35,7 @@ use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase};
 pub(crate) use codec::encode_record;
 pub(crate) use codec::{Cold, Hot, Lists, RecordBytes, StoredRun};
 pub(crate) use files::{DirState, FileStamp, FileState, FileStates};
+pub(crate) use memory::{Memory, Remembers};
 pub(crate) use reader::Reader;
 pub(crate) use view::{HotRef, ValueRef, lookup};
 pub(crate) use writer::Writer;
@@ -62,6 +64,16 @@ pub(crate) struct Store {
     lock_timeout: Duration,
     /// Records read by id, kept while the cache is unchanged.
     records: Arc<Mutex<RecordCache>>,
+}
+
+/// What a look at the cache through a read-only open decided
+/// ([`Store::write_unless`]).
+pub(crate) enum Peek<T, S> {
+    /// Done: nothing to write.
+    Done(T),
+    /// Something to write; what was found so far, for the write to go on
+    /// from.
+    Write(S),
 }
 
 /// What happened to the cache file when it was opened for writing.
@@ -96,7 +108,7 @@ impl Store {
     }
 
     /// Runs `work` in one write transaction under the exclusive lock, and
-    /// commits it when `work` succeeds. A missing cache is created; one that
+    /// commits it when `work` succeeds and wrote something ([`Writer::changed`]). A missing cache is created; one that
     /// cannot be opened or has another format version is moved aside and
     /// created afresh (the returned [`Opening`] says so).
     ///
@@ -105,9 +117,59 @@ impl Store {
     /// `work` runs again on a fresh file.
     pub fn write<T>(
         &self,
-        mut work: impl FnMut(&mut Writer<'_>, &Opening) -> Result<T>,
+        work: impl FnMut(&mut Writer<'_>, &Opening) -> Result<T>,
     ) -> Result<(T, Opening)> {
         let _lock = CacheLock::acquire(&self.lock_path, LockKind::Exclusive, self.lock_timeout)?;
+        self.write_holding_lock(work)
+    }
+
+    /// Like [`write`](Self::write), but under the same exclusive lock first
+    /// runs `peek` on a read-only open of the cache, which writes nothing
+    /// (a writable open and close of a redb file write and fsync it even
+    /// when no transaction commits). When `peek` is [`Peek::Done`], that is
+    /// the answer and the file is not opened for writing. Otherwise `work`
+    /// runs as for `write`, given what `peek` found the first time it runs
+    /// (`None` after that, and when the read-only open or `peek` failed:
+    /// the writable open then deals with the file as `write` does).
+    pub fn write_unless<S, T>(
+        &self,
+        peek: impl FnOnce(&Memory) -> Result<Peek<T, Option<S>>>,
+        mut work: impl FnMut(&mut Writer<'_>, &Opening, Option<S>) -> Result<T>,
+    ) -> Result<(T, Opening)> {
+        let _lock = CacheLock::acquire(&self.lock_path, LockKind::Exclusive, self.lock_timeout)?;
+        let mut found = None;
+        if self.exists() {
+            match catching(|| self.peek_read_only(peek)) {
+                Ok(Ok(Peek::Done(value))) => return Ok((value, Opening::default())),
+                Ok(Ok(Peek::Write(state))) => found = state,
+                // Damaged, of another version, in need of repair...: the
+                // writable open below moves it aside or repairs it.
+                Ok(Err(_)) | Err(_) => {}
+            }
+        }
+        self.write_holding_lock(|writer, opening| work(writer, opening, found.take()))
+    }
+
+    /// `peek` on a read-only open, the exclusive lock held.
+    fn peek_read_only<T>(&self, peek: impl FnOnce(&Memory) -> Result<T>) -> Result<T> {
+        let db = ReadOnlyDatabase::open(&self.path).map_err(|e| Error::store(&self.path, e))?;
+        let txn = db.begin_read().map_err(|e| Error::store(&self.path, e))?;
+        let version = writer::format_version_in(&txn, &self.path)?;
+        if version != Some(FORMAT_VERSION) {
+            return Err(Error::CacheFormat {
+                path: self.path.clone(),
+                found: version,
+                expected: FORMAT_VERSION,
+            });
+        }
+        peek(&Memory::open(&txn, &self.path)?)
+    }
+
+    /// [`write`](Self::write), the exclusive lock held.
+    fn write_holding_lock<T>(
+        &self,
+        mut work: impl FnMut(&mut Writer<'_>, &Opening) -> Result<T>,
+    ) -> Result<(T, Opening)> {
         match catching(|| self.write_locked(&mut work, None)) {
             Ok(done) => done,
             Err(panic) => {
@@ -139,12 +201,19 @@ impl Store {
             opening.moved_aside = moved;
         }
         let txn = db.begin_write().map_err(|e| Error::store(&self.path, e))?;
-        let (value, compact) = {
+        let (value, compact, changed) = {
             let mut writer = Writer::open(&txn, &self.path)?;
             let value = work(&mut writer, &opening)?;
             writer.flush()?;
-            (value, writer.compaction_requested())
+            (value, writer.compaction_requested(), writer.changed())
         };
+        if !changed {
+            // Nothing to commit (a rescan of an unchanged tree): the
+            // transaction is dropped, which aborts it, and the file keeps
+            // its bytes, its generation and its mtime; no write, no fsync.
+            drop(txn);
+            return Ok((value, opening));
+        }
         txn.commit().map_err(|e| Error::store(&self.path, e))?;
         if compact {
             // Rewriting most records in one transaction leaves their old

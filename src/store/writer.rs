@@ -4,14 +4,15 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use std::path::{Path, PathBuf};
 
 use redb::{
-    Database, MultimapTable, ReadableDatabase, ReadableMultimapTable, ReadableTable,
-    ReadableTableMetadata, Table, TableError, WriteTransaction,
+    Database, MultimapTable, ReadTransaction, ReadableDatabase, ReadableMultimapTable,
+    ReadableTable, ReadableTableMetadata, Table, TableError, WriteTransaction,
 };
 
 use super::FORMAT_VERSION;
 use super::codec::{self, Hot, RecordBytes, StoredRun};
 use super::files::{DirState, FileState, FileStates};
 use super::key_lists::KeyDictionary;
+use super::memory::{self, Remembers};
 use super::pending::{IndexKeys, Pending, PendingRun};
 use super::record_cache::{self, GENERATION_KEY};
 use super::tables::{
@@ -38,6 +39,9 @@ pub(crate) struct Writer<'txn> {
     /// When this transaction began with no run stored (a first build).
     first_build: Option<FirstBuild>,
     compact: bool,
+    /// Something was written besides the generation stamp: the transaction
+    /// has something to commit (see [`changed`](Writer::changed)).
+    changed: bool,
 }
 
 /// A transaction that began with no run stored: rows are held back and
@@ -65,6 +69,11 @@ pub(super) fn initialize(db: &Database, path: &Path) -> Result<()> {
 /// runreg cache.
 pub(super) fn format_version(db: &Database, path: &Path) -> Result<Option<u32>> {
     let txn = db.begin_read().map_err(|e| Error::store(path, e))?;
+    format_version_in(&txn, path)
+}
+
+/// [`format_version`] in an open read transaction.
+pub(super) fn format_version_in(txn: &ReadTransaction, path: &Path) -> Result<Option<u32>> {
     let meta = match txn.open_table(META) {
         Ok(meta) => meta,
         Err(TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -161,6 +170,7 @@ impl<'txn> Writer<'txn> {
             dictionary: KeyDictionary::default(),
             first_build: None,
             compact: false,
+            changed: false,
         };
         writer.dictionary = KeyDictionary::load(&writer.key_lists).map_err(|e| writer.err(e))?;
         if writer.is_empty()? {
@@ -170,11 +180,21 @@ impl<'txn> Writer<'txn> {
             GENERATION_KEY,
             &codec::encode_plain(&record_cache::new_generation()),
         )?;
+        // The stamp alone is not a change: a transaction with nothing else
+        // is not committed, and the stamp it would have set is not needed.
+        writer.changed = false;
         Ok(writer)
     }
 
     fn err(&self, e: impl Into<redb::Error>) -> Error {
         Error::store(&self.path, e)
+    }
+
+    /// Whether anything was written in this transaction (besides the
+    /// generation stamp). One that wrote nothing is dropped, not committed:
+    /// the file is left as it was, with no write and no fsync.
+    pub fn changed(&self) -> bool {
+        self.changed
     }
 
     /// Whether no run is stored.
@@ -235,6 +255,7 @@ impl<'txn> Writer<'txn> {
     /// Holds back a file or directory state (`None`: a removal), or writes
     /// it at once when rows are not held back.
     fn put_state(&mut self, dir: bool, key: &[u8], state: Option<Vec<u8>>) -> Result<()> {
+        self.changed = true;
         if let Some(pending) = self.pending_mut() {
             if dir {
                 pending.put_dir(key, state);
@@ -272,14 +293,7 @@ impl<'txn> Writer<'txn> {
     /// that cannot be decoded are dropped (their sidecars are then simply
     /// read again).
     pub fn files(&self) -> Result<FileStates> {
-        let len = self.files.len().map_err(|e| Error::store(&self.path, e))?;
-        let mut out = FileStates::with_capacity_and_hasher(len as usize, Default::default());
-        for entry in self.files.iter().map_err(|e| Error::store(&self.path, e))? {
-            let (path, state) = entry.map_err(|e| Error::store(&self.path, e))?;
-            if let Ok(state) = codec::decode_plain::<FileState>(state.value()) {
-                out.insert(path.value().to_vec(), state);
-            }
-        }
+        let mut out = memory::load_files(&self.files, &self.path)?;
         for (path, state) in self.pending().map(|p| &p.files).into_iter().flatten() {
             match state.as_deref().map(codec::decode_plain::<FileState>) {
                 Some(Ok(state)) => out.insert(path.clone(), state),
@@ -300,14 +314,7 @@ impl<'txn> Writer<'txn> {
     /// Every remembered directory and its state (undecodable entries are
     /// dropped: those directories are then read again).
     pub fn dirs(&self) -> Result<FxHashMap<Vec<u8>, DirState>> {
-        let len = self.dirs.len().map_err(|e| Error::store(&self.path, e))?;
-        let mut out = FxHashMap::with_capacity_and_hasher(len as usize, Default::default());
-        for entry in self.dirs.iter().map_err(|e| Error::store(&self.path, e))? {
-            let (path, state) = entry.map_err(|e| Error::store(&self.path, e))?;
-            if let Ok(state) = codec::decode_plain::<DirState>(state.value()) {
-                out.insert(path.value().to_vec(), state);
-            }
-        }
+        let mut out = memory::load_dirs(&self.dirs, &self.path)?;
         for (path, state) in self.pending().map(|p| &p.dirs).into_iter().flatten() {
             match state.as_deref().map(codec::decode_plain::<DirState>) {
                 Some(Ok(state)) => out.insert(path.clone(), state),
@@ -357,6 +364,7 @@ impl<'txn> Writer<'txn> {
     pub fn upsert(&mut self, run_id: &str, run: &StoredRun) -> Result<()> {
         let (dictionary, key_lists) = (&mut self.dictionary, &mut self.key_lists);
         let bytes = codec::encode_record_with(run, &mut |block| dictionary.id_of(block, key_lists));
+        self.changed = true;
         if let Some(build) = &mut self.first_build
             && !build.written.contains(run_id)
         {
@@ -382,6 +390,7 @@ impl<'txn> Writer<'txn> {
 
     /// Removes a run and its index entries; `false` when it was not there.
     pub fn remove(&mut self, run_id: &str) -> Result<bool> {
+        self.changed = true;
         if let Some(build) = &mut self.first_build
             && !build.written.contains(run_id)
         {
@@ -515,6 +524,7 @@ impl<'txn> Writer<'txn> {
     }
 
     pub fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        self.changed = true;
         self.meta
             .insert(key, value)
             .map_err(|e| Error::store(&self.path, e))?;
@@ -531,6 +541,24 @@ impl<'txn> Writer<'txn> {
     }
 }
 
+impl Remembers for Writer<'_> {
+    fn no_runs(&self) -> Result<bool> {
+        self.is_empty()
+    }
+
+    fn file_states(&self) -> Result<FileStates> {
+        self.files()
+    }
+
+    fn dir_states(&self) -> Result<FxHashMap<Vec<u8>, DirState>> {
+        self.dirs()
+    }
+
+    fn meta_float(&self, key: &str) -> Result<Option<f64>> {
+        self.meta_f64(key)
+    }
+}
+
 #[cfg(test)]
 impl Writer<'_> {
     /// Stores arbitrary bytes as a run's record, indexed under `tag`: a
@@ -538,6 +566,7 @@ impl Writer<'_> {
     /// Overwrites the stored key list `id` with arbitrary bytes: a damaged
     /// dictionary for tests.
     pub fn put_raw_key_list(&mut self, id: u32, bytes: &[u8]) -> Result<()> {
+        self.changed = true;
         self.key_lists
             .insert(id, bytes)
             .map_err(|e| Error::store(&self.path, e))?;
@@ -555,6 +584,7 @@ impl Writer<'_> {
     }
 
     pub fn put_raw_record(&mut self, run_id: &str, tag: &str, bytes: &[u8]) -> Result<()> {
+        self.changed = true;
         if let Some(build) = &mut self.first_build {
             build.pending.remove_run(run_id);
             build.written.insert(run_id.into());
