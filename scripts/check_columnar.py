@@ -9,6 +9,7 @@ Needs duckdb, polars, pyarrow and pandas (.ci/run installs them in a
 virtual environment). Exits 1 with the first difference found.
 """
 
+import datetime
 import json
 import math
 import os
@@ -22,6 +23,7 @@ import polars as pl
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -110,8 +112,10 @@ def micros(value):
     """A reader's timestamp as microseconds since the epoch (UTC)."""
     if value is None or value is pd.NaT or value is pd.NA:
         return None
-    if hasattr(value, "timestamp"):
-        return round(value.timestamp() * 1e6)
+    if hasattr(value, "value") and hasattr(value, "tz"):  # pandas.Timestamp: nanoseconds
+        return value.value // 1000
+    if isinstance(value, datetime.datetime):
+        return (value - EPOCH) // datetime.timedelta(microseconds=1)
     return value
 
 
