@@ -104,7 +104,8 @@ def cell(run, column):
         section, key = column.split(".", 1)
         return run[section].get(key)
     if column in ("created_at", "updated_at", "ended_at"):
-        return None if run[column] is None else round(run[column] * 1e6)
+        # As runreg rounds: half away from zero (Python's round() goes to even).
+        return None if run[column] is None else math.floor(run[column] * 1e6 + 0.5)
     return run[column]
 
 
