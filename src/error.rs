@@ -206,9 +206,13 @@ pub enum Error {
     },
 
     /// An answer could not be laid out as Arrow columns (the `arrow`
-    /// feature); the message is arrow-rs's or serde_json's.
-    #[error("columnar answer: {0}")]
-    Columnar(String),
+    /// feature): the source is arrow-rs's `ArrowError` or serde_json's
+    /// error, kept as it is.
+    #[error("columnar answer: {source}")]
+    Columnar {
+        /// What arrow-rs or serde_json reported.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 
     /// No run has this id.
     #[error("run {run_id:?} not found")]

@@ -174,7 +174,7 @@ impl Layout {
             }
         }
         RecordBatch::try_new(self.schema.clone(), columns)
-            .map_err(|e| Error::Columnar(e.to_string()))
+            .map_err(|e| Error::Columnar { source: e.into() })
     }
 }
 
@@ -185,7 +185,7 @@ fn micros(seconds: f64) -> Option<i64> {
 }
 
 fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Columnar(e.to_string()))
+    serde_json::to_string(value).map_err(|e| Error::Columnar { source: e.into() })
 }
 
 /// One key's column over `runs`. A value whose kind the column does not
