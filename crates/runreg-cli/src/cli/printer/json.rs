@@ -12,7 +12,7 @@ pub struct JsonPrinter<W: Write> {
     out: W,
     /// No element written yet.
     empty: bool,
-    /// One run's pretty text, reused.
+    /// One chunk's pretty text, reused.
     text: Vec<u8>,
 }
 
@@ -28,22 +28,19 @@ impl<W: Write> JsonPrinter<W> {
 
 impl<W: Write> Printer for JsonPrinter<W> {
     fn runs(&mut self, runs: &[RunRecord]) -> io::Result<()> {
-        for run in runs {
-            self.text.clear();
-            serde_json::to_writer_pretty(&mut self.text, run)?;
-            self.out
-                .write_all(if self.empty { b"[\n  " } else { b",\n  " })?;
-            self.empty = false;
-            // An element sits one level deep: every line of it is indented
-            // two more spaces (strings hold no raw newline in JSON).
-            for (i, line) in self.text.split(|b| *b == b'\n').enumerate() {
-                if i > 0 {
-                    self.out.write_all(b"\n  ")?;
-                }
-                self.out.write_all(line)?;
-            }
+        if runs.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        // The chunk as a pretty array, `[\n  {..},\n  {..}\n]`: its
+        // elements are indented as the whole array's are, so the chunks
+        // join with `,\n` once their brackets are cut.
+        self.text.clear();
+        serde_json::to_writer_pretty(&mut self.text, runs)?;
+        let elements = &self.text[2..self.text.len() - 2];
+        self.out
+            .write_all(if self.empty { b"[\n" } else { b",\n" })?;
+        self.empty = false;
+        self.out.write_all(elements)
     }
 
     fn finish(&mut self) -> io::Result<()> {
