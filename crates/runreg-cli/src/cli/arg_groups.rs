@@ -92,9 +92,9 @@ impl Filters {
     }
 }
 
-/// `KEY=VALUE`: VALUE as JSON when it parses (`0.01`, `true`, `"x"`), else
-/// as a string.
-fn parse_hparam(pair: &str) -> Result<(String, Value), Failure> {
+/// `KEY=VALUE` of `--hparam` (the filter, and `runreg start`'s): VALUE as
+/// JSON when it parses (`0.01`, `true`, `"x"`, `[1, 2]`), else as text.
+pub fn parse_hparam(pair: &str) -> Result<(String, Value), Failure> {
     let Some((key, raw)) = pair.split_once('=') else {
         return Err(Failure::usage(format!(
             "--hparam {pair:?}: expected KEY=VALUE, as in optim.lr=0.01"

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use runreg::writer::{self, RunOptions, RunWriter};
-use runreg::{Error, Sidecar, Status, Value};
+use runreg::{Error, Sidecar, Status};
 
+use super::arg_groups::parse_hparam;
 use super::{Context, Failure, output};
 
 const SWEEP_EXAMPLE: &str = "\
@@ -226,26 +227,10 @@ fn parse_metric(pair: &str) -> Result<(String, f64), Failure> {
     }
 }
 
-/// `KEY=VALUE` of `runreg start --hparam`: VALUE as JSON when it parses
-/// (`0.01`, `true`, `"x"`, `[1, 2]`), else as text.
-fn parse_hparam(pair: &str) -> Result<(String, Value), Failure> {
-    let Some((key, raw)) = pair.split_once('=') else {
-        return Err(Failure::usage(format!(
-            "--hparam {pair:?}: expected KEY=VALUE, as in optim.lr=0.01"
-        )));
-    };
-    if key.is_empty() {
-        return Err(Failure::usage(format!(
-            "--hparam {pair:?}: the key is empty; expected KEY=VALUE, as in optim.lr=0.01"
-        )));
-    }
-    let value = runreg::sidecar::parse_value(raw).unwrap_or_else(|_| Value::from(raw));
-    Ok((key.to_owned(), value))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runreg::Value;
 
     #[test]
     fn metrics_read_as_python_floats() {
