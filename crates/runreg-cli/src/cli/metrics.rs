@@ -208,15 +208,7 @@ fn print_table(
 ) -> Result<MetricsIssues, Failure> {
     let has_epoch = reader.has_epoch();
     let titles = header(has_epoch, names(&reader, chosen));
-    let mut table = Table::new(
-        titles
-            .into_iter()
-            .map(|title| Header {
-                title,
-                fit: Fit::Keep,
-            })
-            .collect(),
-    );
+    let mut table = numbers_table(titles);
     let mut push = |row: &Row| {
         let mut cells = vec![
             row.step
@@ -341,15 +333,7 @@ fn print_sampled(ctx: &Context, csv: bool, history: &MetricHistory) -> Result<()
             }),
         )
     } else {
-        let mut table = Table::new(
-            titles
-                .into_iter()
-                .map(|title| Header {
-                    title,
-                    fit: Fit::Keep,
-                })
-                .collect(),
-        );
+        let mut table = numbers_table(titles);
         for (step, values) in &rows {
             let mut cells = vec![Cell::number(step.to_string())];
             cells.extend(values.iter().map(|v| match v {
@@ -388,4 +372,17 @@ fn print_json(run_id: &str, history: &MetricHistory) -> Result<(), Failure> {
     out.write_all(b"\n")
         .and_then(|()| out.flush())
         .map_err(output::write_failure)
+}
+
+/// A table under `titles` whose columns are never cut or left out.
+fn numbers_table(titles: Vec<String>) -> Table {
+    Table::new(
+        titles
+            .into_iter()
+            .map(|title| Header {
+                title,
+                fit: Fit::Keep,
+            })
+            .collect(),
+    )
 }
