@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
-use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase};
+use redb::{Database, DatabaseError, ReadableDatabase};
 
 #[cfg(test)]
 pub(crate) use codec::encode_record;
@@ -53,8 +53,15 @@ pub(crate) const FORMAT_VERSION: u32 = 5;
 /// (anyone could then change what everyone else reads).
 pub(crate) const CREATE_MODE: u32 = 0o664;
 
-/// Pages redb may keep in memory for one open.
+/// Pages redb may keep in memory for one writable open.
 const CACHE_BYTES: usize = 64 << 20;
+
+/// Pages redb may keep in memory for one read-only open. A read passes
+/// over each page about once (a query's second pass reads a page's records
+/// in one go), so a small cache costs little time and keeps the memory of
+/// an export of every run flat as the cache grows (redb's default is
+/// 1 GiB, which a pass over a large cache would fill).
+const READ_CACHE_BYTES: usize = 16 << 20;
 
 /// A cache file and how to take turns on it.
 #[derive(Clone, Debug)]
@@ -152,7 +159,9 @@ impl Store {
 
     /// `peek` on a read-only open, the exclusive lock held.
     fn peek_read_only<T>(&self, peek: impl FnOnce(&Memory) -> Result<T>) -> Result<T> {
-        let db = ReadOnlyDatabase::open(&self.path).map_err(|e| Error::store(&self.path, e))?;
+        let db = Self::builder()
+            .open_read_only(&self.path)
+            .map_err(|e| Error::store(&self.path, e))?;
         let txn = db.begin_read().map_err(|e| Error::store(&self.path, e))?;
         let version = writer::format_version_in(&txn, &self.path)?;
         if version != Some(FORMAT_VERSION) {
@@ -243,7 +252,7 @@ impl Store {
             });
         }
         let shared = CacheLock::acquire(&self.lock_path, LockKind::Shared, self.lock_timeout)?;
-        match ReadOnlyDatabase::open(&self.path) {
+        match Self::read_builder().open_read_only(&self.path) {
             Ok(db) => {
                 let answer = self.read_snapshot(&db, work);
                 // The file is closed before the lock is released: a scanner
@@ -289,6 +298,12 @@ impl Store {
     fn builder() -> redb::Builder {
         let mut builder = Database::builder();
         builder.set_cache_size(CACHE_BYTES);
+        builder
+    }
+
+    fn read_builder() -> redb::Builder {
+        let mut builder = Database::builder();
+        builder.set_cache_size(READ_CACHE_BYTES);
         builder
     }
 
