@@ -169,9 +169,7 @@ impl Layout {
             ),
             (&self.summary, |r: &RunRecord| &r.summary),
         ] {
-            for (key, ty) in keys {
-                columns.push(key_column(runs, |r| map(r).get(key), *ty)?);
-            }
+            columns.extend(key_columns(keys, runs.iter().map(map), n)?);
         }
         RecordBatch::try_new(self.schema.clone(), columns)
             .map_err(|e| Error::Columnar { source: e.into() })
@@ -188,69 +186,112 @@ fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::Columnar { source: e.into() })
 }
 
-/// One key's column over `runs`. A value whose kind the column does not
-/// hold (impossible within one snapshot) is a null.
-fn key_column<'r>(
-    runs: &'r [RunRecord],
-    get: impl Fn(&'r RunRecord) -> Option<&'r Value>,
-    ty: KeyType,
-) -> Result<ArrayRef> {
-    let values = runs
+/// The columns of `keys` (sorted, as [`AnswerKeys`] gives them) over
+/// `maps`, one map a run. Each map's names are placed once per list of
+/// names the maps share (runs of one sweep share theirs), not looked up
+/// once per run and key. A value whose kind the column does not hold
+/// (impossible within one snapshot) is a null.
+fn key_columns<'r>(
+    keys: &[(String, KeyType)],
+    maps: impl Iterator<Item = &'r ValueMap>,
+    rows: usize,
+) -> Result<Vec<ArrayRef>> {
+    let mut builders: Vec<KeyBuilder> = keys
         .iter()
-        .map(|r| get(r).filter(|v| !matches!(v, Value::Null)));
-    Ok(match ty {
-        KeyType::Int => {
-            let mut b = Int64Builder::with_capacity(runs.len());
-            for v in values {
-                b.append_option(match v {
-                    Some(Value::Int(i)) => Some(*i),
-                    _ => None,
-                });
+        .map(|(_, ty)| KeyBuilder::new(*ty, rows))
+        .collect();
+    // The column of each name of a list, by the list's `names_id`; every map
+    // is alive until this function returns, so no id is reused meanwhile.
+    let mut placements: HashMap<usize, Vec<Option<usize>>> = HashMap::new();
+    let mut row: Vec<Option<&Value>> = vec![None; keys.len()];
+    for map in maps {
+        let columns = placements
+            .entry(map.names_id())
+            .or_insert_with(|| place(keys, map.names()));
+        row.fill(None);
+        for (column, value) in columns.iter().zip(map.values()) {
+            if let Some(column) = *column {
+                row[column] = Some(value);
             }
-            Arc::new(b.finish())
         }
-        KeyType::Float => {
-            let mut b = Float64Builder::with_capacity(runs.len());
-            for v in values {
-                b.append_option(match v {
-                    Some(Value::Int(i)) => Some(*i as f64),
-                    Some(Value::Float(x)) => Some(*x),
-                    _ => None,
-                });
+        for (builder, value) in builders.iter_mut().zip(&row) {
+            builder.append(value.filter(|v| !matches!(v, Value::Null)))?;
+        }
+    }
+    Ok(builders.into_iter().map(KeyBuilder::finish).collect())
+}
+
+/// For each of `names` (sorted), its column among `keys` (sorted), by one
+/// merge of the two lists.
+fn place(keys: &[(String, KeyType)], names: &[Arc<str>]) -> Vec<Option<usize>> {
+    let mut column = 0;
+    names
+        .iter()
+        .map(|name| {
+            while column < keys.len() && keys[column].0.as_str() < &**name {
+                column += 1;
             }
-            Arc::new(b.finish())
+            (column < keys.len() && keys[column].0.as_str() == &**name).then_some(column)
+        })
+        .collect()
+}
+
+/// The builder of one key's column.
+enum KeyBuilder {
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Bool(BooleanBuilder),
+    Str(StringBuilder),
+    Json(StringBuilder),
+}
+
+impl KeyBuilder {
+    fn new(ty: KeyType, rows: usize) -> KeyBuilder {
+        match ty {
+            KeyType::Int => KeyBuilder::Int(Int64Builder::with_capacity(rows)),
+            KeyType::Float => KeyBuilder::Float(Float64Builder::with_capacity(rows)),
+            KeyType::Bool => KeyBuilder::Bool(BooleanBuilder::with_capacity(rows)),
+            KeyType::Str => KeyBuilder::Str(StringBuilder::new()),
+            KeyType::Json => KeyBuilder::Json(StringBuilder::new()),
         }
-        KeyType::Bool => {
-            let mut b = BooleanBuilder::with_capacity(runs.len());
-            for v in values {
-                b.append_option(match v {
-                    Some(Value::Bool(x)) => Some(*x),
-                    _ => None,
-                });
-            }
-            Arc::new(b.finish())
+    }
+
+    /// Appends a run's value, `None` when it has none (or `null`).
+    fn append(&mut self, value: Option<&Value>) -> Result<()> {
+        match self {
+            KeyBuilder::Int(b) => b.append_option(match value {
+                Some(Value::Int(i)) => Some(*i),
+                _ => None,
+            }),
+            KeyBuilder::Float(b) => b.append_option(match value {
+                Some(Value::Int(i)) => Some(*i as f64),
+                Some(Value::Float(x)) => Some(*x),
+                _ => None,
+            }),
+            KeyBuilder::Bool(b) => b.append_option(match value {
+                Some(Value::Bool(x)) => Some(*x),
+                _ => None,
+            }),
+            KeyBuilder::Str(b) => b.append_option(match value {
+                Some(Value::Str(s)) => Some(&**s),
+                _ => None,
+            }),
+            KeyBuilder::Json(b) => match value {
+                Some(v) => b.append_value(json_text(v)?),
+                None => b.append_null(),
+            },
         }
-        KeyType::Str => {
-            let mut b = StringBuilder::new();
-            for v in values {
-                b.append_option(match v {
-                    Some(Value::Str(s)) => Some(&**s),
-                    _ => None,
-                });
-            }
-            Arc::new(b.finish())
+        Ok(())
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            KeyBuilder::Int(mut b) => Arc::new(b.finish()),
+            KeyBuilder::Float(mut b) => Arc::new(b.finish()),
+            KeyBuilder::Bool(mut b) => Arc::new(b.finish()),
+            KeyBuilder::Str(mut b) | KeyBuilder::Json(mut b) => Arc::new(b.finish()),
         }
-        KeyType::Json => {
-            let mut b = StringBuilder::new();
-            for v in values {
-                match v {
-                    Some(v) => b.append_value(json_text(v)?),
-                    None => b.append_null(),
-                }
-            }
-            Arc::new(b.finish())
-        }
-    })
+    }
 }
 
 #[cfg(test)]
@@ -277,5 +318,67 @@ mod tests {
         assert_eq!(micros(1_795_162_320.123_456), Some(1_795_162_320_123_456));
         assert_eq!(micros(f64::NAN), None);
         assert_eq!(micros(f64::INFINITY), None);
+    }
+
+    #[test]
+    fn names_are_placed_in_their_columns_by_one_merge() {
+        let keys: Vec<(String, KeyType)> = ["b", "d", "e"]
+            .iter()
+            .map(|k| (k.to_string(), KeyType::Int))
+            .collect();
+        let names: Vec<Arc<str>> = ["a", "b", "c", "e", "f"]
+            .iter()
+            .map(|&n| n.into())
+            .collect();
+        assert_eq!(place(&keys, &names), [None, Some(0), None, Some(2), None]);
+        assert_eq!(place(&keys, &[]), []);
+        assert_eq!(place(&[], &names), [None; 5]);
+    }
+
+    #[test]
+    fn maps_sharing_names_or_not_fill_the_same_columns() {
+        let keys: Vec<(String, KeyType)> = vec![
+            ("lr".into(), KeyType::Float),
+            ("name".into(), KeyType::Str),
+            ("steps".into(), KeyType::Int),
+        ];
+        let a: ValueMap = [
+            ("lr".to_owned(), Value::Float(0.5)),
+            ("steps".to_owned(), Value::Int(3)),
+        ]
+        .into();
+        let shared = a.clone(); // the same list of names
+        let b: ValueMap = [
+            ("name".to_owned(), Value::from("x")),
+            ("lr".to_owned(), Value::Int(2)),
+        ]
+        .into();
+        let empty = ValueMap::new();
+        let columns = key_columns(&keys, [&a, &b, &shared, &empty].into_iter(), 4).unwrap();
+        let lr = columns[0]
+            .as_any()
+            .downcast_ref::<arrow_array::Float64Array>()
+            .unwrap();
+        let name = columns[1]
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .unwrap();
+        let steps = columns[2]
+            .as_any()
+            .downcast_ref::<arrow_array::Int64Array>()
+            .unwrap();
+        use arrow_array::Array;
+        assert_eq!(
+            lr.iter().collect::<Vec<_>>(),
+            [Some(0.5), Some(2.0), Some(0.5), None]
+        );
+        assert_eq!(
+            name.iter().collect::<Vec<_>>(),
+            [None, Some("x"), None, None]
+        );
+        assert_eq!(
+            steps.iter().collect::<Vec<_>>(),
+            [Some(3), None, Some(3), None]
+        );
     }
 }

@@ -100,43 +100,105 @@ pub struct AnswerKeys {
 /// Gathers [`AnswerKeys`] run by run.
 #[derive(Default)]
 pub(crate) struct KeyUnion {
-    hparams: BTreeMap<Vec<u8>, ValueKinds>,
-    summary: BTreeMap<Vec<u8>, ValueKinds>,
+    hparams: MapUnion,
+    summary: MapUnion,
 }
 
 impl KeyUnion {
-    /// Adds one run's entries. A key already seen costs a lookup, no
-    /// allocation.
+    /// Adds one run's entries (each map's names sorted, as stored).
     pub fn add(&mut self, hparams: &[(&[u8], ValueRef<'_>)], summary: &[(&[u8], ValueRef<'_>)]) {
-        for (map, entries) in [(&mut self.hparams, hparams), (&mut self.summary, summary)] {
-            for (key, value) in entries {
-                let kind = ValueKinds::of(*value);
-                match map.get_mut(*key) {
-                    Some(kinds) => *kinds |= kind,
-                    None => {
-                        map.insert(key.to_vec(), kind);
-                    }
-                }
-            }
-        }
+        self.hparams.add(hparams);
+        self.summary.add(summary);
     }
 
     pub fn finish(self) -> AnswerKeys {
-        let named = |map: BTreeMap<Vec<u8>, ValueKinds>| {
-            map.into_iter()
-                .map(|(k, kinds)| (String::from_utf8_lossy(&k).into_owned(), kinds))
-                .collect()
-        };
         AnswerKeys {
-            hparams: named(self.hparams),
-            summary: named(self.summary),
+            hparams: self.hparams.finish(),
+            summary: self.summary.finish(),
         }
+    }
+}
+
+/// The keys of one map across runs. Runs of a sweep have the same names:
+/// those of the run before are kept with where each went, so a run with
+/// the same names costs one comparison a name, not a search of the map.
+#[derive(Default)]
+struct MapUnion {
+    /// Each key's slot in `kinds`.
+    slots: BTreeMap<Vec<u8>, usize>,
+    kinds: Vec<ValueKinds>,
+    /// The last run's names, and the slot of each.
+    last: Vec<(Vec<u8>, usize)>,
+}
+
+impl MapUnion {
+    fn add(&mut self, entries: &[(&[u8], ValueRef<'_>)]) {
+        let same = entries.len() == self.last.len()
+            && entries
+                .iter()
+                .zip(&self.last)
+                .all(|((k, _), (l, _))| *k == l.as_slice());
+        if !same {
+            self.last.clear();
+            for (key, _) in entries {
+                let next = self.slots.len();
+                let slot = *self.slots.entry(key.to_vec()).or_insert(next);
+                if slot == self.kinds.len() {
+                    self.kinds.push(ValueKinds::default());
+                }
+                self.last.push((key.to_vec(), slot));
+            }
+        }
+        for ((_, value), (_, slot)) in entries.iter().zip(&self.last) {
+            self.kinds[*slot] |= ValueKinds::of(*value);
+        }
+    }
+
+    /// Every key, in key order, with its kinds.
+    fn finish(self) -> Vec<(String, ValueKinds)> {
+        self.slots
+            .into_iter()
+            .map(|(k, slot)| (String::from_utf8_lossy(&k).into_owned(), self.kinds[slot]))
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_with_the_same_names_add_their_kinds_to_the_same_keys() {
+        let mut union = KeyUnion::default();
+        let a = |lr, seed| [(&b"lr"[..], lr), (&b"seed"[..], seed)];
+        union.add(&a(ValueRef::Int(1), ValueRef::Int(2)), &[]);
+        union.add(&a(ValueRef::Float(0.5), ValueRef::Int(2)), &[]);
+        union.add(
+            &[(b"lr", ValueRef::Null), (b"wd", ValueRef::Bool(true))],
+            &[],
+        );
+        union.add(&a(ValueRef::Int(1), ValueRef::Str("s")), &[]);
+        union.add(
+            &[(b"seed", ValueRef::Nested)],
+            &[(b"seed", ValueRef::Int(1))],
+        );
+        let keys = union.finish();
+        assert_eq!(
+            keys.hparams,
+            vec![
+                (
+                    "lr".to_owned(),
+                    ValueKinds::INT | ValueKinds::FLOAT | ValueKinds::NULL
+                ),
+                (
+                    "seed".to_owned(),
+                    ValueKinds::INT | ValueKinds::STR | ValueKinds::NESTED
+                ),
+                ("wd".to_owned(), ValueKinds::BOOL),
+            ]
+        );
+        assert_eq!(keys.summary, vec![("seed".to_owned(), ValueKinds::INT)]);
+    }
 
     #[test]
     fn kinds_accumulate_per_key_in_key_order() {
