@@ -387,12 +387,39 @@ impl Registry {
     ) -> Result<usize> {
         let ctx = self.context();
         let page = self.store.read(|reader| query::page(reader, query, &ctx))?;
-        for ids in page.chunks(chunk.max(1)) {
+        let chunks = page.chunks(chunk.max(1));
+        let read = |ids: &[String]| {
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            let runs = self.store.read(|reader| query::fetch(reader, &ids, &ctx))?;
-            visit(runs)?;
+            self.store.read(|reader| query::fetch(reader, &ids, &ctx))
+        };
+        if chunks.len() < 2 {
+            for ids in chunks {
+                visit(read(ids)?)?;
+            }
+            return Ok(page.len());
         }
-        Ok(page.len())
+        // The next chunk is read on a thread of its own while `visit` writes
+        // this one: reading and writing take a core each. That thread holds
+        // the cache only while it reads; a chunk ahead, it waits for `visit`
+        // with the cache released, so a slow consumer still holds up no scan.
+        std::thread::scope(|scope| {
+            let (ahead, chunks_read) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || {
+                for ids in chunks {
+                    let runs = read(ids);
+                    let failed = runs.is_err();
+                    if ahead.send(runs).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            // Returning early drops the receiver: the reading thread stops
+            // at its next send.
+            for runs in chunks_read {
+                visit(runs?)?;
+            }
+            Ok(page.len())
+        })
     }
 
     /// The hparams and summary keys of the runs matching `query`, each

@@ -592,3 +592,42 @@ fn runs_kept_between_snapshots_are_never_served_stale() {
     assert_eq!(writer.remove_orphans(false).unwrap(), ["a"]);
     assert!(reader.get("a").unwrap().is_none());
 }
+
+#[test]
+fn a_stream_gives_every_chunk_in_order_and_stops_at_the_first_failed_visit() {
+    let tree = Tree::new();
+    for i in 0..7 {
+        tree.run(&format!("r{i}")).write();
+    }
+    let reg = open(&tree);
+    let by_id = Query::new().sort(SortSpec::asc(key("run_id")));
+    let whole = ids(&reg.query(&by_id).unwrap())
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    for chunk in [1, 2, 3, 7, 100] {
+        let mut seen = Vec::new();
+        let count = reg
+            .stream(&by_id, chunk, |runs| {
+                assert!(runs.len() <= chunk);
+                seen.extend(runs.into_iter().map(|r| r.run_id));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!((count, &seen), (7, &whole), "chunks of {chunk}");
+    }
+    // A visit that fails ends the stream with its error; no chunk comes after.
+    let mut visits = 0;
+    let failed = reg.stream(&by_id, 2, |_| {
+        visits += 1;
+        if visits == 2 {
+            return Err(Error::Internal {
+                path: "visit".into(),
+                reason: "stop".into(),
+            });
+        }
+        Ok(())
+    });
+    assert!(matches!(failed, Err(Error::Internal { .. })), "{failed:?}");
+    assert_eq!(visits, 2);
+}
