@@ -542,6 +542,35 @@ impl Registry {
             .read(|reader| reader.run_ids_with_prefix(prefix, max))
     }
 
+    /// A stamp that changes with every write to the cache (a scan that
+    /// that wrote something, a `gc`), by any process: a viewer polls it to
+    /// redraw only when the cache changed. `None` for a cache written before
+    /// stamps.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let write = |id: &str| {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     std::fs::write(run.join("sidecar.json"), format!(r#"{{"run_id": "{id}"}}"#)).unwrap();
+    /// # };
+    /// # write("a");
+    /// use runreg::{Registry, ScanMode};
+    ///
+    /// let mut registry = Registry::open(dir.path())?;
+    /// let before = registry.generation()?;
+    /// assert_eq!(registry.generation()?, before); // reads change nothing
+    /// write("b");
+    /// registry.scan(ScanMode::Incremental)?;
+    /// assert_ne!(registry.generation()?, before);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn generation(&self) -> Result<Option<u64>> {
+        self.store.read(|reader| reader.generation())
+    }
+
     /// Number of runs in the cache (orphaned ones included).
     pub fn len(&self) -> Result<usize> {
         self.store.read(|reader| Ok(reader.len()? as usize))
