@@ -142,7 +142,7 @@ async function pollStatus() {
     for (const [name, n] of st.statuses) {
       if (n > 0) counts.append(el('span', {}, el('span', { class: 'badge ' + name }, name), ' ' + n));
     }
-    counts.append(el('span', {}, el('span', { class: 'alive' }), ' ' + st.alive + ' alive'));
+    counts.append(el('span', {}, el('span', { class: st.alive ? 'alive' : 'stale' }), ' ' + st.alive + ' alive'));
     const changed = state.generation !== undefined &&
       (st.generation !== state.generation || st.alive !== state.alive);
     state.generation = st.generation;
@@ -489,9 +489,16 @@ function drawSweep() {
   const gap = axes.length > 1 ? (right - left) / (axes.length - 1) : 0;
   axes.forEach((a, i) => { a.x = axes.length > 1 ? left + i * gap : (left + right) / 2; a.scale = axisScale(a.values, a.kind, top, bottom); });
   const metricAxis = axes.find((a) => a.metric);
-  const metricValues = metricAxis ? metricAxis.values.map(toNum).filter((v) => v !== null && Number.isFinite(v)) : [];
-  const mlo = Math.min(...metricValues), mhi = Math.max(...metricValues);
-  const shade = (v) => { const n = toNum(v); return n === null || !Number.isFinite(n) ? null : mhi === mlo ? 1 : (n - mlo) / (mhi - mlo); };
+  // Colour by rank, not by value: one diverged run does not wash out the rest.
+  const ranked = metricAxis ? metricAxis.values.map(toNum).filter((v) => v !== null && Number.isFinite(v)).sort((a, b) => a - b) : [];
+  const shade = (v) => {
+    const n = toNum(v);
+    if (n === null || !Number.isFinite(n)) return null;
+    if (ranked.length < 2) return 1;
+    let lo = 0, hi = ranked.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (ranked[mid] < n) lo = mid + 1; else hi = mid; }
+    return lo / (ranked.length - 1);
+  };
 
   const lines = svg('g', {});
   s.runs.forEach((run, r) => {
@@ -615,7 +622,7 @@ function drawScatter(axes, shade) {
     return;
   }
   const width = plot.clientWidth || 360, height = plot.clientHeight || 360;
-  const left = 50, right = width - 16, top = 16, bottom = height - 40;
+  const left = 50, right = width - 16, top = 28, bottom = height - 40;
   // The x scale: the axis's, turned on its side.
   const xs = axisScale(xAxis.values, xAxis.kind, left, right);
   const xpos = (v) => { const p = xs.pos(v); return p === null || p === undefined ? null : left + right - p; };
@@ -772,7 +779,8 @@ function drawCurves() {
     const g = svg('g', { class: 'axis' });
     g.append(svg('line', { x1: left, x2: right, y1: bottom, y2: bottom }), svg('line', { x1: left, x2: left, y1: top, y2: bottom }));
     for (const v of [y0, y1]) g.append(svg('text', { x: left - 4, y: y(v) + 4, 'text-anchor': 'end' }, fmtNum(v)));
-    for (const s of [x0, x1]) g.append(svg('text', { x: x(s), y: bottom + 14, 'text-anchor': 'middle' }, String(s)));
+    g.append(svg('text', { x: x(x0), y: bottom + 14, 'text-anchor': 'start' }, 'step ' + x0));
+    if (x1 !== x0) g.append(svg('text', { x: x(x1), y: bottom + 14, 'text-anchor': 'end' }, String(x1)));
     chart.append(g);
     series.forEach((pts, i) => {
       if (!pts.length) return;
