@@ -87,9 +87,7 @@ const toNum = (v) => isNum(v) ? v : v === 'NaN' ? NaN : v === 'Infinity' ? Infin
 function fmtNum(v) {
   if (!Number.isFinite(v)) return String(v);
   if (Number.isInteger(v)) return String(v);
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(3);
-  return String(+v.toPrecision(5));
+  return String(+v.toPrecision(Math.abs(v) < 1e-3 ? 3 : 5));
 }
 
 function fmtAge(epoch) {
