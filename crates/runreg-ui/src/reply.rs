@@ -2,6 +2,7 @@
 //! carries.
 
 use std::io::Cursor;
+use std::time::Duration;
 
 use serde::Serialize;
 use tiny_http::{Header, Response};
@@ -66,8 +67,10 @@ impl Reply {
 
     /// The response to write, with the headers every answer carries. Nothing
     /// is cached: API answers change with every scan, and the page holds the
-    /// token.
-    pub fn into_response(self) -> Response<Cursor<Vec<u8>>> {
+    /// token. `took` is how long the answer took to make, said in a
+    /// `Server-Timing` header (what the benchmarks read).
+    pub fn into_response(self, took: Duration) -> Response<Cursor<Vec<u8>>> {
+        let timing = format!("answer;dur={:.3}", took.as_secs_f64() * 1e3);
         let mut headers = vec![
             ("Content-Type", self.content_type),
             ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
@@ -80,6 +83,7 @@ impl Reply {
         if let Some(allow) = self.allow {
             headers.push(("Allow", allow));
         }
+        headers.push(("Server-Timing", &timing));
         // The length is known: say it (no chunked encoding, whatever the size).
         let mut response = Response::from_data(self.body)
             .with_status_code(self.status)

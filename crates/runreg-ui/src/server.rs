@@ -6,6 +6,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread;
+use std::time::Instant;
 
 use tiny_http::Request;
 
@@ -131,10 +132,11 @@ fn header<'r>(request: &'r Request, name: &'static str) -> Option<&'r str> {
 }
 
 fn respond(request: Request, live: &Live, gate: &Gate) {
+    let started = Instant::now();
     let reply = catch_unwind(AssertUnwindSafe(|| answer(&request, live, gate)))
         .unwrap_or_else(|_| Reply::error(500, "internal error"));
     // The client may have gone; nothing to do about it.
-    let _ = request.respond(reply.into_response());
+    let _ = request.respond(reply.into_response(started.elapsed()));
 }
 
 fn answer(request: &Request, live: &Live, gate: &Gate) -> Reply {

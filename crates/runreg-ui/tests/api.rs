@@ -529,6 +529,12 @@ fn assets_are_built_in_with_their_types_and_security_headers() {
         assert_eq!(answer.header("X-Content-Type-Options"), Some("nosniff"));
         assert_eq!(answer.header("Referrer-Policy"), Some("no-referrer"));
         assert_eq!(answer.header("Cache-Control"), Some("no-store"));
+        assert!(
+            answer
+                .header("Server-Timing")
+                .unwrap()
+                .starts_with("answer;dur=")
+        );
         assert!(!answer.body.is_empty());
     }
     let page = server.get("/").body;
