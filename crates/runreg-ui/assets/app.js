@@ -211,9 +211,13 @@ function showWhereError(e) {
 
 // --- the columns -----------------------------------------------------------
 
-async function loadKeys() {
+// The keys of the newest runs first (cheap at 100,000 runs: the table's
+// first paint waits for them); every run's when the column chooser opens.
+const KEY_SAMPLE = 1000;
+async function loadKeys(all) {
   try {
-    state.keys = await api('keys', [['where', state.where]]);
+    state.keys = await api('keys', [['where', state.where], ['limit', all ? null : KEY_SAMPLE]]);
+    state.keysComplete = !!all;
   } catch (e) {
     state.keys = state.keys || { fields: [], hparams: [], summary: [] };
   }
@@ -263,7 +267,7 @@ function resetTable() {
   state.pages.clear();
   state.pending.clear();
   drawHead();
-  fetchPage(0).then(() => drawRows());
+  return fetchPage(0).then(() => drawRows());
 }
 
 async function fetchPage(index) {
@@ -824,12 +828,14 @@ function start() {
   $('where').addEventListener('change', applyWhere);
   $('runs-scroll').addEventListener('scroll', queueDraw, { passive: true });
   window.addEventListener('resize', () => { queueDraw(); drawSweep(); });
+  $('column-chooser').addEventListener('toggle', () => { if ($('column-chooser').open && !state.keysComplete) loadKeys(true); });
   $('clear-selection').addEventListener('click', () => { state.selected.clear(); selectionChanged(); queueDraw(); loadRunView(); });
   for (const b of document.querySelectorAll('#tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
   $('sweep-metric').addEventListener('change', loadSweep);
   $('scatter-x').addEventListener('change', drawSweep);
   $('smoothing').addEventListener('input', () => state.runView && drawCurves());
-  loadKeys().then(() => { resetTable(); loadSweep(); });
+  // The table first; the sweep (up to 20,000 runs) once its rows are drawn.
+  loadKeys().then(resetTable).then(loadSweep);
   pollStatus();
   setInterval(pollStatus, POLL_MS);
 }

@@ -32,7 +32,7 @@
 //! | endpoint | answer |
 //! |---|---|
 //! | `GET /api/runs?where=EXPR&sort=summary.val_acc:desc,hparams.lr:asc&offset=0&limit=100&columns=status,summary.val_acc` | `{"total", "offset", "limit", "columns", "runs": [{"run_id", "status", "alive", "values": [one per column]}]}`; `limit` at most 1000 |
-//! | `GET /api/keys?where=EXPR` | `{"fields", "hparams": [{"key", "kinds"}], "summary": [...]}` |
+//! | `GET /api/keys?where=EXPR&limit=N` | `{"fields", "hparams": [{"key", "kinds"}], "summary": [...]}`, of the first `limit` runs (newest first) when given |
 //! | `GET /api/sweep?where=EXPR&metric=summary.val_acc` | `{"total", "returned", "metric", "hparams": [{"key", "kind"}], "runs": [{"run_id", "status", "alive", "hparams": [one per axis], "metric"}]}`: the hparams that vary; at most 20,000 runs |
 //! | `GET /api/run/ID` | the run's record (`runreg show --json`) |
 //! | `GET /api/run/ID/metrics?metric=NAME&points=500` | its metric series, downsampled (`runreg metrics --json`); `points` at most 5000 |

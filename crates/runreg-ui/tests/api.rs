@@ -274,6 +274,17 @@ fn keys_sweep_run_metrics_and_diff_answer_from_the_library() {
         .map(|k| k["key"].as_str().unwrap())
         .collect();
     assert!(summary.contains(&"val_acc"), "{summary:?}");
+    // Of the first runs only: none of none.
+    let none = server.get_json("/api/keys?limit=0");
+    assert_eq!(
+        (
+            none["hparams"].as_array().unwrap().len(),
+            none["summary"].as_array().unwrap().len()
+        ),
+        (0, 0)
+    );
+    let newest = server.get_json("/api/keys?limit=1");
+    assert!(!newest["summary"].as_array().unwrap().is_empty());
     assert!(
         keys["hparams"]
             .as_array()

@@ -70,10 +70,16 @@ struct Keys {
     summary: Vec<Key>,
 }
 
-/// `GET /api/keys?where=`: every hparams and summary key of the matching
-/// runs, with the kinds of values under it.
+/// `GET /api/keys?where=&limit=`: every hparams and summary key of the
+/// matching runs (of the first `limit` in the query's order, when given:
+/// the newest thousand say which columns to show first at a fraction of the
+/// cost), with the kinds of values under it.
 pub fn keys(registry: &Registry, target: &Target) -> Result<Reply, Problem> {
-    let keys = registry.answer_keys(&params::query(target)?)?;
+    let mut query = params::query(target)?;
+    if target.get("limit").is_some() {
+        query = query.limit(params::count(target, "limit", usize::MAX, usize::MAX)?);
+    }
+    let keys = registry.answer_keys(&query)?;
     let list = |keys: Vec<(String, ValueKinds)>| {
         keys.into_iter()
             .map(|(key, kinds)| Key {
