@@ -14,7 +14,7 @@ pid=$!
 trap 'kill $pid 2>/dev/null; rm -f "$out"' EXIT
 for _ in $(seq 600); do [ -s "$out" ] && break; sleep 0.1; done
 url=$(head -1 "$out")
-base=${url%%\?*}
+base=${url%%/\?*}
 token=${url##*token=}
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -37,8 +37,8 @@ cols=$(enc 'status,created_at,tags,summary.val_acc,summary.train_loss,hparams.op
 echo "runs: $(curl -s -H "X-Runreg-Token: $token" "$base/api/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])'), $n requests each, median"
 measure "first page, newest first (the page's first call)" "/api/runs?limit=200&columns=$cols"
 measure "filter + sort + first page: val_acc > 0.5, by val_acc" "/api/runs?where=$(enc 'summary.val_acc > 0.5')&sort=$(enc 'summary.val_acc:desc')&limit=200&columns=$cols"
-measure "filter on a tag + sort by an hparam, first page" "/api/runs?where=$(enc "tags has 'sweep:7'")&sort=$(enc 'hparams.optim.lr:asc,summary.val_acc:desc')&limit=200&columns=$cols"
+measure "filter on a tag + sort by an hparam, first page" "/api/runs?where=$(enc "tags has '${TAG:-sweep:5847706}'")&sort=$(enc 'hparams.optim.lr:asc,summary.val_acc:desc')&limit=200&columns=$cols"
 measure "a page in the middle (offset 50000)" "/api/runs?offset=50000&limit=200&sort=$(enc 'summary.val_acc:desc')&columns=$cols"
 measure "status (polled every 3 s)" "/api/status"
 measure "keys (the column chooser)" "/api/keys"
-measure "sweep of one tag's runs, val_acc" "/api/sweep?where=$(enc "tags has 'sweep:7'")&metric=summary.val_acc"
+measure "sweep of one tag's runs, val_acc" "/api/sweep?where=$(enc "tags has '${TAG:-sweep:5847706}'")&metric=summary.val_acc"

@@ -834,10 +834,13 @@ function start() {
   $('sweep-metric').addEventListener('change', loadSweep);
   $('scatter-x').addEventListener('change', drawSweep);
   $('smoothing').addEventListener('input', () => state.runView && drawCurves());
-  // The table first; the sweep (up to 20,000 runs) once its rows are drawn.
-  loadKeys().then(resetTable).then(loadSweep);
-  pollStatus();
-  setInterval(pollStatus, POLL_MS);
+  // The table first; the sweep (up to 20,000 runs) and the status once its
+  // rows are drawn.
+  loadKeys().then(resetTable).then(() => {
+    loadSweep();
+    pollStatus();
+    setInterval(pollStatus, POLL_MS);
+  });
 }
 
 start();

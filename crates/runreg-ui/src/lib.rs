@@ -37,7 +37,7 @@
 //! | `GET /api/run/ID` | the run's record (`runreg show --json`) |
 //! | `GET /api/run/ID/metrics?metric=NAME&points=500` | its metric series, downsampled (`runreg metrics --json`); `points` at most 5000 |
 //! | `GET /api/diff?run=A&run=B` | what differs (`runreg diff --json`), 2 to 16 runs |
-//! | `GET /api/status` | `{"generation", "total", "statuses", "alive", "scan_interval_s", "scanned_at", "scan_error"}` |
+//! | `GET /api/status` | `{"generation", "total", "statuses", "alive", "scan_interval_s", "scanned_at", "scan_s", "scan_error"}` |
 //!
 //! Asked often, the server rescans the tree at most once per interval
 //! (shared by every viewer, see [`Live`]); the page polls `/api/status` and

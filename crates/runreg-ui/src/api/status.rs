@@ -19,8 +19,11 @@ struct Answer {
     alive: usize,
     /// Seconds between scans; `null` when the server does not scan.
     scan_interval_s: Option<f64>,
-    /// Epoch seconds the last scan ended.
-    scanned_at: f64,
+    /// Epoch seconds the last scan ended; `null` when the server does not
+    /// scan.
+    scanned_at: Option<f64>,
+    /// How long the last scan took, in seconds.
+    scan_s: Option<f64>,
     /// The last scan's error, if it failed.
     scan_error: Option<String>,
 }
@@ -41,7 +44,8 @@ pub fn status(live: &Live) -> Result<Reply, Problem> {
             .collect(),
         alive,
         scan_interval_s: live.interval().map(|d| d.as_secs_f64()),
-        scanned_at: last.at_epoch,
-        scan_error: last.error,
+        scanned_at: last.as_ref().map(|l| l.at_epoch),
+        scan_s: last.as_ref().map(|l| l.took.as_secs_f64()),
+        scan_error: last.and_then(|l| l.error),
     }))
 }
