@@ -11,6 +11,7 @@ const PAGE = 200;          // runs per request of the table
 const OVERSCAN = 20;       // rows drawn above and below the view
 const POLL_MS = 3000;      // how often /api/status is asked
 const SVG = 'http://www.w3.org/2000/svg';
+const MAX_LINES = 3000;    // lines of the parallel coordinates drawn at most
 
 const state = {
   where: '',               // the where box, as applied
@@ -426,6 +427,10 @@ async function loadSweep() {
   try {
     const sweep = await api('sweep', [['where', state.where], ['metric', metric]]);
     if (epoch !== state.epoch) return;
+    // Tens of thousands of SVG paths would stall the page: the first
+    // MAX_LINES are drawn (a sweep is rarely larger; filter to one).
+    sweep.received = sweep.runs.length;
+    sweep.runs = sweep.runs.slice(0, MAX_LINES);
     state.sweep = sweep;
   } catch (e) {
     state.sweep = null;
@@ -433,8 +438,9 @@ async function loadSweep() {
     return;
   }
   const s = state.sweep;
-  $('sweep-info').textContent = s.total > s.returned
-    ? `${s.returned} of ${s.total} runs (the first ${s.returned})` : `${s.total} runs, ${s.hparams.length} varying hparams`;
+  $('sweep-info').textContent = (s.total > s.runs.length
+    ? `the first ${s.runs.length} of ${s.total} runs drawn (filter to a sweep to see all)` : `${s.total} runs`)
+    + `, ${s.hparams.length} varying hparams`;
   const xs = $('scatter-x');
   const current = xs.value;
   xs.replaceChildren(...s.hparams.map((a) => el('option', { value: a.key }, a.key)));
@@ -524,11 +530,15 @@ function drawSweep() {
     const g = svg('g', { class: 'axis' });
     g.append(svg('line', { x1: a.x, x2: a.x, y1: top, y2: bottom }));
     const anchor = i === 0 ? 'start' : i === axes.length - 1 ? 'end' : 'middle';
-    g.append(svg('text', { x: a.x, y: top - 12, 'text-anchor': anchor, class: 'axis-title' }, a.label, svg('title', {}, a.key)));
+    // Titles share the gap between axes.
+    const room = Math.max(4, Math.floor((axes.length > 1 ? gap : right - left) / 6.5));
+    const title = a.label.length > room ? a.label.slice(0, room - 1) + '…' : a.label;
+    g.append(svg('text', { x: a.x, y: top - 12, 'text-anchor': anchor, class: 'axis-title' }, title, svg('title', {}, a.key)));
     for (const [y, label] of a.scale.ticks) {
       if (y === null || y === undefined) continue;
       g.append(svg('line', { x1: a.x - 3, x2: a.x + 3, y1: y, y2: y }));
-      g.append(svg('text', { x: a.x + 5, y: y + 4 }, label));
+      // Crowded axes show ticks without their values (the axis title's tooltip names it).
+      if (gap >= 45 || a.metric || axes.length === 1) g.append(svg('text', { x: a.x + 5, y: y + 4 }, label));
     }
     // Brushing: drag along the axis.
     const target = svg('rect', { class: 'brush-target', x: a.x - 10, y: top, width: 20, height: bottom - top, 'data-axis': a.key });
