@@ -39,9 +39,11 @@
 //! | `GET /api/diff?run=A&run=B` | what differs (`runreg diff --json`), 2 to 16 runs |
 //! | `GET /api/status` | `{"generation", "total", "statuses", "alive", "scan_interval_s", "scanned_at", "scan_s", "scan_error"}` |
 //!
-//! Asked often, the server rescans the tree at most once per interval
-//! (shared by every viewer, see [`Live`]); the page polls `/api/status` and
-//! redraws when `generation` or `alive` changes.
+//! `/api/status` starts a rescan of the tree when one is due: at most one
+//! per interval (3 s by default), shared by every viewer, run beside the
+//! requests (see [`Live`]). The page polls it every 3 s and redraws when
+//! `generation` or `alive` changes; the other endpoints answer from the
+//! cache as the last scan left it.
 
 mod api;
 mod assets;

@@ -10,9 +10,9 @@ use runreg::{Registry, RegistryBuilder, ScanMode};
 
 /// The registry the page reads, and the scanner that refreshes it.
 ///
-/// A request that finds a scan due starts it on a thread of its own and
-/// goes on reading the cache as it is (the cache's lock keeps each read
-/// whole); so do the requests that come while it runs. So a hundred viewers
+/// A poll of the status that finds a scan due starts it on a thread of its
+/// own and goes on reading the cache as it is (the cache's lock keeps each
+/// read whole); so do the requests that come while it runs. So a hundred viewers
 /// polling every few seconds cost one scan per interval, and no request
 /// waits for one. The interval stretches to twice the last scan's length
 /// (a big tree's scan takes a second or more): scanning never takes more
@@ -82,8 +82,16 @@ impl Live {
         Ok(Live { registry, scanner })
     }
 
-    /// The registry; starts a scan beside this request if one is due.
+    /// The registry, as the last scan left the cache.
     pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The registry, after starting a scan beside this request if one is
+    /// due. Only the status the page polls calls this: a viewer's first
+    /// rows never share the machine with a scan they started, and the poll
+    /// every few seconds keeps the answers current while the page is open.
+    pub fn poll(&self) -> &Registry {
         if let Some(scanner) = &self.scanner {
             scanner.start_if_due();
         }

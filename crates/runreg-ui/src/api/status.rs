@@ -30,7 +30,7 @@ struct Answer {
 
 /// `GET /api/status`.
 pub fn status(live: &Live) -> Result<Reply, Problem> {
-    let registry = live.registry();
+    let registry = live.poll();
     let generation = registry.generation()?.map(|g| format!("{g:016x}"));
     let (counts, total) = registry.status_counts(None)?;
     let (_, alive) = registry.query_counted(&Query::new().alive(true).limit(0))?;
