@@ -31,6 +31,9 @@ struct Answer {
 /// `GET /api/status`.
 pub fn status(live: &Live) -> Result<Reply, Problem> {
     let registry = live.poll();
+    // The stamp first: a scan that ends between this read and the counts
+    // gives new counts under the old stamp, and the next poll, seeing the
+    // new stamp, redraws. (The other order could hide a change for good.)
     let generation = registry.generation()?.map(|g| format!("{g:016x}"));
     let (counts, total) = registry.status_counts(None)?;
     let (_, alive) = registry.query_counted(&Query::new().alive(true).limit(0))?;
