@@ -55,7 +55,7 @@ impl Reply {
         Reply::new(status, "application/json", body)
     }
 
-    /// A body of `content_type`, status 200.
+    /// A body of `content_type`, with `status`.
     pub fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Reply {
         Reply {
             status,

@@ -18,7 +18,8 @@ const DEFAULT_PORT: u16 = 8765;
 The page shows the runs table (--where filters, sorting, columns), the \
 sweep view (parallel coordinates and a scatter of a metric against an \
 hparam) and each run's metric curves; it rescans the tree every few \
-seconds while it is open. It only reads: nothing on the page writes.
+seconds while it is open (not with the global --no-scan, which serves the \
+cache as it is). It only reads: nothing on the page writes.
 
 The URL carries a random token; requests without it are refused, as are \
 requests naming another host (DNS rebinding). The page listens on \
