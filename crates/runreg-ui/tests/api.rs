@@ -600,3 +600,35 @@ fn status_follows_the_tree_with_one_scan_per_interval() {
     assert_ne!(after["generation"], before["generation"]);
     assert_eq!(server.get_json("/api/run/newrun0001")["status"], "running");
 }
+
+#[test]
+fn without_scans_the_cache_is_served_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cache/runs");
+    copy_dir(&examples, &dir.path().join("runs"));
+    Registry::open(dir.path()).unwrap();
+    let run = dir.path().join("runs/20261201/120000/newrun0002");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("sidecar.json"), r#"{"run_id": "newrun0002"}"#).unwrap();
+    let live = Live::open(
+        Registry::builder(dir.path()),
+        false,
+        Duration::from_millis(1),
+    )
+    .unwrap();
+    assert_eq!(live.interval(), None);
+    let server = Server::new(TcpListener::bind("127.0.0.1:0").unwrap(), live, 1).unwrap();
+    let running = Running {
+        addr: server.addr(),
+        token: server.token().as_str().to_owned(),
+        dir,
+    };
+    std::thread::spawn(move || server.serve());
+    for _ in 0..3 {
+        let status = running.get_json("/api/status");
+        assert_eq!(status["total"], 36);
+        assert!(status["scan_interval_s"].is_null() && status["scanned_at"].is_null());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(running.get("/api/run/newrun0002").status, 404);
+}
