@@ -43,6 +43,7 @@
 mod cache_location;
 #[cfg(feature = "arrow")]
 pub mod columnar;
+mod diff;
 mod error;
 mod field;
 #[cfg(feature = "fuzzing")]
@@ -63,6 +64,7 @@ mod value_map;
 pub mod writer;
 
 pub use cache_location::DB_FILE_NAME;
+pub use diff::{Differ, RunDiff, Sections};
 pub use error::{Error, Result};
 pub use field::{Field, FieldError};
 pub use liveness::Liveness;

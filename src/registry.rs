@@ -306,6 +306,37 @@ impl Registry {
         self.store.read(|reader| query::run(reader, query, &ctx))
     }
 
+    /// The runs matching `query`, sorted and paged, and how many runs match
+    /// it before its offset and limit apply: a page of a long answer and
+    /// the answer's length, from one read of the cache.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for (id, acc) in [("a", 0.5), ("b", 0.75), ("c", 0.25)] {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     let sidecar = format!(r#"{{"run_id": "{id}", "summary": {{"val_acc": {acc}}}}}"#);
+    /// #     std::fs::write(run.join("sidecar.json"), sidecar).unwrap();
+    /// # }
+    /// use runreg::{Filter, Query, Registry, SortSpec};
+    ///
+    /// let registry = Registry::open(dir.path())?;
+    /// let query = Query::new()
+    ///     .filter(Filter::parse("summary.val_acc > 0.3")?)
+    ///     .sort(SortSpec::desc("summary.val_acc".parse()?))
+    ///     .limit(1);
+    /// let (page, total) = registry.query_counted(&query)?;
+    /// assert_eq!((page[0].run_id.as_str(), total), ("b", 2));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn query_counted(&self, query: &Query) -> Result<(Vec<RunRecord>, usize)> {
+        let ctx = self.context();
+        self.store
+            .read(|reader| query::run_counted(reader, query, &ctx))
+    }
+
     /// Calls `visit` with each run matching `query`, in the query's order,
     /// on one snapshot; returns how many. The records are materialized a
     /// thousand at a time: an export of every run does not hold them all.
@@ -536,6 +567,35 @@ impl Registry {
     pub fn run_ids_starting_with(&self, prefix: &str, max: usize) -> Result<Vec<String>> {
         self.store
             .read(|reader| reader.run_ids_with_prefix(prefix, max))
+    }
+
+    /// A stamp that changes with every write to the cache (a scan that
+    /// that wrote something, a `gc`), by any process: a viewer polls it to
+    /// redraw only when the cache changed. `None` for a cache written before
+    /// stamps.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let write = |id: &str| {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     std::fs::write(run.join("sidecar.json"), format!(r#"{{"run_id": "{id}"}}"#)).unwrap();
+    /// # };
+    /// # write("a");
+    /// use runreg::{Registry, ScanMode};
+    ///
+    /// let mut registry = Registry::open(dir.path())?;
+    /// let before = registry.generation()?;
+    /// assert_eq!(registry.generation()?, before); // reads change nothing
+    /// write("b");
+    /// registry.scan(ScanMode::Incremental)?;
+    /// assert_ne!(registry.generation()?, before);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn generation(&self) -> Result<Option<u64>> {
+        self.store.read(|reader| reader.generation())
     }
 
     /// Number of runs in the cache (orphaned ones included).

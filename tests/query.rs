@@ -631,3 +631,31 @@ fn a_stream_gives_every_chunk_in_order_and_stops_at_the_first_failed_visit() {
     assert!(matches!(failed, Err(Error::Internal { .. })), "{failed:?}");
     assert_eq!(visits, 2);
 }
+
+#[test]
+fn query_counted_pages_and_counts_every_match_before_the_page() {
+    let tree = Tree::new();
+    for i in 0..7 {
+        tree.run(&format!("r{i}"))
+            .status(if i % 2 == 0 {
+                Status::Completed
+            } else {
+                Status::Failed
+            })
+            .metric("val_acc", f64::from(i) / 10.0)
+            .write();
+    }
+    let reg = open(&tree);
+    let query = Query::new()
+        .status(Status::Completed)
+        .sort(SortSpec::desc(key("summary.val_acc")))
+        .offset(1)
+        .limit(2);
+    let (page, total) = reg.query_counted(&query).unwrap();
+    assert_eq!(ids(&page), ["r4", "r2"]);
+    assert_eq!(total, 4);
+    // The page is the one `query` returns.
+    assert_eq!(page, reg.query(&query).unwrap());
+    let (all, every) = reg.query_counted(&Query::new().limit(0)).unwrap();
+    assert_eq!((all.len(), every), (0, 7));
+}

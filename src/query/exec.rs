@@ -97,9 +97,26 @@ pub(crate) fn page_and_keys(
     Ok((page, union.finish()))
 }
 
+/// The runs matching `query`, sorted and paged, and how many runs match
+/// before the offset and limit apply.
+pub(crate) fn run_counted(
+    reader: &Reader<'_>,
+    query: &Query,
+    ctx: &Context,
+) -> Result<(Vec<RunRecord>, usize)> {
+    let (page, total) = page_counted(reader, query, ctx)?;
+    let ids: Vec<&str> = page.iter().map(String::as_str).collect();
+    Ok((fetch(reader, &ids, ctx)?, total))
+}
+
 /// The run ids of the page `query` asks for, in its order: the first pass,
 /// which decodes only what the filters and sort keys name.
 pub(crate) fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<String>> {
+    page_counted(reader, query, ctx).map(|(page, _)| page)
+}
+
+/// [`page`], and how many runs matched before the offset and limit.
+fn page_counted(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<(Vec<String>, usize)> {
     let default_sort = [SortSpec::desc(Field::CreatedAt)];
     let specs: &[SortSpec] = if query.sort.is_empty() {
         &default_sort
@@ -157,6 +174,7 @@ pub(crate) fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<
     let wanted = query.limit.map(|l| l.saturating_add(query.offset));
     let mut top = TopRows::new(specs, wanted);
     let mut keys = Vec::new();
+    let mut total = 0;
     let mut visit = |run_id: &str, hot_bytes: RecordBytes<'_>| -> Result<()> {
         let hot = hot_bytes.hot_ref().map_err(|e| reader.corrupt(run_id, e))?;
         if !matches_hot(&hot, query, ctx) {
@@ -170,6 +188,7 @@ pub(crate) fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<
             evaluate(run_id, &hot, None, &mut keys)?
         };
         if matched {
+            total += 1;
             top.offer(run_id, &mut keys);
         }
         Ok(())
@@ -184,13 +203,14 @@ pub(crate) fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<
         None => reader.for_each_hot(visit)?,
     }
 
-    Ok(top
+    let page = top
         .into_sorted()
         .into_iter()
         .skip(query.offset)
         .take(query.limit.unwrap_or(usize::MAX))
         .map(|row| row.run_id)
-        .collect())
+        .collect();
+    Ok((page, total))
 }
 
 /// The run ids the indexes allow, sorted; `None` when no indexed filter is

@@ -9,7 +9,7 @@ mod top;
 
 #[cfg(feature = "arrow")]
 pub(crate) use exec::fetch_in_chunks;
-pub(crate) use exec::{for_each, page, page_and_keys, run};
+pub(crate) use exec::{for_each, page, page_and_keys, run, run_counted};
 pub(crate) use fetch::fetch;
 pub(crate) use fetch::get;
 pub use filter::{CmpOp, Filter, FilterError, Literal, TimeLiteral};

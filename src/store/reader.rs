@@ -90,7 +90,7 @@ impl<'txn> Reader<'txn> {
 
     /// The stamp of the last write transaction (see [`RecordCache`]); `None`
     /// for a cache written before stamps, or an unreadable one.
-    pub(super) fn generation(&self) -> Result<Option<u64>> {
+    pub(crate) fn generation(&self) -> Result<Option<u64>> {
         match self.meta.get(GENERATION_KEY).map_err(|e| self.err(e))? {
             Some(bytes) => Ok(codec::decode_plain(bytes.value()).ok()),
             None => Ok(None),

@@ -118,6 +118,43 @@ impl ValueMap {
         Arc::make_mut(self.keys.get_or_insert_with(Default::default))
     }
 
+    /// The entries with nested maps and lists flattened into dotted names
+    /// (`optim.lr`, `layers.0`), in key order at each level; an empty map or
+    /// list stays one entry. How a nested `config` is shown and compared.
+    ///
+    /// ```
+    /// use runreg::{Value, ValueMap};
+    ///
+    /// let mut config = ValueMap::new();
+    /// config.insert("optim", Value::Map(vec![("lr".into(), Value::Float(0.1))]));
+    /// config.insert("layers", Value::List(vec![Value::Int(64), Value::Int(32)]));
+    /// let flat: Vec<(String, &Value)> = config.flattened();
+    /// assert_eq!(flat[0], ("layers.0".to_owned(), &Value::Int(64)));
+    /// assert_eq!(flat[2], ("optim.lr".to_owned(), &Value::Float(0.1)));
+    /// ```
+    pub fn flattened(&self) -> Vec<(String, &Value)> {
+        fn walk<'a>(prefix: String, value: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+            match value {
+                Value::Map(entries) if !entries.is_empty() => {
+                    for (k, v) in entries {
+                        walk(format!("{prefix}.{k}"), v, out);
+                    }
+                }
+                Value::List(items) if !items.is_empty() => {
+                    for (i, v) in items.iter().enumerate() {
+                        walk(format!("{prefix}.{i}"), v, out);
+                    }
+                }
+                leaf => out.push((prefix, leaf)),
+            }
+        }
+        let mut out = Vec::new();
+        for (k, v) in self {
+            walk(k.to_owned(), v, &mut out);
+        }
+        out
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.values.len()

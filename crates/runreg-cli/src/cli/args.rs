@@ -18,6 +18,7 @@ use super::ls::LsArgs;
 use super::metrics::MetricsArgs;
 use super::overview::{StatusArgs, TagsArgs};
 use super::show::ShowArgs;
+use super::ui::UiArgs;
 use super::write::{FinishArgs, HeartbeatArgs, LogArgs, StartArgs};
 
 /// A local registry of machine-learning training runs.
@@ -111,7 +112,8 @@ Examples:
   runreg show 7f3a9c
   runreg metrics 7f3a9c -m val_acc
   runreg diff 7f3a9c 0b12de
-  runreg export runs.csv --status completed";
+  runreg export runs.csv --status completed
+  runreg ui";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -129,6 +131,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Write runs to a CSV or JSON Lines file, one row per run
     Export(ExportArgs),
+    /// Serve a local web page of the runs: table, sweep view, metric curves
+    Ui(UiArgs),
     /// List tags with how many runs carry each
     Tags(TagsArgs),
     /// Count runs by status, and how many are alive

@@ -1,7 +1,7 @@
 //! The columns of a run table (`-c/--columns`), and each run's cell in
 //! them: a readable form for tables, a raw form for CSV.
 
-use runreg::{Field, RunRecord, Value, ValueMap};
+use runreg::{Field, RunRecord, Value};
 
 use super::Failure;
 use super::cell::Cell;
@@ -248,30 +248,6 @@ fn whole_seconds(secs: f64) -> String {
     }
 }
 
-/// Every leaf of a config with its dotted key, in key order of each level.
-pub fn flatten_config(config: &ValueMap) -> Vec<(String, &Value)> {
-    fn walk<'a>(prefix: String, value: &'a Value, out: &mut Vec<(String, &'a Value)>) {
-        match value {
-            Value::Map(entries) if !entries.is_empty() => {
-                for (k, v) in entries {
-                    walk(format!("{prefix}.{k}"), v, out);
-                }
-            }
-            Value::List(items) if !items.is_empty() => {
-                for (i, v) in items.iter().enumerate() {
-                    walk(format!("{prefix}.{i}"), v, out);
-                }
-            }
-            leaf => out.push((prefix, leaf)),
-        }
-    }
-    let mut out = Vec::new();
-    for (k, v) in config {
-        walk(k.to_owned(), v, &mut out);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,7 +273,7 @@ mod tests {
     }
 
     fn run() -> RunRecord {
-        let mut config = ValueMap::new();
+        let mut config = runreg::ValueMap::new();
         config.insert(
             "optim",
             Value::Map(vec![

@@ -1,15 +1,11 @@
 //! `runreg diff RUN RUN...`: the hparams, config and summary values that
 //! differ across runs, side by side, and how many are equal.
 
-use std::collections::BTreeMap;
-
 use clap::Args;
-use runreg::{RunRecord, Value};
-use serde::Serialize;
+use runreg::{RunDiff, RunRecord};
 
 use super::cell::Cell;
 use super::color::HEADER;
-use super::columns::flatten_config;
 use super::table::{Fit, Header, Table};
 use super::{Context, Failure, output, show};
 
@@ -33,34 +29,6 @@ pub struct DiffArgs {
     pub json: bool,
 }
 
-/// The three sections compared, in the order printed.
-#[derive(Debug, Default, Serialize)]
-struct Sections<T> {
-    hparams: T,
-    config: T,
-    summary: T,
-}
-
-impl<T> Sections<T> {
-    fn each(&self) -> [(&'static str, &T); 3] {
-        [
-            ("hparams", &self.hparams),
-            ("config", &self.config),
-            ("summary", &self.summary),
-        ]
-    }
-}
-
-/// Per key, each run's value (`None`: the run lacks the key).
-type Differ<'a> = BTreeMap<String, Vec<Option<&'a Value>>>;
-
-#[derive(Debug, Serialize)]
-struct Diff<'a> {
-    runs: Vec<&'a str>,
-    differ: Sections<Differ<'a>>,
-    equal: Sections<usize>,
-}
-
 pub fn run(ctx: &Context, args: DiffArgs) -> Result<(), Failure> {
     if args.runs.len() < 2 {
         return Err(Failure::usage("give two runs or more to compare"));
@@ -72,7 +40,7 @@ pub fn run(ctx: &Context, args: DiffArgs) -> Result<(), Failure> {
         .map(|id| show::find(&registry, id))
         .collect::<Result<Vec<RunRecord>, Failure>>()?;
     drop(registry);
-    let diff = compare(&runs);
+    let diff = RunDiff::of(&runs);
     let text = if args.json {
         output::to_json(&diff)
     } else {
@@ -81,66 +49,7 @@ pub fn run(ctx: &Context, args: DiffArgs) -> Result<(), Failure> {
     output::print(&text)
 }
 
-fn compare(runs: &[RunRecord]) -> Diff<'_> {
-    let section = |pick: &dyn Fn(&RunRecord) -> Vec<(String, &Value)>| {
-        let mut keys: BTreeMap<String, Vec<Option<&Value>>> = BTreeMap::new();
-        for (i, run) in runs.iter().enumerate() {
-            for (key, value) in pick(run) {
-                keys.entry(key).or_insert_with(|| vec![None; runs.len()])[i] = Some(value);
-            }
-        }
-        let before = keys.len();
-        keys.retain(|_, values| !all_same(values));
-        let equal = before - keys.len();
-        (keys, equal)
-    };
-    let (hparams, equal_hparams) =
-        section(&|run| run.hparams.iter().map(|(k, v)| (k.to_owned(), v)).collect());
-    let (config, equal_config) = section(&|run| flatten_config(&run.config));
-    let (summary, equal_summary) =
-        section(&|run| run.summary.iter().map(|(k, v)| (k.to_owned(), v)).collect());
-    Diff {
-        runs: runs.iter().map(|r| r.run_id.as_str()).collect(),
-        differ: Sections {
-            hparams,
-            config,
-            summary,
-        },
-        equal: Sections {
-            hparams: equal_hparams,
-            config: equal_config,
-            summary: equal_summary,
-        },
-    }
-}
-
-/// Whether every run has the key, all with the same value.
-fn all_same(values: &[Option<&Value>]) -> bool {
-    match values.split_first() {
-        Some((Some(first), rest)) => rest.iter().all(|v| v.is_some_and(|v| same(first, v))),
-        _ => false,
-    }
-}
-
-/// Equality for diffs: [`Value`]'s (numbers as numbers, `1 == 1.0`), except
-/// that `NaN` is the same value as `NaN`, also inside lists and maps.
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Float(x), Value::Float(y)) if x.is_nan() && y.is_nan() => true,
-        (Value::List(a), Value::List(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
-        }
-        (Value::Map(a), Value::Map(b)) => {
-            a.len() == b.len()
-                && a.iter()
-                    .zip(b)
-                    .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
-        }
-        _ => a == b,
-    }
-}
-
-fn render(diff: &Diff<'_>, ctx: &Context) -> String {
+fn render(diff: &RunDiff<'_>, ctx: &Context) -> String {
     let mut headers = vec![Header {
         title: String::new(),
         fit: Fit::Shrink,
@@ -183,21 +92,4 @@ fn render(diff: &Diff<'_>, ctx: &Context) -> String {
     text.push_str(&equal.join(", "));
     text.push('\n');
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nan_is_the_same_as_nan_and_numbers_compare_as_numbers() {
-        let nan = Value::Float(f64::NAN);
-        assert!(same(&nan, &nan));
-        assert!(same(&Value::Int(1), &Value::Float(1.0)));
-        assert!(!same(&Value::Int(1), &Value::from("1")));
-        let list = Value::List(vec![nan.clone()]);
-        assert!(same(&list, &list.clone()));
-        assert!(!all_same(&[Some(&nan), None]));
-        assert!(!all_same(&[None, None]));
-    }
 }

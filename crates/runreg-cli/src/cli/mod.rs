@@ -27,6 +27,7 @@ mod progress;
 mod show;
 mod table;
 mod time;
+mod ui;
 mod write;
 
 use std::cell::Cell;
@@ -146,6 +147,7 @@ fn dispatch(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::Metrics(args) => metrics::run(ctx, args),
         Command::Diff(args) => diff::run(ctx, args),
         Command::Export(args) => export::run(ctx, args),
+        Command::Ui(args) => ui::run(ctx, args),
         Command::Tags(args) => overview::tags(ctx, args),
         Command::Status(args) => overview::status(ctx, args),
         Command::Gc(args) => housekeeping::gc(ctx, args),

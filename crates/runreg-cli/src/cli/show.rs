@@ -8,7 +8,6 @@ use unicode_width::UnicodeWidthStr;
 
 use super::cell::sanitize;
 use super::color::{self, DIM, HEADER, KEY};
-use super::columns::flatten_config;
 use super::{Context, Failure, output, time};
 
 /// Candidates an ambiguous prefix lists.
@@ -151,7 +150,7 @@ fn details(run: &RunRecord, ctx: &Context, now: f64) -> String {
         text.push('\n');
     }
 
-    let mut config = flatten_config(&run.config);
+    let mut config = run.config.flattened();
     config.sort_by(|a, b| a.0.cmp(&b.0));
     let sections: [(&str, Vec<(String, &Value)>); 3] = [
         (
