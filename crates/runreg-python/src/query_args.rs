@@ -34,7 +34,7 @@ pub fn query_from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Query> 
         let key: String = key.extract()?;
         if !QUERY_KEYWORDS.contains(&key.as_str()) {
             return Err(PyTypeError::new_err(format!(
-                "unexpected keyword argument {key:?}; a query takes {}",
+                "unexpected keyword argument '{key}'; a query takes {}",
                 QUERY_KEYWORDS.join(", ")
             )));
         }
