@@ -12,141 +12,173 @@
 //! Python objects and `NaN`s the reference's rows hold, for pandas to infer
 //! the same way it does for the reference.
 
+use std::collections::HashMap;
+
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyList, PyTuple};
+use pyo3::types::{PyByteArray, PyList, PyString, PyTuple};
 use runreg::{RunRecord, Value, ValueMap};
 
 use crate::convert::value_to_py;
 
 /// A column as pandas receives it.
-enum Column {
-    /// float64, native byte order.
-    F8(Vec<f64>),
-    /// int64, native byte order.
-    I8(Vec<i64>),
-    /// bool, one byte each.
-    B1(Vec<bool>),
-    /// Python objects, built with the GIL held.
-    Objects,
+enum Column<'r> {
+    /// A numpy dtype (`"f8"`, `"i8"`, `"b1"`) and the values' bytes in
+    /// native order.
+    Typed(&'static str, Vec<u8>),
+    /// Each run's value (`None`: the run lacks the key), as Python objects.
+    Objects(Vec<Option<&'r Value>>),
 }
 
-/// The columns of `runs` in the reference's order for its fixed columns,
-/// then `hparams.<k>` and `summary.<k>` in key order: a list of `(name,
-/// kind, data)` where `kind` is a numpy dtype (`"f8"`, `"i8"`, `"b1"`, data
-/// a bytearray) or `"O"` (data a list).
-pub fn frame_columns<'py>(py: Python<'py>, runs: &[RunRecord]) -> PyResult<Bound<'py, PyList>> {
-    let columns = PyList::empty(py);
+/// The columns of `runs`: the reference's fixed columns in its order, then
+/// `hparams.<k>` and `summary.<k>` in key order; a list of `(name, kind,
+/// data)` where `kind` is a numpy dtype and data a bytearray, or `kind` is
+/// `"O"` and data a list. The columns are sorted out with the GIL released;
+/// only the Python objects are made with it.
+pub fn frame_columns<'r, 'py>(
+    py: Python<'py>,
+    runs: &'r [RunRecord],
+) -> PyResult<Bound<'py, PyList>> {
+    let maps = py.detach(|| {
+        let mut columns = Vec::new();
+        for (section, map_of) in [
+            (
+                "hparams",
+                (|r: &RunRecord| &r.hparams) as fn(&RunRecord) -> &ValueMap,
+            ),
+            ("summary", |r: &RunRecord| &r.summary),
+        ] {
+            for (key, values) in key_columns(runs, map_of) {
+                columns.push((format!("{section}.{key}"), typed_or_objects(values)));
+            }
+        }
+        columns
+    });
+    let fixed = py.detach(|| {
+        [
+            bytes("b1", runs.iter().map(|r| [u8::from(r.alive)])),
+            bytes("f8", runs.iter().map(|r| r.created_at.to_ne_bytes())),
+            bytes("f8", runs.iter().map(|r| r.updated_at.to_ne_bytes())),
+        ]
+    });
+    let [alive, created_at, updated_at] = fixed;
+
+    let out = PyList::empty(py);
     let push = |name: &str, kind: &str, data: Bound<'py, PyAny>| -> PyResult<()> {
-        columns.append(PyTuple::new(
-            py,
-            [
-                name.into_pyobject(py)?.into_any(),
-                kind.into_pyobject(py)?.into_any(),
-                data,
-            ],
-        )?)
+        let (name, kind) = (PyString::new(py, name), PyString::new(py, kind));
+        out.append(PyTuple::new(py, [name.into_any(), kind.into_any(), data])?)
     };
-    let strings = |get: &dyn Fn(&RunRecord) -> &str| -> PyResult<Bound<'py, PyAny>> {
-        Ok(PyList::new(py, runs.iter().map(get))?.into_any())
+    let typed = |column: Column<'_>| match column {
+        Column::Typed(_, data) => PyByteArray::new(py, &data).into_any(),
+        Column::Objects(_) => unreachable!("the fixed typed columns are typed"),
     };
-    push("run_id", "O", strings(&|r| &r.run_id)?)?;
-    push("status", "O", strings(&|r| r.status.as_str())?)?;
-    let (kind, data) = typed(py, Column::B1(runs.iter().map(|r| r.alive).collect()))?;
-    push("alive", kind, data)?;
-    let (kind, data) = typed(py, Column::F8(runs.iter().map(|r| r.created_at).collect()))?;
-    push("created_at", kind, data)?;
-    let (kind, data) = typed(py, Column::F8(runs.iter().map(|r| r.updated_at).collect()))?;
-    push("updated_at", kind, data)?;
-    push("run_dir", "O", strings(&|r| &r.run_dir)?)?;
+    let mut strings = Strings::default();
+    push("run_id", "O", texts(py, runs, |r| &r.run_id, None)?)?;
+    push(
+        "status",
+        "O",
+        texts(py, runs, |r| r.status.as_str(), Some(&mut strings))?,
+    )?;
+    push("alive", "b1", typed(alive))?;
+    push("created_at", "f8", typed(created_at))?;
+    push("updated_at", "f8", typed(updated_at))?;
+    push("run_dir", "O", texts(py, runs, |r| &r.run_dir, None)?)?;
+    let checkpoints = runs.iter().map(|r| match &r.checkpoint_path {
+        Some(path) => PyString::new(py, path).into_any(),
+        None => py.None().into_bound(py),
+    });
     push(
         "checkpoint_path",
         "O",
-        PyList::new(py, runs.iter().map(|r| r.checkpoint_path.as_deref()))?.into_any(),
+        PyList::new(py, checkpoints)?.into_any(),
     )?;
     let tags = PyList::empty(py);
     for run in runs {
-        tags.append(PyList::new(py, &run.tags)?)?;
+        tags.append(PyList::new(
+            py,
+            run.tags.iter().map(|t| strings.get(py, t)),
+        )?)?;
     }
     push("tags", "O", tags.into_any())?;
-    push("notes", "O", strings(&|r| &r.notes)?)?;
+    push(
+        "notes",
+        "O",
+        texts(py, runs, |r| &r.notes, Some(&mut strings))?,
+    )?;
 
-    for (section, map_of) in [
-        (
-            "hparams",
-            (|r: &RunRecord| &r.hparams) as fn(&RunRecord) -> &ValueMap,
-        ),
-        ("summary", |r: &RunRecord| &r.summary),
-    ] {
-        for key in union_of_keys(runs.iter().map(map_of)) {
-            let values = |r: &'_ RunRecord| map_of(r).get(&key).cloned();
-            let column = classify(runs.iter().map(|r| map_of(r).get(&key)));
-            let name = format!("{section}.{key}");
-            let (kind, data) = match column {
-                Column::Objects => {
-                    let nan = f64::NAN.into_pyobject(py)?.into_any();
-                    let list = PyList::empty(py);
-                    for run in runs {
-                        match values(run) {
-                            Some(value) => list.append(value_to_py(py, &value)?)?,
-                            None => list.append(&nan)?,
-                        }
+    let nan = f64::NAN.into_pyobject(py)?.into_any();
+    for (name, column) in maps {
+        match column {
+            Column::Typed(kind, data) => push(&name, kind, PyByteArray::new(py, &data).into_any())?,
+            Column::Objects(values) => {
+                let list = PyList::empty(py);
+                for value in values {
+                    match value {
+                        Some(Value::Str(s)) => list.append(strings.get(py, s))?,
+                        Some(value) => list.append(value_to_py(py, value)?)?,
+                        None => list.append(&nan)?,
                     }
-                    ("O", list.into_any())
                 }
-                Column::F8(_) => typed(
-                    py,
-                    Column::F8(runs.iter().map(|r| as_f64(map_of(r).get(&key))).collect()),
-                )?,
-                Column::I8(_) => typed(
-                    py,
-                    Column::I8(
-                        runs.iter()
-                            .map(|r| match map_of(r).get(&key) {
-                                Some(Value::Int(i)) => *i,
-                                _ => unreachable!("classified as integers"),
-                            })
-                            .collect(),
-                    ),
-                )?,
-                Column::B1(_) => typed(
-                    py,
-                    Column::B1(
-                        runs.iter()
-                            .map(|r| matches!(map_of(r).get(&key), Some(Value::Bool(true))))
-                            .collect(),
-                    ),
-                )?,
-            };
-            push(&name, kind, data)?;
+                push(&name, "O", list.into_any())?;
+            }
         }
     }
-    Ok(columns)
+    Ok(out)
 }
 
-/// Every key of `maps`, sorted, once.
-fn union_of_keys<'a>(maps: impl Iterator<Item = &'a ValueMap>) -> Vec<String> {
+/// A text field of every run as a list of str; through `shared` for texts
+/// that recur (statuses, notes).
+fn texts<'r, 'py>(
+    py: Python<'py>,
+    runs: &'r [RunRecord],
+    get: fn(&RunRecord) -> &str,
+    mut shared: Option<&mut Strings<'r, 'py>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let items = runs.iter().map(|r| match shared.as_mut() {
+        Some(strings) => strings.get(py, get(r)),
+        None => PyString::new(py, get(r)),
+    });
+    PyList::new(py, items).map(Bound::into_any)
+}
+
+/// Every key of the runs' maps (sorted), with each run's value under it.
+fn key_columns<'r>(
+    runs: &'r [RunRecord],
+    map_of: fn(&RunRecord) -> &ValueMap,
+) -> Vec<(&'r str, Vec<Option<&'r Value>>)> {
     let mut keys: Vec<&str> = Vec::new();
-    let mut last_list: Option<Vec<&str>> = None;
-    for map in maps {
+    let mut last: Option<&ValueMap> = None;
+    for run in runs {
+        let map = map_of(run);
         // Runs of a sweep share their key list: skip a list seen just before.
-        let list: Vec<&str> = map.keys().collect();
-        if last_list.as_ref() == Some(&list) {
+        if last.is_some_and(|last| last.keys().eq(map.keys())) {
             continue;
         }
-        keys.extend(&list);
-        last_list = Some(list);
+        keys.extend(map.keys());
+        last = Some(map);
     }
     keys.sort_unstable();
     keys.dedup();
-    keys.into_iter().map(str::to_owned).collect()
+    let mut columns: Vec<Vec<Option<&Value>>> = vec![vec![None; runs.len()]; keys.len()];
+    for (row, run) in runs.iter().enumerate() {
+        // Both key lists are sorted, and the map's are among `keys`.
+        let mut at = 0;
+        for (key, value) in map_of(run) {
+            while keys[at] != key {
+                at += 1;
+            }
+            columns[at][row] = Some(value);
+        }
+    }
+    keys.into_iter().zip(columns).collect()
 }
 
-/// Which kind of column pandas would infer from these values (`None`: the
-/// run lacks the key, a `NaN` in the reference's row). The vectors of the
-/// result are empty: only the kind is decided here.
-fn classify<'a>(values: impl Iterator<Item = Option<&'a Value>>) -> Column {
+/// The column pandas would infer from these values (`None`: the run lacks
+/// the key, a `NaN` in the reference's row): int64 for integers only,
+/// float64 for numbers with or without gaps, bool for booleans only, else
+/// objects.
+fn typed_or_objects(values: Vec<Option<&Value>>) -> Column<'_> {
     let (mut ints, mut floats, mut bools, mut missing, mut other) = (0, 0, 0, 0, 0);
-    for value in values {
+    for value in &values {
         match value {
             None => missing += 1,
             Some(Value::Int(_)) => ints += 1,
@@ -155,30 +187,62 @@ fn classify<'a>(values: impl Iterator<Item = Option<&'a Value>>) -> Column {
             Some(_) => other += 1,
         }
     }
-    match (ints, floats, bools, missing, other) {
-        (_, _, _, _, 1..) => Column::Objects,
-        (1.., 0, 0, 0, 0) => Column::I8(Vec::new()),
-        (_, _, 0, _, 0) if ints + floats > 0 => Column::F8(Vec::new()),
-        (0, 0, 1.., 0, 0) => Column::B1(Vec::new()),
-        _ => Column::Objects,
+    let numbers = ints + floats;
+    if other > 0 || (bools > 0 && (numbers > 0 || missing > 0)) || values.is_empty() {
+        return Column::Objects(values);
     }
+    if bools > 0 {
+        return bytes(
+            "b1",
+            values
+                .iter()
+                .map(|v| [u8::from(matches!(v, Some(Value::Bool(true))))]),
+        );
+    }
+    if floats == 0 && missing == 0 {
+        return bytes(
+            "i8",
+            values.iter().map(|v| match v {
+                Some(Value::Int(i)) => i.to_ne_bytes(),
+                _ => unreachable!("only integers here"),
+            }),
+        );
+    }
+    if numbers == 0 {
+        return Column::Objects(values);
+    }
+    bytes(
+        "f8",
+        values.iter().map(|v| {
+            let x = match v {
+                Some(Value::Int(i)) => *i as f64,
+                Some(Value::Float(f)) => *f,
+                _ => f64::NAN,
+            };
+            x.to_ne_bytes()
+        }),
+    )
 }
 
-fn as_f64(value: Option<&Value>) -> f64 {
-    match value {
-        Some(Value::Int(i)) => *i as f64,
-        Some(Value::Float(f)) => *f,
-        _ => f64::NAN,
-    }
+fn bytes<'r, const N: usize>(
+    kind: &'static str,
+    values: impl Iterator<Item = [u8; N]>,
+) -> Column<'r> {
+    Column::Typed(kind, values.flatten().collect())
 }
 
-/// A typed column as its numpy dtype and a bytearray of its values.
-fn typed<'py>(py: Python<'py>, column: Column) -> PyResult<(&'static str, Bound<'py, PyAny>)> {
-    let (kind, bytes): (&str, Vec<u8>) = match column {
-        Column::F8(v) => ("f8", v.iter().flat_map(|x| x.to_ne_bytes()).collect()),
-        Column::I8(v) => ("i8", v.iter().flat_map(|x| x.to_ne_bytes()).collect()),
-        Column::B1(v) => ("b1", v.iter().map(|&b| u8::from(b)).collect()),
-        Column::Objects => unreachable!("object columns are lists"),
-    };
-    Ok((kind, PyByteArray::new(py, &bytes).into_any()))
+/// One Python string per distinct text: statuses, tags and categorical
+/// hparams recur across thousands of runs.
+#[derive(Default)]
+struct Strings<'r, 'py> {
+    made: HashMap<&'r str, Bound<'py, PyString>>,
+}
+
+impl<'r, 'py> Strings<'r, 'py> {
+    fn get(&mut self, py: Python<'py>, text: &'r str) -> Bound<'py, PyString> {
+        self.made
+            .entry(text)
+            .or_insert_with(|| PyString::new(py, text))
+            .clone()
+    }
 }
