@@ -141,10 +141,10 @@ fn texts<'r, 'py>(
 }
 
 /// Every key of the runs' maps (sorted), with each run's value under it.
-fn key_columns<'r>(
-    runs: &'r [RunRecord],
+fn key_columns(
+    runs: &[RunRecord],
     map_of: fn(&RunRecord) -> &ValueMap,
-) -> Vec<(&'r str, Vec<Option<&'r Value>>)> {
+) -> Vec<(&str, Vec<Option<&Value>>)> {
     let mut keys: Vec<&str> = Vec::new();
     let mut last: Option<&ValueMap> = None;
     for run in runs {
