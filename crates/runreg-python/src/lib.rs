@@ -6,6 +6,7 @@
 mod arrow_stream;
 mod convert;
 mod errors;
+mod fork_gate;
 mod frame;
 mod query_args;
 mod record;
@@ -18,6 +19,8 @@ fn _runreg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<registry::PyRegistry>()?;
     m.add_class::<record::PyRunRecord>()?;
     m.add_class::<arrow_stream::RunTable>()?;
+    m.add_function(wrap_pyfunction!(fork_gate::_before_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(fork_gate::_after_fork, m)?)?;
     m.add("RunregError", m.py().get_type::<errors::RunregError>())?;
     m.add("QUERY_KEYWORDS", query_args::QUERY_KEYWORDS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -1,9 +1,10 @@
 //! `runreg.Registry`: the reference's query interface over a runreg cache.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::RwLock;
+use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use runreg::columnar::{BatchOptions, Batches};
@@ -11,6 +12,7 @@ use runreg::{RunRecord, ScanMode, ScanReport};
 
 use crate::arrow_stream::RunTable;
 use crate::errors::{IntoPyResult, RunregError};
+use crate::fork_gate;
 use crate::frame::frame_columns;
 use crate::query_args::query_from_kwargs;
 use crate::record::PyRunRecord;
@@ -23,23 +25,27 @@ use crate::record::PyRunRecord;
 /// worker): no file stays open between calls.
 #[pyclass(frozen, subclass, module = "runreg._runreg", name = "Registry")]
 pub struct PyRegistry {
-    /// `None` once closed.
-    inner: RwLock<Option<runreg::Registry>>,
+    /// `None` once closed. The lock is held only to clone the handle, never
+    /// during a call: a fork while another thread queries leaves the child
+    /// nothing locked, and a scan does not hold up this process's queries
+    /// (the cache's own file lock orders them).
+    inner: Mutex<Option<Arc<runreg::Registry>>>,
     db_path: PathBuf,
 }
 
 impl PyRegistry {
+    fn handle(&self) -> PyResult<Arc<runreg::Registry>> {
+        self.inner.lock().clone().ok_or_else(closed)
+    }
+
     /// Runs `work` on the open registry, without the GIL.
     fn with<T: Send>(
         &self,
         py: Python<'_>,
         work: impl FnOnce(&runreg::Registry) -> runreg::Result<T> + Send,
     ) -> PyResult<T> {
-        py.detach(|| {
-            let guard = self.inner.read();
-            let registry = guard.as_ref().ok_or_else(closed)?;
-            work(registry).into_py_result()
-        })
+        let registry = self.handle()?;
+        py.detach(|| fork_gate::pass(|| work(&registry)).into_py_result())
     }
 
     fn records<'py>(py: Python<'py>, runs: Vec<RunRecord>) -> PyResult<Bound<'py, PyList>> {
@@ -70,18 +76,16 @@ impl PyRegistry {
     ) -> PyResult<Self> {
         let ttl = Duration::try_from_secs_f64(scan_ttl_s.max(0.0))
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("scan_ttl_s: {e}")))?;
-        let registry = py.detach(|| {
-            let mut builder = runreg::Registry::builder(&cache_dir)
-                .scan(scan)
-                .scan_ttl(ttl);
-            if let Some(db_path) = db_path {
-                builder = builder.db_path(db_path);
-            }
-            builder.open().into_py_result()
-        })?;
+        let mut builder = runreg::Registry::builder(&cache_dir)
+            .scan(scan)
+            .scan_ttl(ttl);
+        if let Some(db_path) = db_path {
+            builder = builder.db_path(db_path);
+        }
+        let registry = py.detach(|| fork_gate::pass(|| builder.open()).into_py_result())?;
         Ok(PyRegistry {
             db_path: registry.db_path().to_path_buf(),
-            inner: RwLock::new(Some(registry)),
+            inner: Mutex::new(Some(Arc::new(registry))),
         })
     }
 
@@ -161,7 +165,8 @@ impl PyRegistry {
     /// Closes the registry; later calls raise ``RunregError``. No file is
     /// held between calls, so this only drops the handle.
     fn close(&self, py: Python<'_>) {
-        py.detach(|| self.inner.write().take());
+        let handle = self.inner.lock().take();
+        py.detach(|| drop(handle));
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -187,10 +192,18 @@ impl PyRegistry {
         } else {
             ScanMode::Incremental
         };
+        let registry = self.handle()?;
+        // A handle of its own (scanning needs `&mut`), on the same cache
+        // file: nothing in this process waits for the scan but its caller.
         let report = py.detach(|| {
-            let mut guard = self.inner.write();
-            let registry = guard.as_mut().ok_or_else(closed)?;
-            registry.scan(mode).into_py_result()
+            fork_gate::pass(|| {
+                runreg::Registry::builder(registry.cache_dir())
+                    .db_path(registry.db_path())
+                    .scan(false)
+                    .open()
+                    .and_then(|mut scanner| scanner.scan(mode))
+            })
+            .into_py_result()
         })?;
         report_to_dict(py, &report)
     }

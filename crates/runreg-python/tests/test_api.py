@@ -412,6 +412,50 @@ def test_a_forked_child_uses_the_parents_registry(reg, cache_dir):
     assert len(reg.query(status="completed")) == want + 1
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forks_while_another_thread_queries_leave_the_child_nothing_locked(reg):
+    import time
+    import warnings
+
+    stop = threading.Event()
+
+    def busy():
+        while not stop.is_set():
+            reg.query(sort_by="summary.val_acc")
+
+    worker = threading.Thread(target=busy)
+    worker.start()
+    try:
+        for _ in range(5):
+            with warnings.catch_warnings():
+                # Python warns that forking a threaded process may deadlock:
+                # that is what this test checks does not happen.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    reg.scan()
+                    code = 0 if len(reg.query()) == 36 else 2
+                    reg.close()
+                finally:
+                    os._exit(code)
+            deadline = time.monotonic() + 30
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                if time.monotonic() > deadline:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                    pytest.fail("a forked child hung on a lock taken by its parent's thread")
+                time.sleep(0.01)
+            assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        stop.set()
+        worker.join()
+
+
 def test_the_stub_names_every_public_method():
     stub = (Path(runreg.__file__).parent / "_runreg.pyi").read_text()
     for name in [

@@ -43,6 +43,15 @@ __all__ = [
 ]
 __version__ = _runreg.__version__
 
+# A fork waits for the calls holding cache files open (src/fork_gate.rs):
+# a child must not inherit the parent's lock on the cache.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_runreg._before_fork,
+        after_in_parent=_runreg._after_fork,
+        after_in_child=_runreg._after_fork,
+    )
+
 #: Environment variables naming the cache directory, in the order tried.
 CACHE_DIR_VARIABLES = ("RUNREG_CACHE_DIR", "SPT_CACHE_DIR")
 
