@@ -22,7 +22,8 @@ use crate::record::PyRunRecord;
 /// Instantiate via :func:`runreg.open_registry`. Every call opens the cache,
 /// answers and closes it again, with the GIL released, so a ``Registry`` may
 /// be shared by threads, and keeps working in a forked child (a DataLoader
-/// worker): no file stays open between calls.
+/// worker): no file stays open between calls, and a fork waits for the calls
+/// in flight.
 #[pyclass(frozen, subclass, module = "runreg._runreg", name = "Registry")]
 pub struct PyRegistry {
     /// `None` once closed. The lock is held only to clone the handle, never
