@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod fork_gate;
 mod frame;
+mod lookups;
 mod query_args;
 mod record;
 mod registry;

@@ -14,6 +14,7 @@ use crate::arrow_stream::RunTable;
 use crate::errors::{IntoPyResult, RunregError};
 use crate::fork_gate;
 use crate::frame::frame_columns;
+use crate::lookups::Lookups;
 use crate::query_args::query_from_kwargs;
 use crate::record::PyRunRecord;
 
@@ -32,6 +33,7 @@ pub struct PyRegistry {
     /// (the cache's own file lock orders them).
     inner: Mutex<Option<Arc<runreg::Registry>>>,
     db_path: PathBuf,
+    lookups: Lookups,
 }
 
 impl PyRegistry {
@@ -87,6 +89,7 @@ impl PyRegistry {
         Ok(PyRegistry {
             db_path: registry.db_path().to_path_buf(),
             inner: Mutex::new(Some(Arc::new(registry))),
+            lookups: Lookups::default(),
         })
     }
 
@@ -126,7 +129,9 @@ impl PyRegistry {
 
     /// The run ``run_id``, or ``None``.
     fn get<'py>(&self, py: Python<'py>, run_id: &str) -> PyResult<Option<Bound<'py, PyRunRecord>>> {
-        let run = self.with(py, |r| r.get(run_id))?;
+        let run = self.with(py, |r| {
+            self.lookups.get(r.db_path(), run_id, || r.get(run_id))
+        })?;
         run.map(|run| Bound::new(py, PyRunRecord::new(run)))
             .transpose()
     }
@@ -149,6 +154,13 @@ impl PyRegistry {
             Ok(runs) => format!("Registry(db_path='{path}', runs={runs})"),
             Err(_) => format!("Registry(db_path='{path}', closed)"),
         }
+    }
+
+    /// Lookups by id answered from memory, the cache file unchanged (for
+    /// the tests).
+    #[getter]
+    fn _lookups_from_memory(&self) -> u64 {
+        self.lookups.hits()
     }
 
     /// runreg's cache file (``registry.redb``).

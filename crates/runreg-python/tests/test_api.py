@@ -195,6 +195,34 @@ def test_get_getitem_and_key_error(reg):
     assert error.value.args == ("no-such-run",)
 
 
+def settle(path: Path) -> None:
+    """Sets a file's mtime a minute back, as if last written then."""
+    old = path.stat().st_mtime - 60
+    os.utime(path, (old, old))
+
+
+def test_lookups_by_id_are_remembered_while_the_cache_file_is_unchanged(reg, cache_dir):
+    run = reg.query(status="completed", limit=1)[0]
+    settle(reg.db_path)
+    first = reg.get(run.run_id)
+    hits = reg._lookups_from_memory
+    assert reg[run.run_id] == first == run and reg.get("no-such-run") is None
+    assert reg.get("no-such-run") is None
+    assert reg._lookups_from_memory == hits + 2
+    # A scan that writes the cache changes its stamp: the next answer is new.
+    sidecar = Path(run.run_dir) / "sidecar.json"
+    data = json.loads(sidecar.read_text())
+    data["status"], data["notes"] = "failed", "rerun"
+    sidecar.write_text(json.dumps(data))
+    assert reg.scan()["upserted"] == 1
+    changed = reg.get(run.run_id)
+    assert (changed.status, changed.notes) == ("failed", "rerun")
+    # A cache written within the racy window is never trusted.
+    hits = reg._lookups_from_memory
+    assert reg.get(run.run_id) == changed
+    assert reg._lookups_from_memory == hits
+
+
 def test_close_and_with(cache_dir):
     with runreg.open_registry(cache_dir=cache_dir) as reg:
         assert len(reg) == 36
