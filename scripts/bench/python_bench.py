@@ -12,7 +12,8 @@ Subcommands (each prints one JSON object on stdout):
     so that the in-process TTL does not skip it), ``query(status=
     "completed")``, ``query(tag=TAG, sort_by="summary.val_acc", limit=5)``,
     ``to_dataframe()``, ``to_arrow()`` (runreg only; also ``pyarrow.table(
-    to_arrow())``), and ``get(run_id)`` over 1,000 ids (per call).
+    to_arrow())``), and ``get(run_id)`` over the same 1,000 ids at each
+    repetition and over 1,000 ids never asked for before (per call).
     ``{"op": {"reference": [seconds...], "runreg": [seconds...]}}``.
 
 ``frame-rss CACHE_DIR SIDE``
@@ -67,6 +68,14 @@ def cmd_ops(cache_dir: Path, tag: str, reps: int) -> dict:
         for run_id in sample:
             reg.get(run_id)
 
+    # Ids never asked for before, a new thousand at each repetition: runreg
+    # remembers lookups while its cache file is unchanged (lookups.rs).
+    fresh = iter(rng.sample(ids, min(len(ids), 1000 * 2 * (reps + 1) * 2)))
+
+    def get_fresh(reg):
+        for _ in range(1000):
+            reg.get(next(fresh, ids[0]))
+
     ops = {
         "open_registry_unchanged": lambda side, reg: open_side(side, cache_dir).close(),
         "query_status_completed": lambda side, reg: reg.query(status="completed"),
@@ -75,6 +84,7 @@ def cmd_ops(cache_dir: Path, tag: str, reps: int) -> dict:
         ),
         "to_dataframe_all": lambda side, reg: reg.to_dataframe(),
         "get_by_id_x1000": lambda side, reg: get_all(reg),
+        "get_fresh_id_x1000": lambda side, reg: get_fresh(reg),
     }
     results: dict = {op: {"reference": [], "runreg": []} for op in ops}
     results["to_arrow_all"] = {"runreg": []}
