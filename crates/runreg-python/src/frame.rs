@@ -53,24 +53,20 @@ pub fn frame_columns<'r, 'py>(
         }
         columns
     });
-    let fixed = py.detach(|| {
-        [
-            bytes("b1", runs.iter().map(|r| [u8::from(r.alive)])),
-            bytes("f8", runs.iter().map(|r| r.created_at.to_ne_bytes())),
-            bytes("f8", runs.iter().map(|r| r.updated_at.to_ne_bytes())),
-        ]
+    let (alive, created_at, updated_at) = py.detach(|| {
+        (
+            raw(runs.iter().map(|r| [u8::from(r.alive)])),
+            raw(runs.iter().map(|r| r.created_at.to_ne_bytes())),
+            raw(runs.iter().map(|r| r.updated_at.to_ne_bytes())),
+        )
     });
-    let [alive, created_at, updated_at] = fixed;
 
     let out = PyList::empty(py);
     let push = |name: &str, kind: &str, data: Bound<'py, PyAny>| -> PyResult<()> {
         let (name, kind) = (PyString::new(py, name), PyString::new(py, kind));
         out.append(PyTuple::new(py, [name.into_any(), kind.into_any(), data])?)
     };
-    let typed = |column: Column<'_>| match column {
-        Column::Typed(_, data) => PyByteArray::new(py, &data).into_any(),
-        Column::Objects(_) => unreachable!("the fixed typed columns are typed"),
-    };
+    let bytearray = |data: &[u8]| PyByteArray::new(py, data).into_any();
     let mut strings = Strings::default();
     push("run_id", "O", texts(py, runs, |r| &r.run_id, None)?)?;
     push(
@@ -78,9 +74,9 @@ pub fn frame_columns<'r, 'py>(
         "O",
         texts(py, runs, |r| r.status.as_str(), Some(&mut strings))?,
     )?;
-    push("alive", "b1", typed(alive))?;
-    push("created_at", "f8", typed(created_at))?;
-    push("updated_at", "f8", typed(updated_at))?;
+    push("alive", "b1", bytearray(&alive))?;
+    push("created_at", "f8", bytearray(&created_at))?;
+    push("updated_at", "f8", bytearray(&updated_at))?;
     push("run_dir", "O", texts(py, runs, |r| &r.run_dir, None)?)?;
     let checkpoints = runs.iter().map(|r| match &r.checkpoint_path {
         Some(path) => PyString::new(py, path).into_any(),
@@ -108,7 +104,7 @@ pub fn frame_columns<'r, 'py>(
     let nan = f64::NAN.into_pyobject(py)?.into_any();
     for (name, column) in maps {
         match column {
-            Column::Typed(kind, data) => push(&name, kind, PyByteArray::new(py, &data).into_any())?,
+            Column::Typed(kind, data) => push(&name, kind, bytearray(&data))?,
             Column::Objects(values) => {
                 let list = PyList::empty(py);
                 for value in values {
@@ -224,11 +220,16 @@ fn typed_or_objects(values: Vec<Option<&Value>>) -> Column<'_> {
     )
 }
 
+/// Fixed-width values' bytes, one after the other.
+fn raw<const N: usize>(values: impl Iterator<Item = [u8; N]>) -> Vec<u8> {
+    values.flatten().collect()
+}
+
 fn bytes<'r, const N: usize>(
     kind: &'static str,
     values: impl Iterator<Item = [u8; N]>,
 ) -> Column<'r> {
-    Column::Typed(kind, values.flatten().collect())
+    Column::Typed(kind, raw(values))
 }
 
 /// One Python string per distinct text: statuses, tags and categorical
