@@ -1,12 +1,13 @@
 //! `runreg.RunRecord`: one run, immutable, with the reference's fields.
 
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList};
-use runreg::{Value, ValueMap};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use runreg::{Status, Value, ValueMap};
 
-use crate::convert::map_to_py;
+use crate::convert::{map_to_py, py_to_value};
 
 /// Immutable view of a single training run, hydrated from the cache.
 ///
@@ -22,7 +23,9 @@ use crate::convert::map_to_py;
 /// The dicts are built on first access and then kept, so that a query of
 /// many runs costs little until their values are read. Two records are
 /// equal when every field is; unlike the reference, a ``NaN`` equals a
-/// ``NaN`` at the same place, so a record equals itself read again.
+/// ``NaN`` at the same place, so a record equals itself read again. As the
+/// reference's dataclass, it is built from its fields in that order (then
+/// ``ended_at=``), and it pickles (DataLoader workers send records back).
 #[pyclass(frozen, module = "runreg", name = "RunRecord")]
 pub struct PyRunRecord {
     run: runreg::RunRecord,
@@ -56,6 +59,72 @@ impl PyRunRecord {
 
 #[pymethods]
 impl PyRunRecord {
+    /// A record from its fields, in the order of the reference's dataclass
+    /// (``ended_at`` last, optional). Pickling goes through it too.
+    #[new]
+    #[pyo3(signature = (run_id, status, created_at, updated_at, alive, run_dir, checkpoint_path, config, hparams, summary, tags, notes, ended_at=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn py_new(
+        run_id: String,
+        status: &str,
+        created_at: f64,
+        updated_at: f64,
+        alive: bool,
+        run_dir: Option<String>,
+        checkpoint_path: Option<String>,
+        config: &Bound<'_, PyDict>,
+        hparams: &Bound<'_, PyDict>,
+        summary: &Bound<'_, PyDict>,
+        tags: Vec<String>,
+        notes: String,
+        ended_at: Option<f64>,
+    ) -> PyResult<Self> {
+        Ok(PyRunRecord::new(runreg::RunRecord {
+            run_id,
+            status: Status::from_sidecar(status),
+            created_at,
+            updated_at,
+            ended_at,
+            alive,
+            run_dir: run_dir.unwrap_or_default(),
+            checkpoint_path,
+            config: dict_to_map(config)?,
+            hparams: dict_to_map(hparams)?,
+            summary: dict_to_map(summary)?,
+            tags,
+            notes,
+            heartbeat_at: None,
+        }))
+    }
+
+    /// Pickles as the constructor's arguments.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let py = slf.py();
+        let this = slf.get();
+        let run = &this.run;
+        let args = PyTuple::new(
+            py,
+            [
+                run.run_id.as_str().into_pyobject(py)?.into_any(),
+                this.status().into_pyobject(py)?.into_any(),
+                run.created_at.into_pyobject(py)?.into_any(),
+                run.updated_at.into_pyobject(py)?.into_any(),
+                run.alive.into_pyobject(py)?.to_owned().into_any(),
+                run.run_dir.as_str().into_pyobject(py)?.into_any(),
+                run.checkpoint_path.as_deref().into_pyobject(py)?.into_any(),
+                this.config(py)?.into_any(),
+                this.hparams(py)?.into_any(),
+                this.summary(py)?.into_any(),
+                this.tags(py)?.into_any(),
+                run.notes.as_str().into_pyobject(py)?.into_any(),
+                run.ended_at.into_pyobject(py)?.into_any(),
+            ],
+        )?;
+        Ok((py.get_type::<PyRunRecord>().into_any(), args))
+    }
+
     /// The run's id.
     #[getter]
     fn run_id(&self) -> &str {
@@ -179,6 +248,18 @@ impl PyRunRecord {
             repr(this.run.ended_at.into_pyobject(py)?.into_any())?,
         ))
     }
+}
+
+/// A dict of str keys as a [`ValueMap`].
+fn dict_to_map(dict: &Bound<'_, PyDict>) -> PyResult<ValueMap> {
+    let mut map = ValueMap::with_capacity(dict.len());
+    for (key, value) in dict.iter() {
+        let key = key
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err("RunRecord's dict keys must be str"))?;
+        map.insert(key.to_cow()?, py_to_value(&value)?);
+    }
+    Ok(map)
 }
 
 /// Equal in every field a Python user sees; `NaN` equals `NaN` (the same

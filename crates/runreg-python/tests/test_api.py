@@ -176,6 +176,21 @@ def test_run_record_is_immutable_equal_and_reprs_its_fields(reg):
     assert run.hparams is run.hparams and run.summary is run.summary
 
 
+def test_run_record_is_built_from_its_fields_and_pickles(reg):
+    import pickle
+
+    run = reg.query(status="completed", limit=1)[0]
+    fields = ["run_id", "status", "created_at", "updated_at", "alive", "run_dir",
+              "checkpoint_path", "config", "hparams", "summary", "tags", "notes"]
+    built = runreg.RunRecord(*[getattr(run, f) for f in fields], ended_at=run.ended_at)
+    assert built == run and repr(built) == repr(run)
+    assert runreg.RunRecord(**{f: getattr(run, f) for f in fields}).ended_at is None
+    again = pickle.loads(pickle.dumps(run))
+    assert again == run and again is not run and again.hparams == run.hparams
+    with pytest.raises(TypeError, match="keys must be str"):
+        runreg.RunRecord(*[getattr(run, f) for f in fields[:8]], {1: 2}, {}, [], "")
+
+
 def test_a_nan_summary_equals_itself_read_again(cache_dir):
     write_run(cache_dir, "diverged", status="failed", summary={"loss": float("nan")})
     reg = runreg.open_registry(cache_dir=cache_dir)

@@ -16,6 +16,22 @@ class RunregError(Exception):
 class RunRecord:
     """Immutable view of a single training run, hydrated from the cache."""
 
+    def __init__(
+        self,
+        run_id: str,
+        status: str,
+        created_at: float,
+        updated_at: float,
+        alive: bool,
+        run_dir: Optional[str],
+        checkpoint_path: Optional[str],
+        config: Dict[str, Any],
+        hparams: Dict[str, Any],
+        summary: Dict[str, Any],
+        tags: List[str],
+        notes: str,
+        ended_at: Optional[float] = None,
+    ) -> None: ...
     @property
     def run_id(self) -> str: ...
     @property
