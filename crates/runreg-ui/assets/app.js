@@ -397,7 +397,8 @@ function selectionChanged() {
   const n = state.selected.size;
   $('selection-info').textContent = n ? n + ' selected: curves overlaid and compared in the run tab' : '';
   $('clear-selection').hidden = n === 0;
-  if (n) { showTab('run'); loadRunView(); }
+  if (n) showTab('run');
+  loadRunView();
 }
 
 // --- tabs ---------------------------------------------------------------------
@@ -839,7 +840,7 @@ function start() {
   $('runs-scroll').addEventListener('scroll', queueDraw, { passive: true });
   window.addEventListener('resize', () => { queueDraw(); drawSweep(); });
   $('column-chooser').addEventListener('toggle', () => { if ($('column-chooser').open && !state.keysComplete) loadKeys(true); });
-  $('clear-selection').addEventListener('click', () => { state.selected.clear(); selectionChanged(); queueDraw(); loadRunView(); });
+  $('clear-selection').addEventListener('click', () => { state.selected.clear(); selectionChanged(); queueDraw(); });
   for (const b of document.querySelectorAll('#tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
   $('sweep-metric').addEventListener('change', loadSweep);
   $('scatter-x').addEventListener('change', drawSweep);

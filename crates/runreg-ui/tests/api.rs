@@ -205,6 +205,8 @@ fn pages_are_capped_and_bad_parameters_say_why() {
     let server = start();
     let page = server.get_json("/api/runs?limit=100000");
     assert_eq!(page["limit"], runreg_ui::MAX_PAGE);
+    let far = server.get_json(&format!("/api/runs?offset={}&limit=1000", usize::MAX));
+    assert_eq!(far["runs"].as_array().unwrap().len(), 0);
     let past = server.get_json("/api/runs?offset=500");
     assert_eq!(
         (

@@ -192,9 +192,10 @@ try {
     check(details.includes(runId) && details.includes('hparams'), 'the run view shows the run');
 
     // Several runs: curves overlaid, smoothing, and their diff.
-    const boxes = await page.$$('#runs-table tbody tr.run-row input[type=checkbox]');
-    await boxes[0].check();
-    await boxes[1].check();
+    // Locators, not handles: a redraw of the rows may replace them.
+    const tick = (id) => page.locator(`#runs-table tr.run-row[data-run-id="${id}"] input[type=checkbox]`);
+    await tick(narrowed[0]).check();
+    await tick(narrowed[1]).check();
     await page.waitForSelector('#diff-table');
     await page.waitForTimeout(300);
     const overlaid = await page.$$eval('#curves svg.curve-chart', (charts) => Math.max(...charts.map((c) => new Set([...c.querySelectorAll('polyline.curve:not(.raw)')].map((p) => p.dataset.runId)).size)));
@@ -205,6 +206,12 @@ try {
     const raw = await page.$$eval('#curves polyline.curve.raw', (p) => p.length);
     check(raw > 0, 'smoothing draws the smoothed curve over the raw one', raw);
     await page.screenshot({ path: join(shots, 'compare.png'), fullPage: true });
+
+    // The README's picture: a fresh page filtered to the sweep.
+    await page.goto(url + '&where=' + encodeURIComponent(sweepWhere));
+    await page.waitForFunction((n) => document.querySelectorAll('#parcoords path.run-line').length === n, sweepRuns.length);
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(shots, 'readme.png') });
 
     // The page refuses to work without its token.
     const bare = url.split('?')[0];
