@@ -14,8 +14,9 @@
 # default 1: a minute or more each), DELAY_US (added to each request by the
 # latency layer, default 500), NFS_IO_THREADS (the second setting measured
 # through it, default 64), LAT_BIG (a further tree size, e.g. 100000, for
-# runreg's rescan through the latency layer; default none), SEED, KEEP=1,
-# TMPDIR (where the trees go).
+# runreg's rescan through the latency layer; default none), BEFORE_BIN (an
+# earlier runreg binary: its warm and cold rows are measured beside, for
+# regressions), SEED, KEEP=1, TMPDIR (where the trees go).
 #
 # Rows:
 #   warm: runreg and reference, rescan with nothing changed and full scan
@@ -147,6 +148,18 @@ for ((r = 1; r <= REPS; r++)); do
             fi
         done
     done
+    if [[ -n "${BEFORE_BIN:-}" ]]; then
+        BEFORE=("$BEFORE_BIN" --cache-dir "$TREE" --db "$WORK/cold/before.redb" --quiet --color never)
+        for temp in warm cold; do
+            rm -f "$WORK/cold/before.redb"
+            if [[ $temp == cold ]]; then drop_caches; fi
+            record "${temp}_full" before "$(timed "${BEFORE[@]}" scan --full)"
+            settle "${BEFORE[@]}" scan
+            settle "${BEFORE[@]}" scan
+            if [[ $temp == cold ]]; then drop_caches; fi
+            record "${temp}_rescan" before "$(timed "${BEFORE[@]}" scan)"
+        done
+    fi
     drop_caches
     record cold_floor_stat floor "$(timed xargs -P16 -n 256 stat < "$WORK/sidecars.txt")"
     drop_caches
@@ -277,8 +290,10 @@ print(f"### Cold caches and latency, {runs:,} runs (latency rows: {lat_runs:,})\
 print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, {os.cpu_count()} cores, "
       f"{platform.platform()}, load average at the end {load[0]:.1f}. Medians; "
       f"`bash scripts/bench/latency.sh {runs} {lat_runs}`.\n")
-print("| case | runreg | reference | floor | runreg vs floor | reference / runreg |")
-print("|---|---|---|---|---|---|")
+before = any(side == "before" for _, side in values)
+print("| case | runreg | reference | floor | runreg vs floor | reference / runreg |"
+      + (" runreg before (BEFORE_BIN) |" if before else ""))
+print("|---|---|---|---|---|---|" + ("---|" if before else ""))
 rows = [
     ("warm: rescan, nothing changed", "warm_rescan", None),
     ("warm: full scan, fresh cache", "warm_full", None),
@@ -288,16 +303,19 @@ rows = [
 for label, op, floor in rows:
     rr, ref = med(op, "runreg"), med(op, "reference")
     fl = med(floor, "floor") if floor else None
-    print(f"| {label} | {fmt(rr)} | {fmt(ref)} | {fmt(fl)} | {ratio(rr, fl) if fl else '-'} | {ratio(ref, rr)} |")
+    print(f"| {label} | {fmt(rr)} | {fmt(ref)} | {fmt(fl)} | {ratio(rr, fl) if fl else '-'} | {ratio(ref, rr)} |"
+          + (f" {fmt(med(op, 'before'))} |" if before else ""))
 ref_full, ref_rescan = med("lat_full", "reference"), med("lat_rescan", "reference")
 for io in ("default", nfs_io):
     label = "16 (default)" if io == "default" else io
     rr_r, rr_f = med(f"lat_rescan_io_{io}", "runreg"), med(f"lat_full_io_{io}", "runreg")
-    print(f"| {delay} µs a request, {lat_runs:,} runs, io threads {label}: rescan | {fmt(rr_r)} | {fmt(ref_rescan)} | - | - | {ratio(ref_rescan, rr_r)} |")
-    print(f"| {delay} µs a request, {lat_runs:,} runs, io threads {label}: full scan | {fmt(rr_f)} | {fmt(ref_full)} | - | - | {ratio(ref_full, rr_f)} |")
+    tail = " - |" if before else ""
+    print(f"| {delay} µs a request, {lat_runs:,} runs, io threads {label}: rescan | {fmt(rr_r)} | {fmt(ref_rescan)} | - | - | {ratio(ref_rescan, rr_r)} |" + tail)
+    print(f"| {delay} µs a request, {lat_runs:,} runs, io threads {label}: full scan | {fmt(rr_f)} | {fmt(ref_full)} | - | - | {ratio(ref_full, rr_f)} |" + tail)
 if big:
-    print(f"| {delay} µs a request, {big:,} runs, io threads {nfs_io}: rescan | {fmt(med('lat_big_rescan', 'runreg'))} | - | - | - | - |")
-    print(f"| {delay} µs a request, {big:,} runs, io threads {nfs_io}: full scan (once) | {fmt(med('lat_big_full', 'runreg'))} | - | - | - | - |")
+    tail = " - |" if before else ""
+    print(f"| {delay} µs a request, {big:,} runs, io threads {nfs_io}: rescan | {fmt(med('lat_big_rescan', 'runreg'))} | - | - | - | - |" + tail)
+    print(f"| {delay} µs a request, {big:,} runs, io threads {nfs_io}: full scan (once) | {fmt(med('lat_big_full', 'runreg'))} | - | - | - | - |" + tail)
 s = lambda op: med(op, "runreg")
 print()
 print(f"Syscalls of a warm rescan with nothing changed (`strace -c -f`, {runs:,} runs): "
