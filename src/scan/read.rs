@@ -5,7 +5,7 @@ use std::fs::{self, Metadata};
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
@@ -102,7 +102,10 @@ pub(super) fn read_all(
     }
     let next = AtomicUsize::new(0);
     let (sender, receiver) = mpsc::sync_channel::<(usize, Fetched)>(FETCHED_AHEAD * cpu_threads);
-    let receiver = Mutex::new(receiver);
+    // Each parser holds the receiver: should every parser stop (a panic),
+    // it is dropped, and the fetching threads stop sending instead of
+    // waiting on a full channel.
+    let receiver = Arc::new(Mutex::new(receiver));
     let parsed: Vec<Vec<(usize, Result<ReadSidecar, Unreadable>)>> = std::thread::scope(|scope| {
         for _ in 0..io_threads {
             let sender = sender.clone();
@@ -118,7 +121,7 @@ pub(super) fn read_all(
             });
         }
         drop(sender);
-        let parse_next = || {
+        let parse_next = |receiver: Arc<Mutex<mpsc::Receiver<(usize, Fetched)>>>| {
             let mut out = Vec::new();
             loop {
                 // The lock is held only while taking one item (a statement's
@@ -131,9 +134,12 @@ pub(super) fn read_all(
             out
         };
         let parsers: Vec<_> = (1..cpu_threads.max(1))
-            .map(|_| scope.spawn(parse_next))
+            .map(|_| {
+                let receiver = Arc::clone(&receiver);
+                scope.spawn(move || parse_next(receiver))
+            })
             .collect();
-        let mut all = vec![parse_next()];
+        let mut all = vec![parse_next(receiver)];
         all.extend(parsers.into_iter().filter_map(|h| h.join().ok()));
         all
     });
@@ -215,9 +221,46 @@ pub(super) fn stored_run(read: ReadSidecar, path: &Path) -> StoredRun {
 #[cfg(test)]
 mod tests {
     use std::fs::File;
+    use std::path::PathBuf;
 
     use super::*;
     use crate::scan::stat::lstat;
+
+    /// Fetched on many threads and parsed on a few, the reads come back in
+    /// the order asked, each as a read on this thread gives it.
+    #[test]
+    fn read_all_keeps_order_and_outcome_whatever_the_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        for i in 0..300 {
+            let run = dir.path().join(format!("r{i:03}"));
+            fs::create_dir(&run).unwrap();
+            let path = run.join("sidecar.json");
+            match i % 10 {
+                3 => fs::write(&path, "{not json").unwrap(),
+                7 => {} // missing: vanished
+                _ => fs::write(&path, Sidecar::new(&format!("run{i}")).to_json()).unwrap(),
+            }
+            if i % 2 == 0 {
+                File::create(run.join(HEARTBEAT_NAME)).unwrap();
+            }
+            paths.push(path);
+        }
+        let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        let outcome = |r: &Result<ReadSidecar, Unreadable>| match r {
+            Ok(read) => format!("{} {:?}", read.sidecar.run_id, read.heartbeat_at.is_some()),
+            Err(Unreadable::Vanished(why)) => format!("vanished: {why}"),
+            Err(Unreadable::Invalid(why)) => format!("invalid: {why}"),
+        };
+        let want: Vec<String> = paths.iter().map(|p| outcome(&read(p))).collect();
+        assert_eq!(want[0], "run0 true");
+        assert_eq!(want[1], "run1 false");
+        assert!(want[3].starts_with("invalid: ") && want[7].starts_with("vanished: "));
+        for (io, cpu) in [(1, 1), (1, 2), (16, 1), (16, 2), (64, 8)] {
+            let got: Vec<String> = read_all(&paths, io, cpu).iter().map(outcome).collect();
+            assert_eq!(got, want, "io {io}, cpu {cpu}");
+        }
+    }
 
     /// The heartbeat time from a stat taken during a revisit is exactly the
     /// one a read takes: the stored value is compared, so any difference

@@ -81,8 +81,11 @@ pub(crate) fn lstat(path: &Path) -> io::Result<Lstat> {
     fs::symlink_metadata(path).map(|m| Lstat::of(&m))
 }
 
-/// Most ancestor directories held open at once by one thread.
-const MAX_OPEN: usize = 1024;
+/// Most ancestor directories held open at once by one thread. Paths come
+/// sorted, so an ancestor's group is done once the next one starts; a few
+/// suffice, and 16 threads stay far below the usual limit of 1,024 open
+/// files (the sidecar reads of a full scan run meanwhile).
+const MAX_OPEN: usize = 32;
 
 /// lstat of every path (raw bytes), relative to its ancestor `depth`
 /// components up, opened once per group; falls back to a plain lstat where

@@ -273,7 +273,7 @@ fn walk_probing(
         .iter()
         .map(|(p, _)| p.as_os_str().as_bytes())
         .collect();
-    let dirs: Vec<&[u8]> = listed
+    let mut dirs: Vec<&[u8]> = listed
         .iter()
         .filter(|p| {
             let key = p.as_os_str().as_bytes();
@@ -281,6 +281,8 @@ fn walk_probing(
         })
         .map(|p| p.as_os_str().as_bytes())
         .collect();
+    // Sorted: siblings share the parent a stat is relative to.
+    dirs.sort_unstable();
     // Stat'ed on the walk's threads: on a network filesystem these are as
     // many round trips as there are directories.
     let stats = stat_all(&dirs, 1, Follow::No, threads);
