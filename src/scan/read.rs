@@ -239,7 +239,7 @@ mod tests {
             match i % 10 {
                 3 => fs::write(&path, "{not json").unwrap(),
                 7 => {} // missing: vanished
-                _ => fs::write(&path, Sidecar::new(&format!("run{i}")).to_json()).unwrap(),
+                _ => fs::write(&path, Sidecar::new(format!("run{i}")).to_json()).unwrap(),
             }
             if i % 2 == 0 {
                 File::create(run.join(HEARTBEAT_NAME)).unwrap();
