@@ -981,3 +981,26 @@ fn every_io_thread_count_builds_the_same_cache() {
         assert!(answer(io_threads) == one, "io_threads {io_threads}");
     }
 }
+
+#[test]
+fn a_rescan_finds_many_new_runs_in_old_and_new_directories_whatever_the_threads() {
+    for io_threads in [1, 16] {
+        let (tree, mut reg) = settled_tree_with(io_threads, 40);
+        // A day of new runs: each its own time directory, in an old date
+        // directory (more new subtrees than threads) and in a new one.
+        for i in 0..40 {
+            tree.run(&format!("n{i:02}"))
+                .at(&format!("20261031/{:06}/n{i:02}", 200_000 + i))
+                .write();
+        }
+        for i in 0..3 {
+            tree.run(&format!("m{i}"))
+                .at(&format!("20261105/{:06}/m{i}", 100_000 + i))
+                .write();
+        }
+        let report = scan(&mut reg);
+        assert_eq!(report.upserted, 43, "io_threads {io_threads}: {report:?}");
+        assert_eq!(reg.len().unwrap(), 43 + 43);
+        settle(&tree, &mut reg);
+    }
+}

@@ -172,7 +172,7 @@ fn walk_new_subtrees(
 }
 
 /// The heartbeats of the runs of remembered sidecars whose state the scan
-/// keeps up to date (valid, not terminal), stat'ed on every core; `None`
+/// keeps up to date (valid, not terminal), stat'ed on the I/O threads; `None`
 /// for the other sidecars.
 fn stat_heartbeats(files: &[(&[u8], &FileState)], threads: usize) -> Vec<Option<Option<f64>>> {
     let wanted =
