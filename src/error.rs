@@ -129,6 +129,16 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// A setting of [`RegistryBuilder`](crate::RegistryBuilder) out of its
+    /// range.
+    #[error("invalid setting {setting}: {reason}")]
+    InvalidSetting {
+        /// The setting, as the builder names it (`io_threads`).
+        setting: &'static str,
+        /// What it must be, and what it was.
+        reason: String,
+    },
+
     /// A field name that runreg cannot interpret (a sort key, a column), or
     /// a field that cannot serve where it was named.
     #[error(transparent)]

@@ -74,7 +74,10 @@ pub use query::{
 };
 pub use record::RunRecord;
 pub use registry::{Registry, RegistryBuilder};
-pub use scan::{Duplicate, RACY_WINDOW_S, ScanIssue, ScanMode, ScanProgress, ScanReport};
+pub use scan::{
+    DEFAULT_IO_THREADS, Duplicate, MAX_IO_THREADS, RACY_WINDOW_S, ScanIssue, ScanMode,
+    ScanProgress, ScanReport,
+};
 pub use sidecar::Sidecar;
 pub use snapshot::Snapshot;
 pub use status::{Status, UnknownStatus};

@@ -13,7 +13,10 @@ use crate::liveness::Liveness;
 use crate::metrics::MetricsReader;
 use crate::query::{self, AnswerKeys, Context, Query};
 use crate::record::RunRecord;
-use crate::scan::{self, ProgressFn, ScanMode, ScanProgress, ScanReport, ScanSettings, epoch_now};
+use crate::scan::{
+    self, DEFAULT_IO_THREADS, MAX_IO_THREADS, ProgressFn, ScanMode, ScanProgress, ScanReport,
+    ScanSettings, Threads, epoch_now,
+};
 use crate::snapshot::Snapshot;
 use crate::status::Status;
 use crate::store::{Memory, Peek, Store};
@@ -55,7 +58,7 @@ pub struct Registry {
     relocated: bool,
     store: Store,
     liveness: Liveness,
-    walk_threads: usize,
+    threads: Threads,
     progress: Option<ProgressFn>,
     last_scan: Option<ScanReport>,
 }
@@ -69,7 +72,8 @@ pub struct RegistryBuilder {
     scan_ttl: Duration,
     heartbeat_timeout: Duration,
     lock_timeout: Duration,
-    walk_threads: usize,
+    io_threads: usize,
+    walk_threads: Option<usize>,
     progress: Option<ProgressFn>,
 }
 
@@ -107,10 +111,33 @@ impl RegistryBuilder {
         self
     }
 
-    /// Threads walking the tree (default 1; more pays on network
-    /// filesystems, where each directory read waits on the server).
+    /// File-system requests a scan keeps in flight: the threads that stat
+    /// and read sidecars and list directories (default
+    /// [`DEFAULT_IO_THREADS`], 16). On a network filesystem (NFS, Lustre,
+    /// GPFS) each request waits a round trip on the server, and many in
+    /// flight overlap those waits; 32 to 64 may pay there. Parsing stays on
+    /// one thread a core whatever this says. From 1 (one request at a time,
+    /// all on the calling thread but one parser a core) to
+    /// [`MAX_IO_THREADS`]; [`open`](Self::open) refuses anything else.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::fs::create_dir_all(dir.path().join("runs")).unwrap();
+    /// let registry = runreg::Registry::builder(dir.path()).io_threads(64).open()?;
+    /// # assert!(runreg::Registry::builder(dir.path()).io_threads(0).open().is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn io_threads(mut self, threads: usize) -> Self {
+        self.io_threads = threads;
+        self
+    }
+
+    /// Threads walking the tree (default: [`io_threads`](Self::io_threads);
+    /// 1 walks on the calling thread).
     pub fn walk_threads(mut self, threads: usize) -> Self {
-        self.walk_threads = threads.max(1);
+        self.walk_threads = Some(threads.max(1));
         self
     }
 
@@ -129,8 +156,19 @@ impl RegistryBuilder {
     /// (it is never created); [`Error::CacheDirNotWritable`] when it cannot
     /// hold the cache and the environment names no other place; [`Error::Busy`]
     /// when another process holds the cache longer than the lock timeout;
-    /// [`Error::Database`] or [`Error::Io`] when the cache cannot be written.
+    /// [`Error::Database`] or [`Error::Io`] when the cache cannot be written;
+    /// [`Error::InvalidSetting`] for an [`io_threads`](Self::io_threads) out
+    /// of range.
     pub fn open(self) -> Result<Registry> {
+        if !(1..=MAX_IO_THREADS).contains(&self.io_threads) {
+            return Err(Error::InvalidSetting {
+                setting: "io_threads",
+                reason: format!(
+                    "must be from 1 to {MAX_IO_THREADS} (file-system requests in flight), not {}",
+                    self.io_threads
+                ),
+            });
+        }
         if !self.cache_dir.is_dir() {
             return Err(Error::CacheDirMissing {
                 path: self.cache_dir,
@@ -149,7 +187,10 @@ impl RegistryBuilder {
             store: Store::new(db_path, self.lock_timeout),
             cache_dir,
             liveness: Liveness::new(self.heartbeat_timeout),
-            walk_threads: self.walk_threads,
+            threads: Threads {
+                walk: self.walk_threads.unwrap_or(self.io_threads),
+                ..Threads::io(self.io_threads)
+            },
             progress: self.progress,
             last_scan: None,
         };
@@ -176,7 +217,8 @@ impl Registry {
             scan_ttl: Duration::from_secs(2),
             heartbeat_timeout: Liveness::DEFAULT_TIMEOUT,
             lock_timeout: Duration::from_secs(30),
-            walk_threads: 1,
+            io_threads: DEFAULT_IO_THREADS,
+            walk_threads: None,
             progress: None,
         }
     }
@@ -247,7 +289,7 @@ impl Registry {
     ) -> Result<Option<ScanReport>> {
         let settings = ScanSettings {
             mode,
-            threads: self.walk_threads,
+            threads: self.threads,
             progress: self.progress.clone(),
         };
         let scanned_since = |finished: Option<f64>| {

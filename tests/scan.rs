@@ -727,7 +727,26 @@ fn settle(tree: &Tree, reg: &mut Registry) {
 /// A tree of runs in the writer's layout (`<date>/<time>/<id>`), terminal
 /// and not, with heartbeats; scanned and settled.
 fn settled_tree() -> (Tree, Registry) {
+    settled_tree_with(runreg::DEFAULT_IO_THREADS, 0)
+}
+
+/// [`settled_tree`] with `io_threads`, and `others` more runs (completed
+/// and running, one per time directory, as gen_tree lays them out) so that
+/// the stats and reads are shared among threads.
+fn settled_tree_with(io_threads: usize, others: usize) -> (Tree, Registry) {
     let tree = Tree::new();
+    for i in 0..others {
+        let status = if i % 3 == 0 {
+            Status::Running
+        } else {
+            Status::Completed
+        };
+        tree.run(&format!("o{i:04}"))
+            .at(&format!("20261031/{:06}/o{i:04}", 100_000 + i))
+            .status(status)
+            .heartbeat(600.0)
+            .write();
+    }
     for (i, status) in [Status::Completed, Status::Failed, Status::Running]
         .into_iter()
         .enumerate()
@@ -738,7 +757,11 @@ fn settled_tree() -> (Tree, Registry) {
             .heartbeat(600.0)
             .write();
     }
-    let mut reg = registry(&tree);
+    let mut reg = Registry::builder(tree.cache_dir())
+        .scan(false)
+        .io_threads(io_threads)
+        .open()
+        .unwrap();
     reg.scan(ScanMode::Full).unwrap();
     settle(&tree, &mut reg);
     (tree, reg)
@@ -775,7 +798,15 @@ fn a_terminal_runs_heartbeat_is_not_looked_at() {
 
 #[test]
 fn a_rescan_that_writes_nothing_still_sees_every_change() {
-    let (tree, mut reg) = settled_tree();
+    // One request at a time, the default, and more threads than cores.
+    for io_threads in [1, runreg::DEFAULT_IO_THREADS, 32] {
+        sees_every_change(io_threads);
+    }
+}
+
+fn sees_every_change(io_threads: usize) {
+    let (tree, mut reg) = settled_tree_with(io_threads, 700);
+    assert_eq!(reg.len().unwrap(), 703);
     let run_dir = |rel: &str| tree.runs().join(rel);
     let sidecar = |rel: &str| run_dir(rel).join("sidecar.json");
 
@@ -857,4 +888,119 @@ fn a_rescan_that_writes_nothing_still_sees_every_change() {
     assert_eq!(report.orphaned, 1, "{report:?}");
     assert_eq!(reg.get("r1").unwrap().unwrap().status, Status::Orphaned);
     settle(&tree, &mut reg);
+}
+
+// The I/O concurrency (issue 17, item 1).
+
+#[test]
+fn io_threads_out_of_range_are_refused_with_the_setting_named() {
+    let tree = Tree::new();
+    tree.run("r1").write();
+    for bad in [0, runreg::MAX_IO_THREADS + 1] {
+        let err = Registry::builder(tree.cache_dir())
+            .io_threads(bad)
+            .open()
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(
+                err,
+                runreg::Error::InvalidSetting {
+                    setting: "io_threads",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            message.contains("io_threads") && message.contains(&bad.to_string()),
+            "{message}"
+        );
+    }
+    // Refused before anything is scanned or created.
+    assert!(!tree.cache_dir().join(runreg::DB_FILE_NAME).exists());
+    for good in [1, runreg::MAX_IO_THREADS] {
+        let reg = Registry::builder(tree.cache_dir())
+            .io_threads(good)
+            .open()
+            .unwrap();
+        assert_eq!(ids(&reg), ["r1"]);
+    }
+}
+
+#[test]
+fn every_io_thread_count_builds_the_same_cache() {
+    // Duplicates across batches, invalid sidecars, live and terminal runs:
+    // whatever the threads, the same records and the same report.
+    let tree = Tree::new();
+    for i in 0..1200 {
+        let status = [Status::Completed, Status::Running, Status::Failed][i % 3].clone();
+        tree.run(&format!("r{i:04}"))
+            .at(&format!("20261101/{:06}/r{i:04}", 100_000 + i))
+            .status(status)
+            .heartbeat(30.0)
+            .write();
+        if i % 100 == 0 {
+            tree.run(&format!("r{i:04}"))
+                .at(&format!("20261102/{:06}/r{i:04}", 100_000 + i))
+                .notes("the copy")
+                .write();
+        }
+    }
+    fs::write(
+        tree.runs().join("20261101/100007/r0007/sidecar.json"),
+        "{oops",
+    )
+    .unwrap();
+    // The same tree into a cache of its own per thread count.
+    let caches = tempfile::tempdir().unwrap();
+    let answer = |io_threads: usize| {
+        let mut reg = Registry::builder(tree.cache_dir())
+            .db_path(caches.path().join(format!("{io_threads}.redb")))
+            .scan(false)
+            .io_threads(io_threads)
+            .open()
+            .unwrap();
+        let mut report = reg.scan(ScanMode::Full).unwrap();
+        report.elapsed = Duration::ZERO;
+        let records: Vec<String> = reg
+            .query(&Query::new())
+            .unwrap()
+            .into_iter()
+            .map(|r| format!("{r:?}"))
+            .collect();
+        (format!("{report:?}"), records)
+    };
+    let one = answer(1);
+    assert_eq!(
+        one.1.len(),
+        1199,
+        "r0007 invalid and never valid: not a run"
+    );
+    for io_threads in [2, 16, 64] {
+        assert!(answer(io_threads) == one, "io_threads {io_threads}");
+    }
+}
+
+#[test]
+fn a_rescan_finds_many_new_runs_in_old_and_new_directories_whatever_the_threads() {
+    for io_threads in [1, 16] {
+        let (tree, mut reg) = settled_tree_with(io_threads, 40);
+        // A day of new runs: each its own time directory, in an old date
+        // directory (more new subtrees than threads) and in a new one.
+        for i in 0..40 {
+            tree.run(&format!("n{i:02}"))
+                .at(&format!("20261031/{:06}/n{i:02}", 200_000 + i))
+                .write();
+        }
+        for i in 0..3 {
+            tree.run(&format!("m{i}"))
+                .at(&format!("20261105/{:06}/m{i}", 100_000 + i))
+                .write();
+        }
+        let report = scan(&mut reg);
+        assert_eq!(report.upserted, 43, "io_threads {io_threads}: {report:?}");
+        assert_eq!(reg.len().unwrap(), 43 + 43);
+        settle(&tree, &mut reg);
+    }
 }

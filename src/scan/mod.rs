@@ -23,6 +23,7 @@
 //! first decides through a read-only open ([`peek`]); one that finds
 //! nothing to write opens the cache for nothing else, and commits nothing.
 
+mod in_flight;
 mod pipeline;
 mod progress;
 mod read;
@@ -38,6 +39,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+pub(crate) use in_flight::Threads;
+pub use in_flight::{DEFAULT_IO_THREADS, MAX_IO_THREADS};
 pub(crate) use progress::ProgressFn;
 pub use progress::ScanProgress;
 pub use report::{Duplicate, ScanIssue, ScanReport};
@@ -84,8 +87,7 @@ pub(crate) fn last_scan_finished(cache: &impl Remembers) -> Result<Option<f64>> 
 #[derive(Clone, Default)]
 pub(crate) struct ScanSettings {
     pub mode: ScanMode,
-    /// Walker threads; 1 walks on the calling thread.
-    pub threads: usize,
+    pub threads: Threads,
     pub progress: Option<ProgressFn>,
 }
 
@@ -124,12 +126,13 @@ fn prepare(cache_dir: &Path, cache: &impl Remembers, settings: &ScanSettings) ->
         && !remembered_dirs.is_empty();
     // A revisit stats the remembered directories while the file states load.
     let (remembered, dir_stats) = if revisiting {
+        let io = settings.threads.io;
         std::thread::scope(|scope| {
-            let stats = scope.spawn(|| revisit::stat_dirs(&remembered_dirs));
+            let stats = scope.spawn(|| revisit::stat_dirs(&remembered_dirs, io));
             let files = cache.file_states();
             let stats = stats
                 .join()
-                .unwrap_or_else(|_| revisit::stat_dirs(&remembered_dirs));
+                .unwrap_or_else(|_| revisit::stat_dirs(&remembered_dirs, io));
             (files, Some(stats))
         })
     } else {
@@ -206,7 +209,7 @@ pub(crate) fn peek(
         Some(last_start - RACY_WINDOW_S),
     );
     let progress = settings.progress.as_ref();
-    let (_, mut report, touched) = reconcile_walked(walk, reconciler, 1, progress)?;
+    let (_, mut report, touched) = reconcile_walked(walk, reconciler, settings.threads, progress)?;
     if touched.reads > 0 || touched.writes > 0 {
         return Ok(Peek::Write(None));
     }
@@ -274,15 +277,15 @@ pub(crate) fn scan(
         full: settings.mode == ScanMode::Full,
         ..ScanReport::default()
     };
-    let read_threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let threads = settings.threads;
     let (mut walk, mut report, touched) = match revisited {
         Some(walk) => {
             let reconciler = Reconciler::new(writer, report, remembered, trusted_before);
-            reconcile_walked(walk, reconciler, read_threads, progress)?
+            reconcile_walked(walk, reconciler, threads, progress)?
         }
         None => {
             let reconciler = Reconciler::new(writer, report, remembered, trusted_before);
-            walk_and_reconcile(&root, settings.threads, reconciler, read_threads, progress)?
+            walk_and_reconcile(&root, threads, reconciler, progress)?
         }
     };
     // Most records rewritten (a full rescan): their old pages are free, and
@@ -335,7 +338,7 @@ pub(crate) fn scan(
 fn reconcile_walked(
     mut walk: Walk,
     mut reconciler: Reconciler<'_, '_>,
-    read_threads: usize,
+    threads: Threads,
     progress: Option<&ProgressFn>,
 ) -> Result<(Walk, ScanReport, Touched)> {
     add_walk_findings(&mut reconciler.report, &walk);
@@ -347,7 +350,7 @@ fn reconcile_walked(
         (!batch.is_empty()).then_some(batch)
     });
     let mut processed = 0;
-    pipeline::reconcile_batches(&mut reconciler, batches, read_threads, |len| {
+    pipeline::reconcile_batches(&mut reconciler, batches, threads, |len| {
         processed += len;
         if let (Some(progress), BATCH) = (progress, len) {
             progress.report(ScanProgress {
@@ -365,9 +368,8 @@ fn reconcile_walked(
 /// they are found (see [`pipeline`]).
 fn walk_and_reconcile(
     root: &Path,
-    walk_threads: usize,
+    threads: Threads,
     mut reconciler: Reconciler<'_, '_>,
-    read_threads: usize,
     progress: Option<&ProgressFn>,
 ) -> Result<(Walk, ScanReport, Touched)> {
     let processed = Cell::new(0);
@@ -380,8 +382,8 @@ fn walk_and_reconcile(
             });
         }
     };
-    let (walk, reconciled) = pipeline::walk_streamed(root, walk_threads, &found_more, |feed| {
-        pipeline::reconcile_batches(&mut reconciler, feed.batches(), read_threads, |len| {
+    let (walk, reconciled) = pipeline::walk_streamed(root, threads.walk, &found_more, |feed| {
+        pipeline::reconcile_batches(&mut reconciler, feed.batches(), threads, |len| {
             processed.set(processed.get() + len);
             if let (Some(progress), BATCH) = (progress, len) {
                 progress.report(ScanProgress {

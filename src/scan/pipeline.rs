@@ -18,6 +18,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread::{Scope, ScopedJoinHandle};
 
 use super::BATCH;
+use super::in_flight::Threads;
 use super::read::read_all;
 use super::reconcile::{Planned, Reads, Reconciler};
 use super::walk::{Found, Walk, walk_tree};
@@ -137,15 +138,16 @@ pub(super) fn walk_streamed<T>(
     })
 }
 
-/// Reconciles `batches` in order, reading the sidecars of each batch (on up
-/// to `read_threads` threads) while the previous batch is written.
+/// Reconciles `batches` in order, reading the sidecars of each batch (on
+/// `threads.io` threads, parsed on `threads.cpu`) while the previous batch
+/// is written.
 /// `read` is called with each batch's length once its sidecars are read,
 /// before those of the next batch are: a sidecar that changes then is read
 /// in its new state.
 pub(super) fn reconcile_batches(
     reconciler: &mut Reconciler<'_, '_>,
     batches: impl Iterator<Item = Vec<Found>>,
-    read_threads: usize,
+    threads: Threads,
     mut read: impl FnMut(usize),
 ) -> Result<()> {
     std::thread::scope(|scope| {
@@ -154,7 +156,7 @@ pub(super) fn reconcile_batches(
         for batch in batches {
             let len = batch.len();
             let planned = reconciler.plan(batch);
-            let reading = start_reading(scope, &planned, read_threads);
+            let reading = start_reading(scope, &planned, threads);
             if let Some((previous, reads)) = unwritten.take() {
                 reconciler.apply(previous, reads)?;
             }
@@ -174,7 +176,7 @@ pub(super) fn reconcile_batches(
 fn start_reading<'scope>(
     scope: &'scope Scope<'scope, '_>,
     planned: &Planned,
-    threads: usize,
+    threads: Threads,
 ) -> Option<ScopedJoinHandle<'scope, Reads>> {
     let paths: Vec<PathBuf> = planned.to_read().map(Path::to_path_buf).collect();
     if paths.is_empty() {
@@ -182,7 +184,7 @@ fn start_reading<'scope>(
     }
     Some(scope.spawn(move || {
         let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-        read_all(&paths, threads)
+        read_all(&paths, threads.io, threads.cpu)
     }))
 }
 
@@ -191,7 +193,7 @@ fn finish_reading(reading: Option<ScopedJoinHandle<'_, Reads>>, planned: &Planne
         None => Vec::new(),
         Some(Ok(reads)) => reads,
         // Reading does not panic; should it, read the batch here.
-        Some(Err(_)) => read_all(&planned.to_read().collect::<Vec<_>>(), 1),
+        Some(Err(_)) => read_all(&planned.to_read().collect::<Vec<_>>(), 1, 1),
     }
 }
 
@@ -274,11 +276,11 @@ mod tests {
                     (!batch.is_empty()).then_some(batch)
                 });
                 if pipelined {
-                    reconcile_batches(&mut reconciler, batches, 2, |_| {})?;
+                    reconcile_batches(&mut reconciler, batches, Threads::io(4), |_| {})?;
                 } else {
                     for batch in batches {
                         let planned = reconciler.plan(batch);
-                        let reads = read_all(&planned.to_read().collect::<Vec<_>>(), 1);
+                        let reads = read_all(&planned.to_read().collect::<Vec<_>>(), 1, 1);
                         reconciler.apply(planned, reads)?;
                     }
                 }

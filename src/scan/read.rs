@@ -1,12 +1,16 @@
 //! Reading sidecars (in parallel, in bounded batches) and turning them into
 //! cache records.
 
-use std::fs;
+use std::fs::{self, Metadata};
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::sidecar::{HEARTBEAT_NAME, Sidecar};
+use parking_lot::Mutex;
+
+use crate::sidecar::{HEARTBEAT_NAME, InvalidSidecar, Sidecar};
 use crate::store::{Cold, FileStamp, FileState, Hot, StoredRun};
 
 /// Why a sidecar found in the walk could not be used.
@@ -27,42 +31,128 @@ pub(super) struct ReadSidecar {
 
 /// Reads and validates a sidecar, and stats its heartbeat.
 pub(super) fn read(path: &Path) -> Result<ReadSidecar, Unreadable> {
-    match Sidecar::read(path) {
-        Ok((sidecar, meta)) => Ok(ReadSidecar {
-            sidecar,
-            stamp: FileStamp::of(&meta),
+    parse(path, fetch(path))
+}
+
+/// The I/O half of a read: the file's bytes and metadata, and its run's
+/// heartbeat; or why they could not be had.
+enum Fetched {
+    Bytes {
+        bytes: Vec<u8>,
+        meta: Metadata,
+        heartbeat_at: Option<f64>,
+    },
+    Failed(InvalidSidecar),
+}
+
+fn fetch(path: &Path) -> Fetched {
+    match Sidecar::read_bytes(path) {
+        Ok((bytes, meta)) => Fetched::Bytes {
+            bytes,
+            meta,
             heartbeat_at: heartbeat_of(path),
-        }),
-        Err(invalid) => match fs::symlink_metadata(path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Err(Unreadable::Vanished("vanished while being read".to_owned()))
-            }
-            _ => Err(Unreadable::Invalid(invalid.to_string())),
         },
+        Err(invalid) => Fetched::Failed(invalid),
     }
 }
 
-/// Reads every path of `paths` on up to `threads` threads, in order.
-pub(super) fn read_all(paths: &[&Path], threads: usize) -> Vec<Result<ReadSidecar, Unreadable>> {
-    if threads <= 1 || paths.len() < 64 {
+/// The CPU half of a read: parsing and validating what [`fetch`] got.
+fn parse(path: &Path, fetched: Fetched) -> Result<ReadSidecar, Unreadable> {
+    let invalid = match fetched {
+        Fetched::Bytes {
+            bytes,
+            meta,
+            heartbeat_at,
+        } => match Sidecar::parse(&bytes) {
+            Ok(sidecar) => {
+                return Ok(ReadSidecar {
+                    sidecar,
+                    stamp: FileStamp::of(&meta),
+                    heartbeat_at,
+                });
+            }
+            Err(invalid) => invalid,
+        },
+        Fetched::Failed(invalid) => invalid,
+    };
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(Unreadable::Vanished("vanished while being read".to_owned()))
+        }
+        _ => Err(Unreadable::Invalid(invalid.to_string())),
+    }
+}
+
+/// Sidecars read by `io_threads` threads, which hand their bytes on
+/// through a channel this long per parsing thread: a bound on the bytes
+/// held, and enough for the parsers never to wait on a warm disk.
+const FETCHED_AHEAD: usize = 16;
+
+/// Reads every path of `paths`, in order: `io_threads` threads fetch the
+/// files (the requests in flight), and up to `cpu_threads` parse them as
+/// they come (see [`in_flight`](super::in_flight)).
+pub(super) fn read_all(
+    paths: &[&Path],
+    io_threads: usize,
+    cpu_threads: usize,
+) -> Vec<Result<ReadSidecar, Unreadable>> {
+    let io_threads = io_threads.min(paths.len() / 8).max(1);
+    if io_threads == 1 && cpu_threads <= 1 {
         return paths.iter().map(|p| read(p)).collect();
     }
-    let chunk = paths.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = paths
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|p| read(p)).collect::<Vec<_>>()))
-            .collect();
-        let mut out = Vec::with_capacity(paths.len());
-        for (handle, part) in handles.into_iter().zip(paths.chunks(chunk)) {
-            match handle.join() {
-                Ok(results) => out.extend(results),
-                // Reading does not panic; should a thread, read its share here.
-                Err(_) => out.extend(part.iter().map(|p| read(p))),
-            }
+    let next = AtomicUsize::new(0);
+    let (sender, receiver) = mpsc::sync_channel::<(usize, Fetched)>(FETCHED_AHEAD * cpu_threads);
+    // Each parser holds the receiver: should every parser stop (a panic),
+    // it is dropped, and the fetching threads stop sending instead of
+    // waiting on a full channel.
+    let receiver = Arc::new(Mutex::new(receiver));
+    let parsed: Vec<Vec<(usize, Result<ReadSidecar, Unreadable>)>> = std::thread::scope(|scope| {
+        for _ in 0..io_threads {
+            let sender = sender.clone();
+            let next = &next;
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = paths.get(i) else { break };
+                    if sender.send((i, fetch(path))).is_err() {
+                        break;
+                    }
+                }
+            });
         }
-        out
-    })
+        drop(sender);
+        let parse_next = |receiver: Arc<Mutex<mpsc::Receiver<(usize, Fetched)>>>| {
+            let mut out = Vec::new();
+            loop {
+                // The lock is held only while taking one item (a statement's
+                // temporaries end with it); `recv` fails once every fetching
+                // thread is done.
+                let taken = receiver.lock().recv();
+                let Ok((i, fetched)) = taken else { break };
+                out.push((i, parse(paths[i], fetched)));
+            }
+            out
+        };
+        let parsers: Vec<_> = (1..cpu_threads.max(1))
+            .map(|_| {
+                let receiver = Arc::clone(&receiver);
+                scope.spawn(move || parse_next(receiver))
+            })
+            .collect();
+        let mut all = vec![parse_next(receiver)];
+        all.extend(parsers.into_iter().filter_map(|h| h.join().ok()));
+        all
+    });
+    let mut out: Vec<Option<Result<ReadSidecar, Unreadable>>> =
+        std::iter::repeat_with(|| None).take(paths.len()).collect();
+    for (i, result) in parsed.into_iter().flatten() {
+        out[i] = Some(result);
+    }
+    // Reading does not panic; should a thread, what it held is read here.
+    out.into_iter()
+        .zip(paths)
+        .map(|(result, path)| result.unwrap_or_else(|| read(path)))
+        .collect()
 }
 
 /// The heartbeat mtime (epoch seconds) of the run whose sidecar is at
@@ -131,9 +221,46 @@ pub(super) fn stored_run(read: ReadSidecar, path: &Path) -> StoredRun {
 #[cfg(test)]
 mod tests {
     use std::fs::File;
+    use std::path::PathBuf;
 
     use super::*;
     use crate::scan::stat::lstat;
+
+    /// Fetched on many threads and parsed on a few, the reads come back in
+    /// the order asked, each as a read on this thread gives it.
+    #[test]
+    fn read_all_keeps_order_and_outcome_whatever_the_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        for i in 0..300 {
+            let run = dir.path().join(format!("r{i:03}"));
+            fs::create_dir(&run).unwrap();
+            let path = run.join("sidecar.json");
+            match i % 10 {
+                3 => fs::write(&path, "{not json").unwrap(),
+                7 => {} // missing: vanished
+                _ => fs::write(&path, Sidecar::new(format!("run{i}")).to_json()).unwrap(),
+            }
+            if i % 2 == 0 {
+                File::create(run.join(HEARTBEAT_NAME)).unwrap();
+            }
+            paths.push(path);
+        }
+        let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        let outcome = |r: &Result<ReadSidecar, Unreadable>| match r {
+            Ok(read) => format!("{} {:?}", read.sidecar.run_id, read.heartbeat_at.is_some()),
+            Err(Unreadable::Vanished(why)) => format!("vanished: {why}"),
+            Err(Unreadable::Invalid(why)) => format!("invalid: {why}"),
+        };
+        let want: Vec<String> = paths.iter().map(|p| outcome(&read(p))).collect();
+        assert_eq!(want[0], "run0 true");
+        assert_eq!(want[1], "run1 false");
+        assert!(want[3].starts_with("invalid: ") && want[7].starts_with("vanished: "));
+        for (io, cpu) in [(1, 1), (1, 2), (16, 1), (16, 2), (64, 8)] {
+            let got: Vec<String> = read_all(&paths, io, cpu).iter().map(outcome).collect();
+            assert_eq!(got, want, "io {io}, cpu {cpu}");
+        }
+    }
 
     /// The heartbeat time from a stat taken during a revisit is exactly the
     /// one a read takes: the stored value is compared, so any difference

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::RACY_WINDOW_S;
+use super::in_flight::{Threads, in_shares};
 use super::progress::ProgressFn;
 use super::read::heartbeat_from;
 use super::stat::{Follow, Kind, Lstat, lstat, stat_all};
@@ -51,17 +52,13 @@ pub(crate) struct DirStats<'a> {
     stats: Vec<io::Result<Lstat>>,
 }
 
-fn stat_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-}
-
 /// Stats every remembered directory (relative to its parent: one path
-/// component for the kernel to walk).
-pub(crate) fn stat_dirs(dirs: &FxHashMap<Vec<u8>, DirState>) -> DirStats<'_> {
+/// component for the kernel to walk), on `io_threads` threads.
+pub(crate) fn stat_dirs(dirs: &FxHashMap<Vec<u8>, DirState>, io_threads: usize) -> DirStats<'_> {
     // Sorted, so that paths sharing an ancestor are stat'ed together.
     let mut keys: Vec<&[u8]> = dirs.keys().map(Vec::as_slice).collect();
     keys.sort_unstable();
-    let stats = stat_all(&keys, 1, Follow::No, stat_threads());
+    let stats = stat_all(&keys, 1, Follow::No, io_threads);
     DirStats { keys, stats }
 }
 
@@ -72,13 +69,12 @@ pub(crate) fn revisit(
     root: &Path,
     remembered: &Remembered<'_>,
     dir_stats: DirStats<'_>,
-    threads: usize,
+    threads: Threads,
     progress: Option<&ProgressFn>,
 ) -> Walk {
     if !remembered.dirs.contains_key(root.as_os_str().as_bytes()) {
-        return find_sidecars(root, threads, progress);
+        return find_sidecars(root, threads.walk, progress);
     }
-    let stat_threads = stat_threads();
     let mut walk = Walk::default();
     // In path order as loaded: paths sharing an ancestor are stat'ed together.
     let files: Vec<(&[u8], &FileState)> = remembered
@@ -88,8 +84,8 @@ pub(crate) fn revisit(
         .collect();
     let file_keys: Vec<&[u8]> = files.iter().map(|(k, _)| *k).collect();
     // Relative to the directory three levels up, shared by many sidecars.
-    let file_stats = stat_all(&file_keys, 3, Follow::No, stat_threads);
-    let heartbeats = stat_heartbeats(&files, stat_threads);
+    let file_stats = stat_all(&file_keys, 3, Follow::No, threads.io);
+    let heartbeats = stat_heartbeats(&files, threads.io);
     let DirStats {
         keys: dir_keys,
         stats: dir_stats,
@@ -140,14 +136,43 @@ pub(crate) fn revisit(
         }
     }
 
+    let mut new_subtrees = Vec::new();
     for (dir, meta) in to_read {
-        read_changed(&dir, &meta, remembered, threads, progress, &mut walk);
+        read_changed(&dir, &meta, remembered, &mut walk, &mut new_subtrees);
     }
+    walk_new_subtrees(&new_subtrees, threads, progress, &mut walk);
     walk
 }
 
+/// Walks the subtrees new since the last scan: a few one after the other,
+/// each with the walk's threads; many (a day of new runs, each its own
+/// time directory) on the I/O threads, each walked by one.
+fn walk_new_subtrees(
+    subtrees: &[PathBuf],
+    threads: Threads,
+    progress: Option<&ProgressFn>,
+    walk: &mut Walk,
+) {
+    let walks = if subtrees.len() < threads.io {
+        subtrees
+            .iter()
+            .map(|path| find_sidecars(path, threads.walk, progress))
+            .collect()
+    } else {
+        in_shares(subtrees, threads.io, 1, |part| {
+            part.iter()
+                .map(|path| find_sidecars(path, 1, None))
+                .collect()
+        })
+    };
+    for mut subtree in walks {
+        subtree.complete = false;
+        walk.merge(subtree);
+    }
+}
+
 /// The heartbeats of the runs of remembered sidecars whose state the scan
-/// keeps up to date (valid, not terminal), stat'ed on every core; `None`
+/// keeps up to date (valid, not terminal), stat'ed on the I/O threads; `None`
 /// for the other sidecars.
 fn stat_heartbeats(files: &[(&[u8], &FileState)], threads: usize) -> Vec<Option<Option<f64>>> {
     let wanted =
@@ -178,15 +203,14 @@ fn stat_heartbeats(files: &[(&[u8], &FileState)], threads: usize) -> Vec<Option<
 }
 
 /// Reads one changed directory: a new sidecar in it is found, a new
-/// subdirectory walked whole; known subdirectories and sidecars were
-/// stat'ed already.
+/// subdirectory added to `new_subtrees` (to be walked whole); known
+/// subdirectories and sidecars were stat'ed already.
 fn read_changed(
     dir: &Path,
     meta: &Lstat,
     remembered: &Remembered<'_>,
-    threads: usize,
-    progress: Option<&ProgressFn>,
     walk: &mut Walk,
+    new_subtrees: &mut Vec<PathBuf>,
 ) {
     walk.dirs_read += 1;
     let entries = match fs::read_dir(dir).and_then(|rd| rd.collect::<io::Result<Vec<_>>>()) {
@@ -226,9 +250,7 @@ fn read_changed(
         let known = remembered.dirs.contains_key(path.as_os_str().as_bytes())
             || remembered.files.contains_key(&sidecar_key(&path));
         if !known {
-            let mut subtree = find_sidecars(&path, threads, progress);
-            subtree.complete = false;
-            walk.merge(subtree);
+            new_subtrees.push(path);
         }
     }
 }

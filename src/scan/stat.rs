@@ -18,6 +18,7 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
+use super::in_flight::in_shares;
 use crate::store::FileStamp;
 
 /// What kind of entry a path is.
@@ -80,8 +81,11 @@ pub(crate) fn lstat(path: &Path) -> io::Result<Lstat> {
     fs::symlink_metadata(path).map(|m| Lstat::of(&m))
 }
 
-/// Most ancestor directories held open at once by one thread.
-const MAX_OPEN: usize = 1024;
+/// Most ancestor directories held open at once by one thread. Paths come
+/// sorted, so an ancestor's group is done once the next one starts; a few
+/// suffice, and 16 threads stay far below the usual limit of 1,024 open
+/// files (the sidecar reads of a full scan run meanwhile).
+const MAX_OPEN: usize = 32;
 
 /// lstat of every path (raw bytes), relative to its ancestor `depth`
 /// components up, opened once per group; falls back to a plain lstat where
@@ -154,37 +158,23 @@ fn plain_stat(path: &Path, follow: Follow) -> io::Result<Lstat> {
 }
 
 /// lstat (or stat) of every path, relative to its ancestor `depth`
-/// components up (sorted paths share ancestors), on up to `threads` threads,
-/// in order.
+/// components up (sorted paths share ancestors), on up to `threads` threads
+/// (requests in flight: see [`in_flight`](super::in_flight)), in order.
 pub(crate) fn stat_all(
     keys: &[&[u8]],
     depth: usize,
     follow: Follow,
     threads: usize,
 ) -> Vec<io::Result<Lstat>> {
-    if threads <= 1 || keys.len() < 1024 {
-        return stat_group(keys, depth, follow);
-    }
-    let chunk = keys.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = keys
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || stat_group(part, depth, follow)))
-            .collect();
-        let mut out = Vec::with_capacity(keys.len());
-        for (handle, part) in handles.into_iter().zip(keys.chunks(chunk)) {
-            match handle.join() {
-                Ok(results) => out.extend(results),
-                // A stat does not panic; should a thread, stat its share here.
-                Err(_) => out.extend(
-                    part.iter()
-                        .map(|k| plain_stat(Path::new(OsStr::from_bytes(k)), follow)),
-                ),
-            }
-        }
-        out
+    in_shares(keys, threads, MIN_SHARE, |part| {
+        stat_group(part, depth, follow)
     })
 }
+
+/// Paths a thread stats at least. A share of 8 costs a local disk about
+/// what starting its thread does (tens of microseconds), and a network
+/// filesystem 8 round trips: small trees get many requests in flight too.
+const MIN_SHARE: usize = 8;
 
 #[cfg(test)]
 mod tests {

@@ -20,9 +20,9 @@ use jwalk::{Parallelism, WalkDirGeneric};
 use rustc_hash::FxHashSet;
 
 use super::progress::{PROGRESS_EVERY, ProgressFn, ScanProgress};
-use super::stat::{Lstat, lstat};
+use super::stat::{Follow, Lstat, lstat, stat_all};
 use crate::sidecar::SIDECAR_NAME;
-use crate::store::{DirState, FileStamp};
+use crate::store::DirState;
 
 /// One `sidecar.json` found, with its lstat.
 #[derive(Debug)]
@@ -273,19 +273,28 @@ fn walk_probing(
         .iter()
         .map(|(p, _)| p.as_os_str().as_bytes())
         .collect();
-    let dirs: Vec<(Vec<u8>, DirState)> = listed
+    let mut dirs: Vec<&[u8]> = listed
         .iter()
         .filter(|p| {
             let key = p.as_os_str().as_bytes();
             !run_dirs.contains(key) && !unreadable.contains(key)
         })
-        .filter_map(|p| {
-            let meta = fs::symlink_metadata(p).ok()?;
-            let stamp = FileStamp::of(&meta);
-            Some((p.as_os_str().as_bytes().to_vec(), DirState { stamp }))
+        .map(|p| p.as_os_str().as_bytes())
+        .collect();
+    // Sorted: siblings share the parent a stat is relative to.
+    dirs.sort_unstable();
+    // Stat'ed on the walk's threads: on a network filesystem these are as
+    // many round trips as there are directories.
+    let stats = stat_all(&dirs, 1, Follow::No, threads);
+    walk.dirs = dirs
+        .iter()
+        .zip(stats)
+        .filter_map(|(key, stat)| {
+            let stat = stat.ok()?;
+            let state = DirState { stamp: stat.stamp };
+            Some((key.to_vec(), state))
         })
         .collect();
-    walk.dirs = dirs;
     walk
 }
 

@@ -447,6 +447,14 @@ impl Sidecar {
     /// [`InvalidSidecar::TooLarge`], [`InvalidSidecar::GrewWhileReading`],
     /// or any error of [`Sidecar::parse`].
     pub fn read(path: &Path) -> Result<(Sidecar, Metadata), InvalidSidecar> {
+        let (bytes, metadata) = Sidecar::read_bytes(path)?;
+        Ok((Sidecar::parse(&bytes)?, metadata))
+    }
+
+    /// The bytes [`Sidecar::read`] parses, with the metadata of the file
+    /// read, and the same checks: the I/O half of a read, which a scan does
+    /// on more threads than the parsing (see `src/scan/in_flight.rs`).
+    pub(crate) fn read_bytes(path: &Path) -> Result<(Vec<u8>, Metadata), InvalidSidecar> {
         let file = open_for_read(path).map_err(InvalidSidecar::Io)?;
         let metadata = file.metadata().map_err(InvalidSidecar::Io)?;
         if !metadata.is_file() {
@@ -458,7 +466,7 @@ impl Sidecar {
             });
         }
         let bytes = read_bounded(file, metadata.len(), MAX_SIDECAR_BYTES)?;
-        Ok((Sidecar::parse(&bytes)?, metadata))
+        Ok((bytes, metadata))
     }
 
     /// The sidecar as stable-pretraining writes it: Python's

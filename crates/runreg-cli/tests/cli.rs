@@ -130,6 +130,7 @@ fn bare() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_runreg"));
     for var in [
         "RUNREG_CACHE_DIR",
+        "RUNREG_IO_THREADS",
         "SPT_CACHE_DIR",
         "NO_COLOR",
         "COLUMNS",
@@ -1294,6 +1295,50 @@ fn usage_errors_exit_2_with_what_is_accepted() {
         .assert()
         .code(2)
         .stdout("");
+}
+
+#[test]
+fn io_threads_is_a_count_from_the_flag_or_the_environment() {
+    let f = Fixture::new();
+    let want = stdout(f.runreg().args(["ls", "--json"]));
+    for (flag, env) in [
+        (Some("0"), None),
+        (None, Some("0")),
+        (Some("1025"), None),
+        (Some("many"), Some("4")),
+    ] {
+        let mut cmd = f.runreg();
+        if let Some(n) = env {
+            cmd.env("RUNREG_IO_THREADS", n);
+        }
+        if let Some(n) = flag {
+            cmd.args(["--io-threads", n]);
+        }
+        let out = cmd.args(["scan", "--full"]).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag:?} {env:?}: {err}");
+        assert!(
+            err.contains("--io-threads") && err.contains("from 1 to 1024"),
+            "{err}"
+        );
+    }
+    // Any count in range scans to the same runs; the flag wins over the
+    // environment.
+    for (flag, env) in [("1", "64"), ("64", "1"), ("1024", "2")] {
+        stdout(f.runreg().env("RUNREG_IO_THREADS", env).args([
+            "--io-threads",
+            flag,
+            "scan",
+            "--full",
+        ]));
+        assert_eq!(stdout(f.runreg().args(["ls", "--json"])), want, "{flag}");
+    }
+    stdout(
+        f.runreg()
+            .env("RUNREG_IO_THREADS", "3")
+            .args(["scan", "--full"]),
+    );
+    assert_eq!(stdout(f.runreg().args(["ls", "--json"])), want);
 }
 
 #[test]

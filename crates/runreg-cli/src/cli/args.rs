@@ -54,6 +54,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SECS", env = "RUNREG_LOCK_TIMEOUT", default_value_t = 30.0, help_heading = GLOBAL)]
     pub lock_timeout: f64,
 
+    /// File-system requests a scan keeps in flight (stats, reads, listings): 16 suits a local disk; 32-64 may pay on NFS, Lustre or GPFS, where each waits a round trip
+    #[arg(long, global = true, value_name = "N", env = "RUNREG_IO_THREADS", default_value_t = runreg::DEFAULT_IO_THREADS, value_parser = io_threads, help_heading = GLOBAL)]
+    pub io_threads: usize,
+
     /// When to colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(
         long,
@@ -149,4 +153,15 @@ pub enum Command {
     Heartbeat(HeartbeatArgs),
     /// Mark a run completed, failed or interrupted
     Finish(FinishArgs),
+}
+
+/// `--io-threads`: a count the library accepts (1 to `runreg::MAX_IO_THREADS`).
+fn io_threads(text: &str) -> Result<usize, String> {
+    let max = runreg::MAX_IO_THREADS;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "must be a number of threads from 1 to {max} (file-system requests in flight)"
+        )),
+    }
 }

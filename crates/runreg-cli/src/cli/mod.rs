@@ -92,7 +92,10 @@ impl Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let code = match e {
-            Error::InvalidField(_) | Error::InvalidFilter(_) | Error::UnknownStatus(_) => 2,
+            Error::InvalidField(_)
+            | Error::InvalidFilter(_)
+            | Error::UnknownStatus(_)
+            | Error::InvalidSetting { .. } => 2,
             _ => 1,
         };
         // A scan moves a damaged cache, or one of another format, aside and
@@ -168,6 +171,7 @@ pub struct Context {
     scan: bool,
     heartbeat_timeout: Duration,
     lock_timeout: Duration,
+    io_threads: usize,
     quiet: bool,
     /// Colours for stdout.
     pub palette: Palette,
@@ -199,6 +203,7 @@ impl Context {
             scan: !cli.no_scan,
             heartbeat_timeout: Duration::from_secs_f64(cli.heartbeat_timeout),
             lock_timeout: Duration::from_secs_f64(cli.lock_timeout),
+            io_threads: cli.io_threads,
             quiet: cli.quiet,
             palette: Palette::new(cli.color, stdout_tty),
             width: table::output_width(stdout_tty),
@@ -255,6 +260,7 @@ impl Context {
         let mut builder = Registry::builder(dir)
             .heartbeat_timeout(self.heartbeat_timeout)
             .lock_timeout(self.lock_timeout)
+            .io_threads(self.io_threads)
             .on_progress(move |p| bar.update(p));
         if let Some(db) = &self.db {
             builder = builder.db_path(db);
