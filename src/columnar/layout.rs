@@ -8,7 +8,7 @@ use arrow_array::builder::{
     StringDictionaryBuilder, TimestampMicrosecondBuilder,
 };
 use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::error::{Error, Result};
@@ -57,6 +57,10 @@ impl KeyType {
 /// The columns of one answer: the fixed ones, then its keys.
 pub(crate) struct Layout {
     schema: SchemaRef,
+    /// The answer's statuses: every batch's `status` column has this one
+    /// dictionary, which an Arrow IPC file requires (it allows no
+    /// dictionary to be replaced between batches).
+    statuses: StringArray,
     hparams: Vec<(String, KeyType)>,
     summary: Vec<(String, KeyType)>,
 }
@@ -105,6 +109,7 @@ impl Layout {
         metadata.insert("runreg.version".into(), env!("CARGO_PKG_VERSION").into());
         Layout {
             schema: Arc::new(Schema::new_with_metadata(fields, metadata)),
+            statuses: keys.statuses.iter().map(|s| Some(s.as_str())).collect(),
             hparams,
             summary,
         }
@@ -118,7 +123,9 @@ impl Layout {
     pub fn batch(&self, runs: &[RunRecord]) -> Result<RecordBatch> {
         let n = runs.len();
         let mut run_id = StringBuilder::with_capacity(n, n * 16);
-        let mut status = StringDictionaryBuilder::<Int32Type>::new();
+        let mut status =
+            StringDictionaryBuilder::<Int32Type>::new_with_dictionary(n, &self.statuses)
+                .map_err(|e| Error::Columnar { source: e.into() })?;
         let mut alive = BooleanBuilder::with_capacity(n);
         let mut times: [TimestampMicrosecondBuilder; 3] = std::array::from_fn(|_| {
             TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC")

@@ -83,6 +83,7 @@ pub(crate) fn page_and_keys(
         let hot = bytes.hot_ref().map_err(corrupt)?;
         let hparams = bytes.hparams_ref().map_err(corrupt)?;
         union.add(&hparams, &hot.summary);
+        union.add_status(&hot.status);
         Ok(())
     };
     if is_dense(page.len() as u64, reader.len()?) {

@@ -3,8 +3,9 @@
 //! output needs them before its first row: one column a key, one type a
 //! column.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use crate::status::Status;
 use crate::store::ValueRef;
 
 /// The kinds of values found under one key across the runs of an answer.
@@ -95,6 +96,10 @@ pub struct AnswerKeys {
     pub hparams: Vec<(String, ValueKinds)>,
     /// `summary.<k>` keys.
     pub summary: Vec<(String, ValueKinds)>,
+    /// The statuses the runs have, each once, in [`Status`]'s order: one
+    /// dictionary for the `status` column of every batch of a columnar
+    /// answer (an Arrow IPC file allows no other).
+    pub statuses: Vec<Status>,
 }
 
 /// Gathers [`AnswerKeys`] run by run.
@@ -102,6 +107,7 @@ pub struct AnswerKeys {
 pub(crate) struct KeyUnion {
     hparams: MapUnion,
     summary: MapUnion,
+    statuses: BTreeSet<Status>,
 }
 
 impl KeyUnion {
@@ -111,10 +117,18 @@ impl KeyUnion {
         self.summary.add(summary);
     }
 
+    /// Adds one run's status.
+    pub fn add_status(&mut self, status: &Status) {
+        if !self.statuses.contains(status) {
+            self.statuses.insert(status.clone());
+        }
+    }
+
     pub fn finish(self) -> AnswerKeys {
         AnswerKeys {
             hparams: self.hparams.finish(),
             summary: self.summary.finish(),
+            statuses: self.statuses.into_iter().collect(),
         }
     }
 }
@@ -198,6 +212,25 @@ mod tests {
             ]
         );
         assert_eq!(keys.summary, vec![("seed".to_owned(), ValueKinds::INT)]);
+        assert_eq!(keys.statuses, []);
+    }
+
+    #[test]
+    fn statuses_are_gathered_once_each_in_status_order() {
+        let mut union = KeyUnion::default();
+        for status in [
+            Status::Failed,
+            Status::Completed,
+            Status::Failed,
+            Status::Running,
+        ] {
+            union.add_status(&status);
+        }
+        let statuses = union.finish().statuses;
+        assert_eq!(
+            statuses,
+            [Status::Running, Status::Completed, Status::Failed]
+        );
     }
 
     #[test]

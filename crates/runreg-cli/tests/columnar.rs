@@ -384,3 +384,40 @@ fn a_json_export_is_the_array_ls_json_prints() {
         .unwrap();
     assert_eq!(std::fs::read(none).unwrap(), out.stdout);
 }
+
+#[test]
+fn answers_of_many_batches_with_statuses_in_any_order_export_to_every_columnar_format() {
+    // More runs than one record batch holds (4,096), the newest (the first
+    // batch, in the default order) all completed, then failed and running
+    // ones: an Arrow IPC file allows one dictionary a field, so every batch
+    // must carry the answer's whole status dictionary.
+    let tree = Tree::new();
+    let runs = 4_200;
+    for i in 0..runs {
+        let status = match i {
+            0..50 => Status::Running,
+            50..100 => Status::Failed,
+            _ => Status::Completed,
+        };
+        tree.run(&format!("r{i:05}"))
+            .status(status)
+            .created(1_790_000_000.0 + i as f64)
+            .write();
+    }
+    let json = json_runs(&tree);
+    for name in ["runs.arrow", "runs.parquet"] {
+        let file = export(&tree, name, &[]);
+        let batches = if name.ends_with(".arrow") {
+            read_ipc(&file)
+        } else {
+            read_parquet(&file)
+        };
+        assert!(batches.len() > 1, "{name}: {} batches", batches.len());
+        assert_eq!(
+            batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            runs,
+            "{name}"
+        );
+        check_against_json(&batches, &json);
+    }
+}
