@@ -456,14 +456,56 @@ impl Registry {
         &self,
         query: &Query,
         chunk: usize,
-        mut visit: impl FnMut(Vec<RunRecord>) -> Result<()>,
+        visit: impl FnMut(Vec<RunRecord>) -> Result<()>,
+    ) -> Result<usize> {
+        self.stream_rendered(query, chunk, 1, Ok, visit)
+    }
+
+    /// [`Registry::stream`], with each chunk turned into a `T` by `render`
+    /// on one of `threads` threads (a chunk's text, say) while `visit` takes
+    /// the chunks before it, in order. The cache is held only while a chunk
+    /// is read, as with `stream`; at most two chunks a thread wait for
+    /// `visit`, so a slow consumer holds up no scan and memory stays
+    /// bounded. The first error, of `render` or `visit`, ends the stream.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for id in ["a", "b", "c", "d", "e"] {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     std::fs::write(run.join("sidecar.json"), format!(r#"{{"run_id": "{id}"}}"#)).unwrap();
+    /// # }
+    /// use runreg::{Query, Registry, SortSpec};
+    ///
+    /// let registry = Registry::open(dir.path())?;
+    /// let by_id = Query::new().sort(SortSpec::asc("run_id".parse()?));
+    /// let mut text = String::new();
+    /// let render = |runs: Vec<runreg::RunRecord>| {
+    ///     Ok(runs.iter().map(|r| format!("{}\n", r.run_id)).collect::<String>())
+    /// };
+    /// registry.stream_rendered(&by_id, 2, 2, render, |lines| {
+    ///     text.push_str(&lines);
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(text, "a\nb\nc\nd\ne\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stream_rendered<T: Send>(
+        &self,
+        query: &Query,
+        chunk: usize,
+        threads: usize,
+        render: impl Fn(Vec<RunRecord>) -> Result<T> + Sync,
+        mut visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
         let ctx = self.context();
         let page = self.store.read(|reader| query::page(reader, query, &ctx))?;
-        let chunks = page.chunks(chunk.max(1));
+        let chunks: Vec<&[String]> = page.chunks(chunk.max(1)).collect();
         let read = |ids: &[String]| {
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            self.store.read(|reader| query::fetch(reader, &ids, &ctx))
+            render(self.store.read(|reader| query::fetch(reader, &ids, &ctx))?)
         };
         if chunks.len() < 2 {
             for ids in chunks {
@@ -471,25 +513,33 @@ impl Registry {
             }
             return Ok(page.len());
         }
-        // The next chunk is read on a thread of its own while `visit` writes
-        // this one: reading and writing take a core each. That thread holds
-        // the cache only while it reads; a chunk ahead, it waits for `visit`
-        // with the cache released, so a slow consumer still holds up no scan.
+        // Thread k reads and renders chunks k, k + threads, ...; `visit`
+        // takes them from each thread in turn, which is the page's order.
+        // Every thread waits with the cache released.
+        let threads = threads.clamp(1, chunks.len());
         std::thread::scope(|scope| {
-            let (ahead, chunks_read) = std::sync::mpsc::sync_channel(1);
-            scope.spawn(move || {
-                for ids in chunks {
-                    let runs = read(ids);
-                    let failed = runs.is_err();
-                    if ahead.send(runs).is_err() || failed {
-                        break;
+            let mut rendered = Vec::with_capacity(threads);
+            for first in 0..threads {
+                let (ahead, chunks_rendered) = std::sync::mpsc::sync_channel(1);
+                rendered.push(chunks_rendered);
+                let (chunks, read) = (&chunks, &read);
+                scope.spawn(move || {
+                    for ids in chunks.iter().skip(first).step_by(threads) {
+                        let chunk = read(ids);
+                        let failed = chunk.is_err();
+                        if ahead.send(chunk).is_err() || failed {
+                            break;
+                        }
                     }
+                });
+            }
+            // Returning early drops the receivers: each thread stops at its
+            // next send. A thread that panicked is resumed by the scope.
+            for k in 0..chunks.len() {
+                match rendered[k % threads].recv() {
+                    Ok(chunk) => visit(chunk?)?,
+                    Err(_) => break,
                 }
-            });
-            // Returning early drops the receiver: the reading thread stops
-            // at its next send.
-            for runs in chunks_read {
-                visit(runs?)?;
             }
             Ok(page.len())
         })

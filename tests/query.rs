@@ -659,3 +659,52 @@ fn query_counted_pages_and_counts_every_match_before_the_page() {
     let (all, every) = reg.query_counted(&Query::new().limit(0)).unwrap();
     assert_eq!((all.len(), every), (0, 7));
 }
+
+#[test]
+fn chunks_rendered_on_several_threads_come_in_order_and_the_first_error_ends_them() {
+    let tree = Tree::new();
+    for i in 0..23 {
+        tree.run(&format!("r{i:02}")).write();
+    }
+    let reg = open(&tree);
+    let by_id = Query::new().sort(SortSpec::asc(key("run_id")));
+    let whole: Vec<String> = (0..23).map(|i| format!("r{i:02}")).collect();
+    let ids_of = |runs: Vec<runreg::RunRecord>| Ok(runs.into_iter().map(|r| r.run_id).collect());
+    for threads in [1, 2, 3, 8] {
+        for chunk in [1, 4, 23, 50] {
+            let mut seen: Vec<String> = Vec::new();
+            let count = reg
+                .stream_rendered(&by_id, chunk, threads, ids_of, |ids: Vec<String>| {
+                    seen.extend(ids);
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(
+                (count, &seen),
+                (23, &whole),
+                "{threads} threads, chunks of {chunk}"
+            );
+        }
+    }
+    // A chunk that cannot be rendered ends the stream with its error, after
+    // the chunks before it and none after.
+    let render = |runs: Vec<runreg::RunRecord>| {
+        if runs.iter().any(|r| r.run_id == "r09") {
+            return Err(Error::Internal {
+                path: "render".into(),
+                reason: "r09".into(),
+            });
+        }
+        Ok(runs.len())
+    };
+    let mut visited = 0;
+    let failed = reg.stream_rendered(&by_id, 4, 3, render, |n| {
+        visited += n;
+        Ok(())
+    });
+    assert!(
+        matches!(&failed, Err(Error::Internal { reason, .. }) if reason == "r09"),
+        "{failed:?}"
+    );
+    assert_eq!(visited, 8, "the two chunks before r09's");
+}
