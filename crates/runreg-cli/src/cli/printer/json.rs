@@ -12,31 +12,41 @@ pub struct JsonPrinter<W: Write> {
     out: W,
     /// No element written yet.
     empty: bool,
-    /// One chunk's pretty text, reused.
-    text: Vec<u8>,
 }
 
 impl<W: Write> JsonPrinter<W> {
     pub fn new(out: W) -> JsonPrinter<W> {
-        JsonPrinter {
-            out,
-            empty: true,
-            text: Vec::new(),
-        }
+        JsonPrinter { out, empty: true }
     }
+}
+
+/// A chunk's elements: the chunk as a pretty array, `[\n  {..},\n  {..}\n]`,
+/// its brackets cut. Its elements are indented as the whole array's are, so
+/// chunks join with `,\n`. Nothing for no runs.
+fn elements(runs: &[RunRecord]) -> io::Result<Vec<u8>> {
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut text = Vec::new();
+    serde_json::to_writer_pretty(&mut text, runs)?;
+    text.truncate(text.len() - 2);
+    text.drain(..2);
+    Ok(text)
 }
 
 impl<W: Write> Printer for JsonPrinter<W> {
     fn runs(&mut self, runs: &[RunRecord]) -> io::Result<()> {
-        if runs.is_empty() {
+        self.rendered(&elements(runs)?)
+    }
+
+    fn renderer(&self) -> Option<super::Renderer> {
+        Some(Box::new(elements))
+    }
+
+    fn rendered(&mut self, elements: &[u8]) -> io::Result<()> {
+        if elements.is_empty() {
             return Ok(());
         }
-        // The chunk as a pretty array, `[\n  {..},\n  {..}\n]`: its
-        // elements are indented as the whole array's are, so the chunks
-        // join with `,\n` once their brackets are cut.
-        self.text.clear();
-        serde_json::to_writer_pretty(&mut self.text, runs)?;
-        let elements = &self.text[2..self.text.len() - 2];
         self.out
             .write_all(if self.empty { b"[\n" } else { b",\n" })?;
         self.empty = false;
@@ -85,6 +95,15 @@ mod tests {
             printer.finish().unwrap();
             let whole = serde_json::to_string_pretty(&runs).unwrap() + "\n";
             assert_eq!(String::from_utf8(out).unwrap(), whole, "{n} runs");
+            // Chunks made apart (some empty) and written in turn: the same.
+            let mut out = Vec::new();
+            let mut printer = JsonPrinter::new(&mut out);
+            let render = printer.renderer().unwrap();
+            for chunk in runs.chunks(2).chain([&runs[..0]]) {
+                printer.rendered(&render(chunk).unwrap()).unwrap();
+            }
+            printer.finish().unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), whole, "{n} runs, rendered");
         }
     }
 }

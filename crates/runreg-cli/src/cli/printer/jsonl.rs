@@ -17,13 +17,27 @@ impl<W: Write> JsonlPrinter<W> {
     }
 }
 
+/// A chunk's lines.
+fn lines(runs: &[RunRecord]) -> io::Result<Vec<u8>> {
+    let mut text = Vec::new();
+    for run in runs {
+        serde_json::to_writer(&mut text, run)?;
+        text.push(b'\n');
+    }
+    Ok(text)
+}
+
 impl<W: Write> Printer for JsonlPrinter<W> {
     fn runs(&mut self, runs: &[RunRecord]) -> io::Result<()> {
-        for run in runs {
-            serde_json::to_writer(&mut self.out, run)?;
-            self.out.write_all(b"\n")?;
-        }
-        Ok(())
+        self.rendered(&lines(runs)?)
+    }
+
+    fn renderer(&self) -> Option<super::Renderer> {
+        Some(Box::new(lines))
+    }
+
+    fn rendered(&mut self, lines: &[u8]) -> io::Result<()> {
+        self.out.write_all(lines)
     }
 
     fn finish(&mut self) -> io::Result<()> {

@@ -11,6 +11,7 @@ mod json;
 mod jsonl;
 
 use std::io::{self, BufWriter};
+use std::num::NonZero;
 
 pub use self::columnar::{Columnar, ColumnarFile, Compression};
 pub use self::csv::CsvPrinter;
@@ -24,10 +25,28 @@ use runreg::{Query, Registry, RunRecord};
 /// released while the chunk is written.
 pub const CHUNK: usize = 1024;
 
+/// Makes the text of a chunk of runs, apart from any output: a format whose
+/// chunks need nothing from the chunks before them (JSON, JSON Lines) has
+/// its chunks made on every core.
+pub type Renderer = Box<dyn Fn(&[RunRecord]) -> io::Result<Vec<u8>> + Send + Sync>;
+
 /// A format that writes runs as they come.
 pub trait Printer {
     /// Writes the next runs of the answer.
     fn runs(&mut self, runs: &[RunRecord]) -> io::Result<()>;
+
+    /// The format's [`Renderer`], when its chunks can be made apart; they
+    /// are then written by [`Printer::rendered`] instead of
+    /// [`Printer::runs`].
+    fn renderer(&self) -> Option<Renderer> {
+        None
+    }
+
+    /// Writes the next chunk's text, made by [`Printer::renderer`].
+    fn rendered(&mut self, text: &[u8]) -> io::Result<()> {
+        let _ = text;
+        Err(io::Error::other("this format makes no chunk apart"))
+    }
 
     /// Ends the output (a JSON array's closing bracket) and flushes it.
     fn finish(&mut self) -> io::Result<()>;
@@ -48,16 +67,30 @@ pub fn print(
     on_write_error: impl Fn(io::Error) -> Failure,
 ) -> Result<usize, Failure> {
     let mut failed: Option<io::Error> = None;
-    let streamed = registry.stream(query, CHUNK, |runs| {
-        printer.runs(&runs).map_err(|e| {
-            let kind = e.kind();
-            failed = Some(e);
-            runreg::Error::Io {
-                path: "-".into(),
-                source: kind.into(),
-            }
-        })
-    });
+    let mut keep = |e: io::Error| {
+        let kind = e.kind();
+        failed = Some(e);
+        runreg::Error::Io {
+            path: "-".into(),
+            source: kind.into(),
+        }
+    };
+    let streamed = match printer.renderer() {
+        Some(render) => {
+            let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
+            registry.stream_rendered(
+                query,
+                CHUNK,
+                threads,
+                |runs| Ok(render(&runs)),
+                |text| {
+                    text.and_then(|text| printer.rendered(&text))
+                        .map_err(&mut keep)
+                },
+            )
+        }
+        None => registry.stream(query, CHUNK, |runs| printer.runs(&runs).map_err(&mut keep)),
+    };
     if let Some(e) = failed {
         return Err(on_write_error(e));
     }
