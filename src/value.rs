@@ -47,6 +47,36 @@ pub enum Value {
 }
 
 impl Value {
+    /// Whether two values are the same value: `==` (numbers as numbers,
+    /// `1 == 1.0`), except that `NaN` is the same as `NaN`, also inside
+    /// lists and maps. What diffs, a sweep's varying hparams and record
+    /// equality ask; `==` stays IEEE's, as filters need (`NaN` matches no
+    /// comparison).
+    ///
+    /// ```
+    /// use runreg::Value;
+    ///
+    /// let nan = Value::Float(f64::NAN);
+    /// assert!(nan.same(&nan) && nan != nan);
+    /// assert!(Value::Int(1).same(&Value::Float(1.0)));
+    /// assert!(!Value::Int(1).same(&Value::from("1")));
+    /// ```
+    pub fn same(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Float(x), Value::Float(y)) if x.is_nan() && y.is_nan() => true,
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.same(b))
+            }
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.same(vb))
+            }
+            _ => self == other,
+        }
+    }
+
     /// `true` for values that a sort puts last in either direction:
     /// `null` and `NaN`.
     pub fn is_missing(&self) -> bool {
@@ -283,6 +313,24 @@ impl fmt::Display for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nan_is_the_same_as_nan_inside_lists_and_maps_too() {
+        let nan = Value::Float(f64::NAN);
+        let map = |v: Value| Value::Map(vec![("x".to_owned(), v)]);
+        assert!(
+            Value::List(vec![nan.clone(), Value::Int(2)])
+                .same(&Value::List(vec![nan.clone(), Value::Float(2.0)]))
+        );
+        assert!(map(nan.clone()).same(&map(nan.clone())));
+        assert!(!map(nan.clone()).same(&map(Value::Float(1.0))));
+        assert!(!Value::List(vec![nan.clone()]).same(&Value::List(vec![nan.clone(), nan.clone()])));
+        assert!(
+            !Value::Map(vec![("x".to_owned(), Value::Null)])
+                .same(&Value::Map(vec![("y".to_owned(), Value::Null)]))
+        );
+        assert!(!nan.same(&Value::Null));
+    }
 
     #[test]
     fn ints_and_floats_are_equal_when_numerically_equal() {

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use runreg::{Status, Value, ValueMap};
+use runreg::{Status, ValueMap};
 
 use crate::convert::{map_to_py, py_to_value};
 
@@ -291,21 +291,5 @@ fn same_map(a: &ValueMap, b: &ValueMap) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b.iter())
-            .all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
-}
-
-fn same_value(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Float(x), Value::Float(y)) => same_f64(*x, *y),
-        (Value::List(x), Value::List(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_value(x, y))
-        }
-        (Value::Map(x), Value::Map(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|((kx, vx), (ky, vy))| kx == ky && same_value(vx, vy))
-        }
-        _ => a == b,
-    }
+            .all(|((ka, va), (kb, vb))| ka == kb && va.same(vb))
 }

@@ -82,8 +82,8 @@ pub fn sweep(registry: &Registry, target: &Target) -> Result<Reply, Problem> {
     }))
 }
 
-/// The hparams that vary across `runs`: a value differs from another, or
-/// some runs lack the key.
+/// The hparams that vary across `runs`: a value differs from another
+/// ([`Value::same`]: `NaN` is the same as `NaN`), or some runs lack the key.
 fn varying(runs: &[RunRecord]) -> Vec<Axis> {
     let mut spreads: BTreeMap<&str, Spread<'_>> = BTreeMap::new();
     for run in runs {
@@ -93,7 +93,7 @@ fn varying(runs: &[RunRecord]) -> Vec<Axis> {
                 .entry(key)
                 .and_modify(|s| {
                     s.seen += 1;
-                    s.varies |= value != s.first;
+                    s.varies |= !value.same(s.first);
                     s.numeric &= number;
                 })
                 .or_insert(Spread {
@@ -113,4 +113,57 @@ fn varying(runs: &[RunRecord]) -> Vec<Axis> {
             kind: if s.numeric { "number" } else { "category" },
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str, hparams: &[(&str, Value)]) -> RunRecord {
+        RunRecord {
+            run_id: id.into(),
+            status: runreg::Status::Completed,
+            created_at: 0.0,
+            updated_at: 0.0,
+            ended_at: None,
+            alive: false,
+            run_dir: String::new(),
+            checkpoint_path: None,
+            config: runreg::ValueMap::new(),
+            hparams: hparams
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            summary: runreg::ValueMap::new(),
+            tags: Vec::new(),
+            notes: String::new(),
+            heartbeat_at: None,
+        }
+    }
+
+    #[test]
+    fn an_hparam_varies_when_a_value_differs_or_a_run_lacks_it_not_for_nan_everywhere() {
+        let nan = Value::Float(f64::NAN);
+        let runs = [
+            run(
+                "a",
+                &[
+                    ("lr", Value::Float(0.1)),
+                    ("seed", Value::Int(1)),
+                    ("wd", nan.clone()),
+                    ("bs", Value::Int(8)),
+                ],
+            ),
+            run(
+                "b",
+                &[
+                    ("lr", Value::Float(0.2)),
+                    ("seed", Value::Float(1.0)),
+                    ("wd", nan.clone()),
+                ],
+            ),
+        ];
+        let axes: Vec<String> = varying(&runs).into_iter().map(|a| a.key).collect();
+        assert_eq!(axes, ["bs", "lr"]);
+    }
 }
