@@ -498,51 +498,19 @@ impl Registry {
         chunk: usize,
         threads: usize,
         render: impl Fn(Vec<RunRecord>) -> Result<T> + Sync,
-        mut visit: impl FnMut(T) -> Result<()>,
+        visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
         let ctx = self.context();
         let page = self.store.read(|reader| query::page(reader, query, &ctx))?;
         let chunks: Vec<&[String]> = page.chunks(chunk.max(1)).collect();
-        let read = |ids: &[String]| {
+        // Each chunk is read under its own lock: every thread waits for
+        // `visit` with the cache released.
+        let read = |ids: &&[String]| {
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
             render(self.store.read(|reader| query::fetch(reader, &ids, &ctx))?)
         };
-        if chunks.len() < 2 {
-            for ids in chunks {
-                visit(read(ids)?)?;
-            }
-            return Ok(page.len());
-        }
-        // Thread k reads and renders chunks k, k + threads, ...; `visit`
-        // takes them from each thread in turn, which is the page's order.
-        // Every thread waits with the cache released.
-        let threads = threads.clamp(1, chunks.len());
-        std::thread::scope(|scope| {
-            let mut rendered = Vec::with_capacity(threads);
-            for first in 0..threads {
-                let (ahead, chunks_rendered) = std::sync::mpsc::sync_channel(1);
-                rendered.push(chunks_rendered);
-                let (chunks, read) = (&chunks, &read);
-                scope.spawn(move || {
-                    for ids in chunks.iter().skip(first).step_by(threads) {
-                        let chunk = read(ids);
-                        let failed = chunk.is_err();
-                        if ahead.send(chunk).is_err() || failed {
-                            break;
-                        }
-                    }
-                });
-            }
-            // Returning early drops the receivers: each thread stops at its
-            // next send. A thread that panicked is resumed by the scope.
-            for k in 0..chunks.len() {
-                match rendered[k % threads].recv() {
-                    Ok(chunk) => visit(chunk?)?,
-                    Err(_) => break,
-                }
-            }
-            Ok(page.len())
-        })
+        query::map_in_order(&chunks, threads, read, visit)?;
+        Ok(page.len())
     }
 
     /// The hparams and summary keys of the runs matching `query`, each
@@ -616,9 +584,14 @@ impl Registry {
             let (page, keys) = query::page_and_keys(reader, query, &ctx)?;
             let layout = crate::columnar::Layout::new(&keys, &options.metadata);
             sink.schema(layout.schema())?;
-            query::fetch_in_chunks(reader, &page, &ctx, options.rows, |runs| {
-                sink.batch(layout.batch(&runs)?)
-            })?;
+            // Each batch is read and built on one of every core, in the one
+            // snapshot, and handed to the sink in order.
+            let chunks: Vec<&[String]> = page.chunks(options.rows.max(1)).collect();
+            let build = |ids: &&[String]| {
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                layout.batch(&query::fetch(reader, &ids, &ctx)?)
+            };
+            query::map_in_order(&chunks, query::cores(), build, |batch| sink.batch(batch))?;
             Ok(page.len())
         })
     }

@@ -7,6 +7,7 @@
 
 use super::fetch::{fetch, is_dense};
 use super::filter::{CmpOp, Filter, Literal, RunView};
+use super::in_order::cores;
 use super::keys::{AnswerKeys, KeyUnion};
 use super::sort::SortSpec;
 use super::top::TopRows;
@@ -54,7 +55,7 @@ fn for_each_in_chunks(
 
 /// Calls `visit` with the whole records of `run_ids`, in that order,
 /// `chunk` at a time.
-pub(crate) fn fetch_in_chunks(
+fn fetch_in_chunks(
     reader: &Reader<'_>,
     run_ids: &[String],
     ctx: &Context,
@@ -77,8 +78,7 @@ pub(crate) fn page_and_keys(
     ctx: &Context,
 ) -> Result<(Vec<String>, AnswerKeys)> {
     let page = page(reader, query, ctx)?;
-    let mut union = KeyUnion::default();
-    let mut add = |run_id: &str, bytes: RecordBytes<'_>| -> Result<()> {
+    let add = |union: &mut KeyUnion, run_id: &str, bytes: RecordBytes<'_>| -> Result<()> {
         let corrupt = |e| reader.corrupt(run_id, e);
         let hot = bytes.hot_ref().map_err(corrupt)?;
         let hparams = bytes.hparams_ref().map_err(corrupt)?;
@@ -86,13 +86,40 @@ pub(crate) fn page_and_keys(
         union.add_status(&hot.status);
         Ok(())
     };
+    let mut union = KeyUnion::default();
     if is_dense(page.len() as u64, reader.len()?) {
+        // One ordered pass over the runs table, its parts on every core.
         let mut sorted: Vec<&str> = page.iter().map(String::as_str).collect();
         sorted.sort_unstable();
-        reader.for_each_run_of(&sorted, |_, run_id, bytes| add(run_id, bytes))?;
+        let parts: Vec<&[&str]> = sorted.chunks(sorted.len().div_ceil(cores())).collect();
+        let unions = std::thread::scope(|scope| {
+            let threads: Vec<_> = parts
+                .iter()
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut union = KeyUnion::default();
+                        reader
+                            .for_each_run_of(part, |_, run_id, bytes| {
+                                add(&mut union, run_id, bytes)
+                            })
+                            .map(|()| union)
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| {
+                    t.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect::<Vec<_>>()
+        });
+        for part in unions {
+            union.merge(part?);
+        }
     } else {
         for run_id in &page {
-            reader.with_run(run_id, |bytes| add(run_id, bytes))?;
+            reader.with_run(run_id, |bytes| add(&mut union, run_id, bytes))?;
         }
     }
     Ok((page, union.finish()))

@@ -6,7 +6,6 @@
 //! batches (redb's guards borrow the transaction) and hands them to
 //! decoding threads, decoding a batch itself whenever they are all busy.
 
-use std::num::NonZero;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, PoisonError};
@@ -44,7 +43,7 @@ pub(crate) fn fetch(
         return Ok(records);
     }
     let threads = if run_ids.len() >= PARALLEL_MIN {
-        thread::available_parallelism().map_or(1, NonZero::get)
+        super::in_order::cores()
     } else {
         1
     };

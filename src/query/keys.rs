@@ -124,6 +124,13 @@ impl KeyUnion {
         }
     }
 
+    /// Adds what another union gathered (from other runs).
+    pub fn merge(&mut self, other: KeyUnion) {
+        self.hparams.merge(other.hparams);
+        self.summary.merge(other.summary);
+        self.statuses.extend(other.statuses);
+    }
+
     pub fn finish(self) -> AnswerKeys {
         AnswerKeys {
             hparams: self.hparams.finish(),
@@ -165,6 +172,18 @@ impl MapUnion {
         }
         for ((_, value), (_, slot)) in entries.iter().zip(&self.last) {
             self.kinds[*slot] |= ValueKinds::of(*value);
+        }
+    }
+
+    fn merge(&mut self, other: MapUnion) {
+        self.last.clear();
+        for (key, slot) in other.slots {
+            let next = self.slots.len();
+            let mine = *self.slots.entry(key).or_insert(next);
+            if mine == self.kinds.len() {
+                self.kinds.push(ValueKinds::default());
+            }
+            self.kinds[mine] |= other.kinds[slot];
         }
     }
 
@@ -213,6 +232,39 @@ mod tests {
         );
         assert_eq!(keys.summary, vec![("seed".to_owned(), ValueKinds::INT)]);
         assert_eq!(keys.statuses, []);
+    }
+
+    #[test]
+    fn unions_of_parts_merge_into_the_union_of_the_whole() {
+        let runs: Vec<(Vec<(&[u8], ValueRef<'_>)>, Status)> = vec![
+            (
+                vec![(b"lr", ValueRef::Int(1)), (b"seed", ValueRef::Int(2))],
+                Status::Failed,
+            ),
+            (vec![(b"lr", ValueRef::Float(0.5))], Status::Completed),
+            (
+                vec![(b"a", ValueRef::Str("x")), (b"lr", ValueRef::Null)],
+                Status::Failed,
+            ),
+            (vec![(b"seed", ValueRef::Nested)], Status::Running),
+            (vec![], Status::Interrupted),
+        ];
+        let union_of = |runs: &[(Vec<(&[u8], ValueRef<'_>)>, Status)]| {
+            let mut union = KeyUnion::default();
+            for (entries, status) in runs {
+                union.add(entries, entries);
+                union.add_status(status);
+            }
+            union
+        };
+        let whole = union_of(&runs).finish();
+        for split in 0..=runs.len() {
+            let mut merged = union_of(&runs[..split]);
+            merged.merge(union_of(&runs[split..]));
+            // A union that merged still takes runs of its own.
+            merged.add(&runs[0].0, &[]);
+            assert_eq!(merged.finish(), whole, "split at {split}");
+        }
     }
 
     #[test]

@@ -3,16 +3,16 @@
 mod exec;
 mod fetch;
 pub(crate) mod filter;
+mod in_order;
 mod keys;
 mod sort;
 mod top;
 
-#[cfg(feature = "arrow")]
-pub(crate) use exec::fetch_in_chunks;
 pub(crate) use exec::{for_each, page, page_and_keys, run, run_counted};
 pub(crate) use fetch::fetch;
 pub(crate) use fetch::get;
 pub use filter::{CmpOp, Filter, FilterError, Literal, TimeLiteral};
+pub(crate) use in_order::{cores, map_in_order};
 pub use keys::{AnswerKeys, ValueKinds};
 pub use sort::SortSpec;
 

@@ -1,0 +1,149 @@
+//! Chunks of an answer made on several threads and taken in the answer's
+//! order: how a large answer's records are read, decoded and turned into
+//! text or columns on every core while one consumer writes them out.
+
+use std::sync::mpsc;
+
+use crate::error::Result;
+
+/// The threads worth starting for work on every core.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// Calls `make` on every chunk of `chunks`, on `threads` threads, and
+/// `visit` with each result in the chunks' order, on this thread.
+///
+/// Thread `k` makes chunks `k`, `k + threads`, ...; at most one result a
+/// thread waits for `visit` besides the one being made, so memory stays
+/// bounded whatever the pace of `visit`. The first error, of `make` or of
+/// `visit`, ends the work and is returned; the threads stop at their next
+/// chunk. A panic on a thread is resumed on this one.
+pub(crate) fn map_in_order<C: Sync, T: Send>(
+    chunks: &[C],
+    threads: usize,
+    make: impl Fn(&C) -> Result<T> + Sync,
+    mut visit: impl FnMut(T) -> Result<()>,
+) -> Result<()> {
+    let threads = threads.clamp(1, chunks.len().max(1));
+    if threads == 1 {
+        return chunks.iter().try_for_each(|chunk| visit(make(chunk)?));
+    }
+    std::thread::scope(|scope| {
+        let mut made = Vec::with_capacity(threads);
+        for first in 0..threads {
+            let (ahead, chunks_made) = mpsc::sync_channel(1);
+            made.push(chunks_made);
+            let make = &make;
+            scope.spawn(move || {
+                for chunk in chunks.iter().skip(first).step_by(threads) {
+                    let result = make(chunk);
+                    let failed = result.is_err();
+                    if ahead.send(result).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        // Returning early drops the receivers: each thread stops at its
+        // next send. A thread that panicked is resumed by the scope.
+        for k in 0..chunks.len() {
+            match made[k % threads].recv() {
+                Ok(result) => visit(result?)?,
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    fn failure(what: &str) -> Error {
+        Error::io("chunk", std::io::Error::other(what.to_owned()))
+    }
+
+    #[test]
+    fn results_come_in_the_chunks_order_whatever_the_threads() {
+        let chunks: Vec<usize> = (0..37).collect();
+        for threads in [1, 2, 3, 8, 100] {
+            let mut seen = Vec::new();
+            map_in_order(
+                &chunks,
+                threads,
+                |&c| {
+                    // Early chunks take longest, so a wrong order would show.
+                    std::thread::sleep(std::time::Duration::from_micros((40 - c as u64) * 20));
+                    Ok(c * 10)
+                },
+                |t| {
+                    seen.push(t);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                seen,
+                chunks.iter().map(|c| c * 10).collect::<Vec<_>>(),
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_error_in_order_ends_the_work() {
+        let chunks: Vec<usize> = (0..50).collect();
+        for threads in [1, 2, 4] {
+            let mut seen = Vec::new();
+            let err = map_in_order(
+                &chunks,
+                threads,
+                |&c| if c == 7 { Err(failure("seven")) } else { Ok(c) },
+                |t| {
+                    seen.push(t);
+                    Ok(())
+                },
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("seven"), "{err}");
+            assert_eq!(seen, (0..7).collect::<Vec<_>>(), "{threads} threads");
+
+            let mut visits = 0;
+            let err = map_in_order(
+                &chunks,
+                threads,
+                |&c| Ok(c),
+                |_| {
+                    visits += 1;
+                    if visits == 3 {
+                        return Err(failure("consumer"));
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("consumer"), "{err}");
+            assert_eq!(visits, 3);
+        }
+    }
+
+    #[test]
+    fn no_chunks_is_no_work() {
+        let chunks: Vec<usize> = Vec::new();
+        let mut visits = 0;
+        map_in_order(
+            &chunks,
+            4,
+            |&c| Ok(c),
+            |_| {
+                visits += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(visits, 0);
+    }
+}
