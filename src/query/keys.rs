@@ -236,7 +236,8 @@ mod tests {
 
     #[test]
     fn unions_of_parts_merge_into_the_union_of_the_whole() {
-        let runs: Vec<(Vec<(&[u8], ValueRef<'_>)>, Status)> = vec![
+        type Run<'a> = (Vec<(&'a [u8], ValueRef<'a>)>, Status);
+        let runs: Vec<Run<'_>> = vec![
             (
                 vec![(b"lr", ValueRef::Int(1)), (b"seed", ValueRef::Int(2))],
                 Status::Failed,
@@ -249,7 +250,7 @@ mod tests {
             (vec![(b"seed", ValueRef::Nested)], Status::Running),
             (vec![], Status::Interrupted),
         ];
-        let union_of = |runs: &[(Vec<(&[u8], ValueRef<'_>)>, Status)]| {
+        let union_of = |runs: &[Run<'_>]| {
             let mut union = KeyUnion::default();
             for (entries, status) in runs {
                 union.add(entries, entries);
