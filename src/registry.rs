@@ -502,13 +502,13 @@ impl Registry {
     ) -> Result<usize> {
         let ctx = self.context();
         let page = self.store.read(|reader| query::page(reader, query, &ctx))?;
-        let chunks: Vec<&[String]> = page.chunks(chunk.max(1)).collect();
         // Each chunk is read under its own lock: every thread waits for
         // `visit` with the cache released.
-        let read = |ids: &&[String]| {
-            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let read = |range: &std::ops::Range<usize>| {
+            let ids = page.ids(range.clone());
             render(self.store.read(|reader| query::fetch(reader, &ids, &ctx))?)
         };
+        let chunks = page.ranges(chunk);
         query::map_in_order(&chunks, threads, read, visit)?;
         Ok(page.len())
     }
@@ -586,10 +586,9 @@ impl Registry {
             sink.schema(layout.schema())?;
             // Each batch is read and built on one of every core, in the one
             // snapshot, and handed to the sink in order.
-            let chunks: Vec<&[String]> = page.chunks(options.rows.max(1)).collect();
-            let build = |ids: &&[String]| {
-                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                layout.batch(&query::fetch(reader, &ids, &ctx)?)
+            let chunks = page.ranges(options.rows);
+            let build = |range: &std::ops::Range<usize>| {
+                layout.batch(&query::fetch(reader, &page.ids(range.clone()), &ctx)?)
             };
             query::map_in_order(&chunks, query::cores(), build, |batch| sink.batch(batch))?;
             Ok(page.len())

@@ -9,6 +9,7 @@ use super::fetch::{fetch, is_dense};
 use super::filter::{CmpOp, Filter, Literal, RunView};
 use super::in_order::cores;
 use super::keys::{AnswerKeys, KeyUnion};
+use super::page::Page;
 use super::sort::SortSpec;
 use super::top::TopRows;
 use super::{Context, Query};
@@ -21,8 +22,7 @@ use crate::value::Value;
 /// The runs matching `query`, sorted and paged.
 pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<RunRecord>> {
     let page = page(reader, query, ctx)?;
-    let ids: Vec<&str> = page.iter().map(String::as_str).collect();
-    fetch(reader, &ids, ctx)
+    fetch(reader, &page.ids(0..page.len()), ctx)
 }
 
 /// Records materialized at a time by [`for_each`].
@@ -53,18 +53,17 @@ fn for_each_in_chunks(
     Ok(page.len())
 }
 
-/// Calls `visit` with the whole records of `run_ids`, in that order,
-/// `chunk` at a time.
+/// Calls `visit` with the whole records of the runs of `page`, in its
+/// order, `chunk` at a time.
 fn fetch_in_chunks(
     reader: &Reader<'_>,
-    run_ids: &[String],
+    page: &Page,
     ctx: &Context,
     chunk: usize,
     mut visit: impl FnMut(Vec<RunRecord>) -> Result<()>,
 ) -> Result<()> {
-    let ids: Vec<&str> = run_ids.iter().map(String::as_str).collect();
-    for part in ids.chunks(chunk.max(1)) {
-        visit(fetch(reader, part, ctx)?)?;
+    for range in page.ranges(chunk) {
+        visit(fetch(reader, &page.ids(range), ctx)?)?;
     }
     Ok(())
 }
@@ -76,7 +75,7 @@ pub(crate) fn page_and_keys(
     reader: &Reader<'_>,
     query: &Query,
     ctx: &Context,
-) -> Result<(Vec<String>, AnswerKeys)> {
+) -> Result<(Page, AnswerKeys)> {
     let page = page(reader, query, ctx)?;
     let add = |union: &mut KeyUnion, run_id: &str, bytes: RecordBytes<'_>| -> Result<()> {
         let corrupt = |e| reader.corrupt(run_id, e);
@@ -89,7 +88,7 @@ pub(crate) fn page_and_keys(
     let mut union = KeyUnion::default();
     if is_dense(page.len() as u64, reader.len()?) {
         // One ordered pass over the runs table, its parts on every core.
-        let mut sorted: Vec<&str> = page.iter().map(String::as_str).collect();
+        let mut sorted: Vec<&str> = page.iter().collect();
         sorted.sort_unstable();
         let parts: Vec<&[&str]> = sorted.chunks(sorted.len().div_ceil(cores())).collect();
         let unions = std::thread::scope(|scope| {
@@ -118,7 +117,7 @@ pub(crate) fn page_and_keys(
             union.merge(part?);
         }
     } else {
-        for run_id in &page {
+        for run_id in page.iter() {
             reader.with_run(run_id, |bytes| add(&mut union, run_id, bytes))?;
         }
     }
@@ -133,18 +132,17 @@ pub(crate) fn run_counted(
     ctx: &Context,
 ) -> Result<(Vec<RunRecord>, usize)> {
     let (page, total) = page_counted(reader, query, ctx)?;
-    let ids: Vec<&str> = page.iter().map(String::as_str).collect();
-    Ok((fetch(reader, &ids, ctx)?, total))
+    Ok((fetch(reader, &page.ids(0..page.len()), ctx)?, total))
 }
 
 /// The run ids of the page `query` asks for, in its order: the first pass,
 /// which decodes only what the filters and sort keys name.
-pub(crate) fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<String>> {
+pub(crate) fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Page> {
     page_counted(reader, query, ctx).map(|(page, _)| page)
 }
 
 /// [`page`], and how many runs matched before the offset and limit.
-fn page_counted(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<(Vec<String>, usize)> {
+fn page_counted(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<(Page, usize)> {
     let default_sort = [SortSpec::desc(Field::CreatedAt)];
     let specs: &[SortSpec] = if query.sort.is_empty() {
         &default_sort
@@ -231,13 +229,7 @@ fn page_counted(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<(Ve
         None => reader.for_each_hot(visit)?,
     }
 
-    let page = top
-        .into_sorted()
-        .into_iter()
-        .skip(query.offset)
-        .take(query.limit.unwrap_or(usize::MAX))
-        .map(|row| row.run_id)
-        .collect();
+    let page = top.into_page(query.offset, query.limit);
     Ok((page, total))
 }
 

@@ -14,9 +14,10 @@ pub(crate) fn cores() -> usize {
 /// Calls `make` on every chunk of `chunks`, on `threads` threads, and
 /// `visit` with each result in the chunks' order, on this thread.
 ///
-/// Thread `k` makes chunks `k`, `k + threads`, ...; at most one result a
-/// thread waits for `visit` besides the one being made, so memory stays
-/// bounded whatever the pace of `visit`. The first error, of `make` or of
+/// Thread `k` makes chunks `k`, `k + threads`, ...; a thread hands over
+/// its result before it starts the next chunk, so at most one result a
+/// thread exists besides the one `visit` holds, whatever the pace of
+/// `visit`. The first error, of `make` or of
 /// `visit`, ends the work and is returned; the threads stop at their next
 /// chunk. A panic on a thread is resumed on this one.
 pub(crate) fn map_in_order<C: Sync, T: Send>(
@@ -32,7 +33,7 @@ pub(crate) fn map_in_order<C: Sync, T: Send>(
     std::thread::scope(|scope| {
         let mut made = Vec::with_capacity(threads);
         for first in 0..threads {
-            let (ahead, chunks_made) = mpsc::sync_channel(1);
+            let (ahead, chunks_made) = mpsc::sync_channel(0);
             made.push(chunks_made);
             let make = &make;
             scope.spawn(move || {

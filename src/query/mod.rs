@@ -5,6 +5,7 @@ mod fetch;
 pub(crate) mod filter;
 mod in_order;
 mod keys;
+mod page;
 mod sort;
 mod top;
 
@@ -12,7 +13,9 @@ pub(crate) use exec::{for_each, page, page_and_keys, run, run_counted};
 pub(crate) use fetch::fetch;
 pub(crate) use fetch::get;
 pub use filter::{CmpOp, Filter, FilterError, Literal, TimeLiteral};
-pub(crate) use in_order::{cores, map_in_order};
+#[cfg(feature = "arrow")]
+pub(crate) use in_order::cores;
+pub(crate) use in_order::map_in_order;
 pub use keys::{AnswerKeys, ValueKinds};
 pub use sort::SortSpec;
 

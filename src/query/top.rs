@@ -3,27 +3,29 @@
 
 use std::cmp::Ordering;
 
+use super::page::Page;
 use super::sort::{SortSpec, compare};
 use crate::value::Value;
 
-/// A match of the first pass: what it sorts by.
-pub(super) struct Row {
-    pub run_id: String,
-    pub keys: Vec<Option<Value>>,
-}
-
-/// Collects rows; with a limit, a candidate that cannot enter the first
-/// `wanted` is dropped before anything is allocated for it.
+/// Collects the matches of a first pass (a run id and what it sorts by);
+/// with a limit, a candidate that cannot enter the first `wanted` is
+/// dropped before anything is kept of it.
 ///
-/// Rows are buffered up to twice `wanted`, then cut back to the best
+/// Rows are packed: the ids in one [`Page`], the sort values of every row
+/// in one vector (a row's `k` values back to back), so that an answer of
+/// every run of a large cache costs a few tens of bytes a run. Under a
+/// limit, rows are buffered up to twice `wanted`, then cut back to the best
 /// `wanted` by a selection (linear); the worst kept row is the bar later
-/// candidates must pass. A pass over 100,000 runs for a top 10 thus
-/// allocates for a few hundred of them.
+/// candidates must pass. A pass over 100,000 runs for a top 10 thus keeps
+/// a few hundred of them.
 pub(super) struct TopRows<'s> {
     specs: &'s [SortSpec],
     wanted: Option<usize>,
-    rows: Vec<Row>,
-    /// Once the buffer was cut: rows must sort before `rows[wanted - 1]`.
+    ids: Page,
+    /// Row `i`'s sort values: `keys[i * specs.len()..][..specs.len()]`.
+    keys: Vec<Option<Value>>,
+    /// Once the buffer was cut: rows must sort before row `wanted - 1`,
+    /// the worst of those kept by the cut.
     cut: bool,
 }
 
@@ -33,65 +35,93 @@ impl<'s> TopRows<'s> {
         TopRows {
             specs,
             wanted,
-            rows: Vec::new(),
+            ids: Page::default(),
+            keys: Vec::new(),
             cut: false,
         }
     }
 
-    /// The query's order: the sort specs, then run_id.
-    fn order(&self, (keys, id): (&[Option<Value>], &str), b: &Row) -> Ordering {
-        order(self.specs, (keys, id), (&b.keys, &b.run_id))
+    fn len(&self) -> usize {
+        self.ids.len()
     }
 
-    /// Offers a matching run; takes `keys` (leaving it empty) when kept.
+    fn row(&self, i: usize) -> (&[Option<Value>], &str) {
+        let k = self.specs.len();
+        (&self.keys[i * k..(i + 1) * k], self.ids.get(i))
+    }
+
+    /// Offers a matching run with its sort values (one a spec), which are
+    /// taken (`keys` is left empty) when the row is kept.
     pub fn offer(&mut self, run_id: &str, keys: &mut Vec<Option<Value>>) {
+        debug_assert_eq!(keys.len(), self.specs.len());
         let Some(wanted) = self.wanted else {
             return self.push(run_id, keys);
         };
         if wanted == 0 {
             return;
         }
-        if self.cut && self.order((keys, run_id), &self.rows[wanted - 1]) != Ordering::Less {
+        if self.cut && order(self.specs, (keys, run_id), self.row(wanted - 1)) != Ordering::Less {
             return;
         }
         self.push(run_id, keys);
-        if self.rows.len() >= wanted.saturating_mul(2).max(64) {
+        if self.len() >= wanted.saturating_mul(2).max(64) {
             self.cut_to(wanted);
         }
     }
 
     fn push(&mut self, run_id: &str, keys: &mut Vec<Option<Value>>) {
-        self.rows.push(Row {
-            run_id: run_id.to_owned(),
-            keys: std::mem::take(keys),
-        });
+        self.ids.push(run_id);
+        self.keys.append(keys);
     }
 
-    /// Keeps the best `wanted` rows, the worst of them last.
+    /// The rows' indices in the query's order: all of them, or (`wanted`)
+    /// the best `wanted` with only the last in its place.
+    fn ordered(&self, wanted: Option<usize>) -> Vec<usize> {
+        let mut order_of: Vec<usize> = (0..self.len()).collect();
+        let by = |a: &usize, b: &usize| order(self.specs, self.row(*a), self.row(*b));
+        match wanted {
+            Some(wanted) if wanted < order_of.len() => {
+                order_of.select_nth_unstable_by(wanted - 1, by);
+                order_of.truncate(wanted);
+            }
+            // The order is total (run ids are unique): an unstable sort
+            // gives the one answer.
+            _ => order_of.sort_unstable_by(by),
+        }
+        order_of
+    }
+
+    /// Keeps the best `wanted` rows (at least one), the worst of them last.
     fn cut_to(&mut self, wanted: usize) {
-        let specs = self.specs;
-        let by = |a: &Row, b: &Row| order(specs, (&a.keys, &a.run_id), (&b.keys, &b.run_id));
-        self.rows.select_nth_unstable_by(wanted - 1, by);
-        self.rows.truncate(wanted);
+        let kept = self.ordered(Some(wanted));
+        let k = self.specs.len();
+        let mut keys = Vec::with_capacity(kept.len() * k);
+        for &i in &kept {
+            keys.extend(self.keys[i * k..(i + 1) * k].iter_mut().map(Option::take));
+        }
+        self.ids = kept.iter().map(|&i| self.ids.get(i)).collect();
+        self.keys = keys;
         self.cut = true;
     }
 
-    /// The kept rows in the query's order (at most `wanted`).
-    pub fn into_sorted(mut self) -> Vec<Row> {
-        if let Some(wanted) = self.wanted {
-            if wanted == 0 {
-                return Vec::new();
+    /// The run ids of the rows in the query's order, from the `offset`th
+    /// on, at most `limit` of them.
+    pub fn into_page(self, offset: usize, limit: Option<usize>) -> Page {
+        let mut order_of = match self.wanted {
+            Some(0) => Vec::new(),
+            Some(wanted) => {
+                let mut best = self.ordered(Some(wanted));
+                best.sort_unstable_by(|a, b| order(self.specs, self.row(*a), self.row(*b)));
+                best
             }
-            if self.rows.len() > wanted {
-                self.cut_to(wanted);
-            }
-        }
-        let specs = self.specs;
-        // The order is total (run ids are unique): an unstable sort gives
-        // the one answer, without a scratch buffer.
-        self.rows
-            .sort_unstable_by(|a, b| order(specs, (&a.keys, &a.run_id), (&b.keys, &b.run_id)));
-        self.rows
+            None => self.ordered(None),
+        };
+        order_of.truncate(offset.saturating_add(limit.unwrap_or(usize::MAX)));
+        order_of
+            .iter()
+            .skip(offset)
+            .map(|&i| self.ids.get(i))
+            .collect()
     }
 }
 
@@ -117,8 +147,8 @@ mod tests {
     use super::*;
     use crate::field::Field;
 
-    fn ids(rows: &[Row]) -> Vec<&str> {
-        rows.iter().map(|r| r.run_id.as_str()).collect()
+    fn ids(page: &Page) -> Vec<&str> {
+        page.iter().collect()
     }
 
     proptest! {
@@ -126,26 +156,48 @@ mod tests {
         /// the first `wanted` of a full sort.
         #[test]
         fn keeps_the_first_rows_of_a_full_sort(
-            metrics in prop::collection::vec(prop::option::of(-5i64..5), 0..400),
-            wanted in prop::option::of(0usize..150),
+            metrics in prop::collection::vec((prop::option::of(-5i64..5), 0i64..3), 0..400),
+            page in prop::option::of((0usize..40, prop::option::of(0usize..110))),
             descending in any::<bool>(),
+            two_keys in any::<bool>(),
         ) {
-            let specs = [SortSpec {
+            let mut specs = vec![SortSpec {
                 key: Field::Summary("m".into()),
                 descending,
             }];
+            if two_keys {
+                specs.push(SortSpec::asc(Field::Summary("n".into())));
+            }
+            let (offset, limit) = page.unwrap_or((0, None));
+            let wanted = page.map(|(offset, limit)| offset + limit.unwrap_or(10_000));
             let mut top = TopRows::new(&specs, wanted);
             let mut all = TopRows::new(&specs, None);
-            for (i, m) in metrics.iter().enumerate() {
+            let mut every = Vec::new();
+            for (i, (m, n)) in metrics.iter().enumerate() {
                 let id = format!("r{:03}", (i * 7919) % 1000);
-                let key = || vec![m.map(Value::Int)];
+                let key = || {
+                    let mut key = vec![m.map(Value::Int)];
+                    if two_keys {
+                        key.push(Some(Value::Int(*n)));
+                    }
+                    key
+                };
                 top.offer(&id, &mut key());
                 all.offer(&id, &mut key());
+                every.push((key(), id));
             }
-            let mut expected = all.into_sorted();
-            expected.truncate(wanted.unwrap_or(usize::MAX));
-            let kept = top.into_sorted();
-            prop_assert_eq!(ids(&kept), ids(&expected));
+            // The expected order, by a plain sort of every row.
+            every.sort_by(|a, b| order(&specs, (&a.0, &a.1), (&b.0, &b.1)));
+            let expected: Vec<&str> = every
+                .iter()
+                .map(|(_, id)| id.as_str())
+                .skip(offset)
+                .take(limit.unwrap_or(usize::MAX))
+                .collect();
+            let kept = top.into_page(offset, limit);
+            prop_assert_eq!(ids(&kept), expected.clone());
+            let all = all.into_page(offset, limit);
+            prop_assert_eq!(ids(&all), expected);
         }
     }
 
@@ -159,6 +211,6 @@ mod tests {
         let mut worse = vec![Some(Value::Int(-1))];
         top.offer("late", &mut worse);
         assert_eq!(worse.len(), 1, "keys of a rejected row are left alone");
-        assert_eq!(ids(&top.into_sorted()), ["r63"]);
+        assert_eq!(ids(&top.into_page(0, None)), ["r63"]);
     }
 }
