@@ -1,5 +1,7 @@
 //! `runreg.RunRecord`: one run, immutable, with the reference's fields.
 
+use std::sync::Arc;
+
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
@@ -28,7 +30,11 @@ use crate::convert::{map_to_py, py_to_value};
 /// ``ended_at=``), and it pickles (DataLoader workers send records back).
 #[pyclass(frozen, module = "runreg", name = "RunRecord")]
 pub struct PyRunRecord {
-    run: runreg::RunRecord,
+    /// Shared with `get`'s memory of answers (lookups.rs): a run asked for
+    /// again is not copied. Its `alive` is that of its read; see `alive`.
+    run: Arc<runreg::RunRecord>,
+    /// Whether the run was alive at the call that returned this record.
+    alive: bool,
     config: PyOnceLock<Py<PyDict>>,
     hparams: PyOnceLock<Py<PyDict>>,
     summary: PyOnceLock<Py<PyDict>>,
@@ -36,10 +42,16 @@ pub struct PyRunRecord {
 }
 
 impl PyRunRecord {
-    /// Wraps a record; nothing is converted yet.
+    /// Wraps a record just read; nothing is converted yet.
     pub fn new(run: runreg::RunRecord) -> PyRunRecord {
+        PyRunRecord::shared(run.alive, Arc::new(run))
+    }
+
+    /// Wraps a shared record, `alive` as judged at this call.
+    pub fn shared(alive: bool, run: Arc<runreg::RunRecord>) -> PyRunRecord {
         PyRunRecord {
             run,
+            alive,
             config: PyOnceLock::new(),
             hparams: PyOnceLock::new(),
             summary: PyOnceLock::new(),
@@ -111,7 +123,7 @@ impl PyRunRecord {
                 this.status().into_pyobject(py)?.into_any(),
                 run.created_at.into_pyobject(py)?.into_any(),
                 run.updated_at.into_pyobject(py)?.into_any(),
-                run.alive.into_pyobject(py)?.to_owned().into_any(),
+                this.alive.into_pyobject(py)?.to_owned().into_any(),
                 run.run_dir.as_str().into_pyobject(py)?.into_any(),
                 run.checkpoint_path.as_deref().into_pyobject(py)?.into_any(),
                 this.config(py)?.into_any(),
@@ -159,7 +171,7 @@ impl PyRunRecord {
     /// Whether the run is alive: not finished, and its heartbeat fresh.
     #[getter]
     fn alive(&self) -> bool {
-        self.run.alive
+        self.alive
     }
 
     /// The directory where the run's sidecar was found.
@@ -211,7 +223,8 @@ impl PyRunRecord {
         let Ok(other) = other.cast::<PyRunRecord>() else {
             return Ok(py.NotImplemented());
         };
-        let equal = same_run(&self.run, &other.get().run);
+        let other = other.get();
+        let equal = self.alive == other.alive && same_run(&self.run, &other.run);
         Ok(match op {
             CompareOp::Eq => equal.into_pyobject(py)?.to_owned().into_any().unbind(),
             CompareOp::Ne => (!equal).into_pyobject(py)?.to_owned().into_any().unbind(),
@@ -231,7 +244,7 @@ impl PyRunRecord {
             repr(this.status().into_pyobject(py)?.into_any())?,
             repr(this.run.created_at.into_pyobject(py)?.into_any())?,
             repr(this.run.updated_at.into_pyobject(py)?.into_any())?,
-            if this.run.alive { "True" } else { "False" },
+            if this.alive { "True" } else { "False" },
             repr(this.run.run_dir.as_str().into_pyobject(py)?.into_any())?,
             repr(
                 this.run
@@ -262,8 +275,9 @@ fn dict_to_map(dict: &Bound<'_, PyDict>) -> PyResult<ValueMap> {
     Ok(map)
 }
 
-/// Equal in every field a Python user sees; `NaN` equals `NaN` (the same
-/// run read twice is equal to itself).
+/// Equal in every field a Python user sees but `alive` (which a
+/// [`PyRunRecord`] holds apart); `NaN` equals `NaN` (the same run read twice
+/// is equal to itself).
 fn same_run(a: &runreg::RunRecord, b: &runreg::RunRecord) -> bool {
     a.run_id == b.run_id
         && a.status == b.status
@@ -273,7 +287,6 @@ fn same_run(a: &runreg::RunRecord, b: &runreg::RunRecord) -> bool {
             (Some(x), Some(y)) => same_f64(x, y),
             (x, y) => x.is_none() && y.is_none(),
         }
-        && a.alive == b.alive
         && a.run_dir == b.run_dir
         && a.checkpoint_path == b.checkpoint_path
         && same_map(&a.config, &b.config)

@@ -24,7 +24,8 @@ use crate::record::PyRunRecord;
 /// answers and closes it again, with the GIL released, so a ``Registry`` may
 /// be shared by threads, and keeps working in a forked child (a DataLoader
 /// worker): no file stays open between calls, and a fork waits for the calls
-/// in flight.
+/// in flight. A ``get`` of a run asked for before, the cache file unchanged
+/// since, opens no file: it is answered from memory, GIL held.
 #[pyclass(frozen, subclass, module = "runreg._runreg", name = "Registry")]
 pub struct PyRegistry {
     /// `None` once closed. The lock is held only to clone the handle, never
@@ -129,10 +130,16 @@ impl PyRegistry {
 
     /// The run ``run_id``, or ``None``.
     fn get<'py>(&self, py: Python<'py>, run_id: &str) -> PyResult<Option<Bound<'py, PyRunRecord>>> {
-        let run = self.with(py, |r| {
-            self.lookups.get(r.db_path(), run_id, || r.get(run_id))
-        })?;
-        run.map(|run| Bound::new(py, PyRunRecord::new(run)))
+        if self.inner.lock().is_none() {
+            return Err(closed());
+        }
+        // A run asked for before is answered with the GIL held (lookups.rs):
+        // only a miss releases it, to read the cache.
+        let found = self
+            .lookups
+            .get(&self.db_path, run_id, || self.with(py, |r| r.get(run_id)))?;
+        found
+            .map(|found| Bound::new(py, PyRunRecord::shared(found.alive, found.run)))
             .transpose()
     }
 

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -238,11 +239,44 @@ def test_lookups_by_id_are_remembered_while_the_cache_file_is_unchanged(reg, cac
     assert reg._lookups_from_memory == hits
 
 
+def test_a_run_given_again_from_memory_has_alive_judged_at_each_call(cache_dir):
+    # A running run whose heartbeat goes stale 2 s from now (the reference's
+    # timeout is 180 s): the cache keeps the heartbeat time, not `alive`.
+    run_dir = write_run(cache_dir, "fading", status="running")
+    (run_dir / "heartbeat").touch()
+    beat = time.time() - 178
+    os.utime(run_dir / "heartbeat", (beat, beat))
+    reg = runreg.open_registry(cache_dir=cache_dir)
+    settle(reg.db_path)
+    first = reg.get("fading")  # read, then remembered
+    hits = reg._lookups_from_memory
+    again = reg["fading"]
+    assert reg._lookups_from_memory == hits + 1
+    if time.time() - beat >= 179:
+        pytest.skip("the machine was too slow to see the run alive")
+    assert first.alive and again.alive and again == first
+    time.sleep(max(0.0, beat + 180.5 - time.time()))
+    stale = reg.get("fading")
+    assert reg._lookups_from_memory == hits + 2
+    assert not stale.alive and stale.status == "running"
+    # Records already returned keep the `alive` of their call, and two
+    # records differing only in `alive` are not equal.
+    assert first.alive and again.alive and stale != again
+    assert [r.run_id for r in reg.query(alive=False)].count("fading") == 1
+
+
 def test_close_and_with(cache_dir):
     with runreg.open_registry(cache_dir=cache_dir) as reg:
         assert len(reg) == 36
+        settle(reg.db_path)
+        run_id = reg.query(limit=1)[0].run_id
+        hits = reg._lookups_from_memory
+        assert reg[run_id] == reg[run_id] and reg._lookups_from_memory == hits + 1
     with pytest.raises(runreg.RunregError, match="closed"):
         len(reg)
+    # Even a run given from memory (which needs no file) is not.
+    with pytest.raises(runreg.RunregError, match="closed"):
+        reg.get(run_id)
     with pytest.raises(runreg.RunregError, match="closed"):
         reg.query()
     assert "closed" in repr(reg)
@@ -435,6 +469,66 @@ def test_threads_share_a_registry(reg):
     assert len(answers) == 80 and all(a == want for a in answers)
 
 
+def wait_for_child(pid: int) -> int:
+    """The exit code of child `pid`; a failure when it hangs 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("a forked child hung on a lock taken by its parent's thread")
+        time.sleep(0.01)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_threads_and_forks_share_the_lookups_by_id(reg):
+    # Answers from memory hold the GIL and no file; answers read from the
+    # cache release it: threads mixing both, and forks meanwhile, get right
+    # answers and leave a child nothing locked.
+    import warnings
+
+    settle(reg.db_path)
+    runs = {r.run_id: r for r in reg.query()}
+    stop, errors = threading.Event(), []
+
+    def look_up(name: str):
+        n = 0
+        try:
+            while not stop.is_set():
+                for run_id, run in runs.items():
+                    assert reg[run_id] == run
+                n += 1
+                assert reg.get(f"absent-{name}-{n}") is None  # never asked: read
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=look_up, args=(str(i),)) for i in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(5):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    ok = all(reg[run_id] == run for run_id, run in runs.items())
+                    code = 0 if ok and reg.get(f"absent-child-{i}") is None else 2
+                finally:
+                    os._exit(code)
+            assert wait_for_child(pid) == 0
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors
+    assert reg._lookups_from_memory > len(runs)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_uses_the_parents_registry(reg, cache_dir):
     want = len(reg.query(status="completed"))
@@ -457,7 +551,6 @@ def test_a_forked_child_uses_the_parents_registry(reg, cache_dir):
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_forks_while_another_thread_queries_leave_the_child_nothing_locked(reg):
-    import time
     import warnings
 
     stop = threading.Event()
@@ -483,17 +576,7 @@ def test_forks_while_another_thread_queries_leave_the_child_nothing_locked(reg):
                     reg.close()
                 finally:
                     os._exit(code)
-            deadline = time.monotonic() + 30
-            while True:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    break
-                if time.monotonic() > deadline:
-                    os.kill(pid, 9)
-                    os.waitpid(pid, 0)
-                    pytest.fail("a forked child hung on a lock taken by its parent's thread")
-                time.sleep(0.01)
-            assert os.waitstatus_to_exitcode(status) == 0
+            assert wait_for_child(pid) == 0
     finally:
         stop.set()
         worker.join()
