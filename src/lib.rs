@@ -70,7 +70,8 @@ pub use field::{Field, FieldError};
 pub use liveness::Liveness;
 pub use metrics::{Downsample, MetricHistory, MetricSeries, MetricsIssues, MetricsReader};
 pub use query::{
-    AnswerKeys, CmpOp, Filter, FilterError, Literal, Query, SortSpec, TimeLiteral, ValueKinds,
+    AnswerKeys, CmpOp, Detail, Filter, FilterError, Literal, Query, SortSpec, TimeLiteral,
+    ValueKinds,
 };
 pub use record::RunRecord;
 pub use registry::{Registry, RegistryBuilder};

@@ -708,3 +708,80 @@ fn chunks_rendered_on_several_threads_come_in_order_and_the_first_error_ends_the
     );
     assert_eq!(visited, 8, "the two chunks before r09's");
 }
+
+/// `Detail::Summary`: the same runs in the same order as the full answer,
+/// each with its hot fields and nothing else, on every path (point lookups
+/// for a few runs, one ordered pass decoded on every core for many, pages,
+/// streams), and the answer's summary keys without its hparams.
+#[test]
+fn the_summary_detail_carries_the_hot_fields_of_the_same_answer() {
+    use runreg::{Detail, Filter};
+
+    let tree = Tree::new();
+    // Enough runs for the dense paths (a cache of 4,096 runs and more).
+    for i in 0..4300u32 {
+        let mut run = tree
+            .run(&format!("r{i:05}"))
+            .status(Status::KNOWN[(i % 3) as usize].clone())
+            .tag(&format!("t{}", i % 7))
+            .hparam("lr", f64::from(i % 5) / 10.0)
+            .hparam("optim.name", if i % 2 == 0 { "sgd" } else { "adam" })
+            .metric("acc", f64::from(i % 101) / 100.0)
+            .config("seed", Value::Int(i64::from(i)))
+            .notes("note")
+            .created(1.7e9 + f64::from(i * 7919 % 4300));
+        if i % 11 == 0 {
+            run = run.metric("loss", f64::NAN);
+        }
+        run.write();
+    }
+    let reg = open(&tree);
+    let queries = [
+        Query::new(),
+        Query::new().status(Status::Completed),
+        Query::new().tag("t3"),
+        Query::new()
+            .sort(SortSpec::desc(key("summary.acc")))
+            .offset(10)
+            .limit(2500),
+        Query::new().filter(Filter::parse("hparams.lr >= 0.2 and summary.acc < 0.5").unwrap()),
+        Query::new().hparam("optim.name", "sgd").limit(3),
+    ];
+    let emptied = |mut run: runreg::RunRecord| {
+        run.hparams = Default::default();
+        run.config = Default::default();
+        run.run_dir = String::new();
+        run.notes = String::new();
+        run.checkpoint_path = None;
+        run
+    };
+    for query in queries {
+        let summary_query = query.clone().detail(Detail::Summary);
+        let full = reg.query(&query).unwrap();
+        assert!(!full.is_empty(), "{query:?}");
+        assert!(!full[0].hparams.is_empty() && !full[0].run_dir.is_empty());
+        // As JSON text, where a NaN equals a NaN.
+        let json = |runs: &[runreg::RunRecord]| serde_json::to_string(runs).unwrap();
+        let expected: Vec<runreg::RunRecord> = full.into_iter().map(emptied).collect();
+        let expected = json(&expected);
+        assert_eq!(
+            json(&reg.query(&summary_query).unwrap()),
+            expected,
+            "{query:?}"
+        );
+        let mut streamed = Vec::new();
+        reg.stream_rendered(&summary_query, 1000, 2, Ok, |runs| {
+            streamed.extend(runs);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(json(&streamed), expected, "streamed, {query:?}");
+
+        let keys = reg.answer_keys(&query).unwrap();
+        let summary_keys = reg.answer_keys(&summary_query).unwrap();
+        assert_eq!(keys.hparams.len(), 2, "{query:?}");
+        assert!(summary_keys.hparams.is_empty(), "{query:?}");
+        assert_eq!(summary_keys.summary, keys.summary, "{query:?}");
+        assert_eq!(summary_keys.statuses, keys.statuses, "{query:?}");
+    }
+}

@@ -12,7 +12,7 @@ use super::keys::{AnswerKeys, KeyUnion};
 use super::page::Page;
 use super::sort::SortSpec;
 use super::top::TopRows;
-use super::{Context, Query};
+use super::{Context, Detail, Query};
 use crate::error::Result;
 use crate::field::{Field, Part};
 use crate::record::RunRecord;
@@ -22,7 +22,7 @@ use crate::value::Value;
 /// The runs matching `query`, sorted and paged.
 pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<RunRecord>> {
     let page = page(reader, query, ctx)?;
-    fetch(reader, &page.ids(0..page.len()), ctx)
+    fetch(reader, &page.ids(0..page.len()), ctx, query.detail)
 }
 
 /// Records materialized at a time by [`for_each`].
@@ -47,25 +47,11 @@ fn for_each_in_chunks(
     mut visit: impl FnMut(RunRecord) -> Result<()>,
 ) -> Result<usize> {
     let page = page(reader, query, ctx)?;
-    fetch_in_chunks(reader, &page, ctx, chunk, |records| {
-        records.into_iter().try_for_each(&mut visit)
-    })?;
-    Ok(page.len())
-}
-
-/// Calls `visit` with the whole records of the runs of `page`, in its
-/// order, `chunk` at a time.
-fn fetch_in_chunks(
-    reader: &Reader<'_>,
-    page: &Page,
-    ctx: &Context,
-    chunk: usize,
-    mut visit: impl FnMut(Vec<RunRecord>) -> Result<()>,
-) -> Result<()> {
     for range in page.ranges(chunk) {
-        visit(fetch(reader, &page.ids(range), ctx)?)?;
+        let records = fetch(reader, &page.ids(range), ctx, query.detail)?;
+        records.into_iter().try_for_each(&mut visit)?;
     }
-    Ok(())
+    Ok(page.len())
 }
 
 /// The run ids of the answer to `query`, in its order, and the hparams and
@@ -75,12 +61,23 @@ pub(crate) fn page_and_keys(
     reader: &Reader<'_>,
     query: &Query,
     ctx: &Context,
+    detail: Detail,
 ) -> Result<(Page, AnswerKeys)> {
+    if detail == Detail::Summary && query.offset == 0 && query.limit.is_none() {
+        // Every match is in the answer: the first pass, which reads each
+        // match's hot section anyway, gathers the keys too.
+        let mut union = KeyUnion::default();
+        let (page, _) = page_counted(reader, query, ctx, Some(&mut union))?;
+        return Ok((page, union.finish()));
+    }
     let page = page(reader, query, ctx)?;
     let add = |union: &mut KeyUnion, run_id: &str, bytes: RecordBytes<'_>| -> Result<()> {
         let corrupt = |e| reader.corrupt(run_id, e);
         let hot = bytes.hot_ref().map_err(corrupt)?;
-        let hparams = bytes.hparams_ref().map_err(corrupt)?;
+        let hparams = match detail {
+            Detail::Full => bytes.hparams_ref().map_err(corrupt)?,
+            Detail::Summary => Vec::new(),
+        };
         union.add(&hparams, &hot.summary);
         union.add_status(&hot.status);
         Ok(())
@@ -118,7 +115,11 @@ pub(crate) fn page_and_keys(
         }
     } else {
         for run_id in page.iter() {
-            reader.with_run(run_id, |bytes| add(&mut union, run_id, bytes))?;
+            let visit = |bytes: RecordBytes<'_>| add(&mut union, run_id, bytes);
+            match detail {
+                Detail::Full => reader.with_run(run_id, visit)?,
+                Detail::Summary => reader.with_hot(run_id, visit)?,
+            };
         }
     }
     Ok((page, union.finish()))
@@ -131,18 +132,28 @@ pub(crate) fn run_counted(
     query: &Query,
     ctx: &Context,
 ) -> Result<(Vec<RunRecord>, usize)> {
-    let (page, total) = page_counted(reader, query, ctx)?;
-    Ok((fetch(reader, &page.ids(0..page.len()), ctx)?, total))
+    let (page, total) = page_counted(reader, query, ctx, None)?;
+    Ok((
+        fetch(reader, &page.ids(0..page.len()), ctx, query.detail)?,
+        total,
+    ))
 }
 
 /// The run ids of the page `query` asks for, in its order: the first pass,
 /// which decodes only what the filters and sort keys name.
 pub(crate) fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Page> {
-    page_counted(reader, query, ctx).map(|(page, _)| page)
+    page_counted(reader, query, ctx, None).map(|(page, _)| page)
 }
 
-/// [`page`], and how many runs matched before the offset and limit.
-fn page_counted(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<(Page, usize)> {
+/// [`page`], and how many runs matched before the offset and limit; the
+/// summary keys and statuses of every match go to `summary_keys` when
+/// given.
+fn page_counted(
+    reader: &Reader<'_>,
+    query: &Query,
+    ctx: &Context,
+    mut summary_keys: Option<&mut KeyUnion>,
+) -> Result<(Page, usize)> {
     let default_sort = [SortSpec::desc(Field::CreatedAt)];
     let specs: &[SortSpec] = if query.sort.is_empty() {
         &default_sort
@@ -216,6 +227,10 @@ fn page_counted(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<(Pa
         if matched {
             total += 1;
             top.offer(run_id, &mut keys);
+            if let Some(union) = summary_keys.as_deref_mut() {
+                union.add(&[], &hot.summary);
+                union.add_status(&hot.status);
+            }
         }
         Ok(())
     };

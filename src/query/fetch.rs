@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, PoisonError};
 use std::thread;
 
-use super::Context;
+use super::{Context, Detail};
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
 use crate::store::{Cold, Hot, Lists, Reader, RecordBytes};
@@ -29,16 +29,21 @@ const PARALLEL_MIN: usize = 2048;
 /// Records per batch handed to a decoding thread.
 const BATCH_LEN: usize = 256;
 
-/// The whole records of `run_ids`, in that order.
+/// The records of `run_ids`, in that order, carrying `detail`.
 pub(crate) fn fetch(
     reader: &Reader<'_>,
     run_ids: &[&str],
     ctx: &Context,
+    detail: Detail,
 ) -> Result<Vec<RunRecord>> {
     if !is_dense(run_ids.len() as u64, reader.len()?) {
         let mut records = Vec::with_capacity(run_ids.len());
         for run_id in run_ids {
-            records.extend(reader.with_run(run_id, |bytes| record(reader, run_id, bytes, ctx))?);
+            let read = |bytes: RecordBytes<'_>| record(reader, run_id, bytes, ctx, detail);
+            records.extend(match detail {
+                Detail::Full => reader.with_run(run_id, read)?,
+                Detail::Summary => reader.with_hot(run_id, read)?,
+            });
         }
         return Ok(records);
     }
@@ -47,22 +52,26 @@ pub(crate) fn fetch(
     } else {
         1
     };
-    fetch_in_one_pass(reader, run_ids, ctx, threads, BATCH_LEN)
+    fetch_in_one_pass(reader, run_ids, ctx, detail, threads, BATCH_LEN)
 }
 
 /// One run, whole, asked for by id: its record is kept for the next
 /// snapshots while the cache is unchanged (`Reader::with_run_kept`).
 pub(crate) fn get(reader: &Reader<'_>, run_id: &str, ctx: &Context) -> Result<Option<RunRecord>> {
-    reader.with_run_kept(run_id, |bytes| record(reader, run_id, bytes, ctx))
+    reader.with_run_kept(run_id, |bytes| {
+        record(reader, run_id, bytes, ctx, Detail::Full)
+    })
 }
 
 /// The records of `run_ids`, in that order, read in one ordered pass over
-/// the runs table and decoded on `threads` threads, `batch_len` records at
-/// a time. With one thread, each record is decoded where it is read.
+/// the runs table (the hot table for [`Detail::Summary`]) and decoded on
+/// `threads` threads, `batch_len` records at a time. With one thread, each
+/// record is decoded where it is read.
 fn fetch_in_one_pass(
     reader: &Reader<'_>,
     run_ids: &[&str],
     ctx: &Context,
+    detail: Detail,
     threads: usize,
     batch_len: usize,
 ) -> Result<Vec<RunRecord>> {
@@ -72,29 +81,59 @@ fn fetch_in_one_pass(
     let mut slots: Vec<Option<RunRecord>> = Vec::new();
     slots.resize_with(run_ids.len(), || None);
     if threads > 1 {
-        let decoded = decode_in_parallel(reader, &sorted, ctx, threads, batch_len.max(1))?;
+        let decoded = decode_in_parallel(reader, &sorted, ctx, detail, threads, batch_len.max(1))?;
         for (k, record) in decoded {
             slots[order[k]] = Some(record);
         }
     } else {
-        reader.for_each_run_of(&sorted, |k, run_id, bytes| {
-            slots[order[k]] = Some(record(reader, run_id, bytes, ctx)?);
+        for_each_of(reader, detail, &sorted, |k, run_id, bytes| {
+            slots[order[k]] = Some(record(reader, run_id, bytes, ctx, detail)?);
             Ok(())
         })?;
     }
     Ok(slots.into_iter().flatten().collect())
 }
 
+/// The records of `run_ids` (sorted) in the table `detail` reads: the runs
+/// table, or the hot one.
+fn for_each_of(
+    reader: &Reader<'_>,
+    detail: Detail,
+    run_ids: &[&str],
+    visit: impl FnMut(usize, &str, RecordBytes<'_>) -> Result<()>,
+) -> Result<()> {
+    match detail {
+        Detail::Full => reader.for_each_run_of(run_ids, visit),
+        Detail::Summary => reader.for_each_hot_of(run_ids, visit),
+    }
+}
+
+/// The record of `bytes` (a whole record, or a hot row for
+/// [`Detail::Summary`]), carrying `detail`.
 fn record(
     reader: &Reader<'_>,
     run_id: &str,
     bytes: RecordBytes<'_>,
     ctx: &Context,
+    detail: Detail,
 ) -> Result<RunRecord> {
     let corrupt = |e| reader.corrupt(run_id, e);
     let hot = bytes.hot().map_err(corrupt)?;
-    let hparams = bytes.hparams().map_err(corrupt)?;
-    let cold = bytes.cold().map_err(corrupt)?;
+    let (hparams, cold) = match detail {
+        Detail::Full => (
+            bytes.hparams().map_err(corrupt)?,
+            bytes.cold().map_err(corrupt)?,
+        ),
+        Detail::Summary => (
+            ValueMap::new(),
+            Cold {
+                run_dir: String::new(),
+                checkpoint_path: None,
+                notes: String::new(),
+                config: ValueMap::new(),
+            },
+        ),
+    };
     Ok(into_record(run_id, hot, hparams, cold, ctx))
 }
 
@@ -130,6 +169,7 @@ fn decode_in_parallel(
     reader: &Reader<'_>,
     run_ids: &[&str],
     ctx: &Context,
+    detail: Detail,
     threads: usize,
     batch_len: usize,
 ) -> Result<Vec<(usize, RunRecord)>> {
@@ -137,6 +177,7 @@ fn decode_in_parallel(
         reader,
         run_ids,
         ctx,
+        detail,
         failed: AtomicUsize::new(usize::MAX),
     };
     let (sender, receiver) = mpsc::sync_channel(2 * threads);
@@ -225,6 +266,7 @@ struct Decoding<'a, 'txn> {
     reader: &'a Reader<'txn>,
     run_ids: &'a [&'a str],
     ctx: &'a Context,
+    detail: Detail,
     /// The index of the earliest batch known to hold an undecodable record
     /// (`usize::MAX` while none is): later batches cannot hold the error to
     /// report, so they are neither read nor decoded.
@@ -255,7 +297,7 @@ impl Decoding<'_, '_> {
             return;
         }
         for (k, bytes) in batch.iter(self.reader.key_lists()) {
-            match record(self.reader, self.run_ids[k], bytes, self.ctx) {
+            match record(self.reader, self.run_ids[k], bytes, self.ctx, self.detail) {
                 Ok(record) => out.records.push((k, record)),
                 Err(e) => {
                     self.failed.fetch_min(batch.index, Ordering::Relaxed);
@@ -286,9 +328,11 @@ fn read_batches(
             decoding.decode(&full, decoded);
         }
     };
-    let pass = decoding
-        .reader
-        .for_each_run_of(decoding.run_ids, |k, _, bytes| {
+    let pass = for_each_of(
+        decoding.reader,
+        decoding.detail,
+        decoding.run_ids,
+        |k, _, bytes| {
             // After an undecodable record the pass goes on (it cannot stop
             // early without an error of its own) but copies nothing.
             if decoding.has_failed() {
@@ -300,7 +344,8 @@ fn read_batches(
                 hand_off(std::mem::replace(&mut batch, next));
             }
             Ok(())
-        });
+        },
+    );
     decoding.decode(&batch, decoded);
     pass
 }
@@ -399,7 +444,7 @@ mod tests {
         ids.insert(100, "r9999".to_owned());
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let sequential = store
-            .read(|r| fetch_in_one_pass(r, &ids, &ctx(), 1, BATCH_LEN))
+            .read(|r| fetch_in_one_pass(r, &ids, &ctx(), Detail::Full, 1, BATCH_LEN))
             .unwrap();
         assert_eq!(sequential.len(), 400);
         assert_eq!(sequential[0].run_id, "r0000");
@@ -407,7 +452,7 @@ mod tests {
         assert_eq!(sequential[1].hparams, run(14).hparams);
         for (threads, batch_len) in [(2, 1), (2, 64), (3, 7), (8, 1000)] {
             let parallel = store
-                .read(|r| fetch_in_one_pass(r, &ids, &ctx(), threads, batch_len))
+                .read(|r| fetch_in_one_pass(r, &ids, &ctx(), Detail::Full, threads, batch_len))
                 .unwrap();
             assert!(
                 parallel == sequential,
@@ -426,7 +471,7 @@ mod tests {
         for (threads, batch_len) in [(1, BATCH_LEN), (2, 8), (3, 1), (4, 50)] {
             for _ in 0..10 {
                 let err = store
-                    .read(|r| fetch_in_one_pass(r, &ids, &ctx(), threads, batch_len))
+                    .read(|r| fetch_in_one_pass(r, &ids, &ctx(), Detail::Full, threads, batch_len))
                     .unwrap_err()
                     .to_string();
                 assert!(

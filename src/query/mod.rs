@@ -19,6 +19,7 @@ pub(crate) use in_order::map_in_order;
 pub use keys::{AnswerKeys, ValueKinds};
 pub use sort::SortSpec;
 
+use crate::field::{Field, Part};
 use crate::liveness::Liveness;
 use crate::status::Status;
 use crate::value::Value;
@@ -73,6 +74,55 @@ pub struct Query {
     pub offset: usize,
     /// Most runs to return.
     pub limit: Option<usize>,
+    /// What each record of the answer carries.
+    pub detail: Detail,
+}
+
+/// What each record of an answer carries: every field, or the fields a
+/// scan keeps apart for filters and sorts, read from a tenth of the bytes.
+///
+/// Which runs match, and in which order, is the same either way; filters
+/// and sorts on any field still apply.
+///
+/// ```
+/// use runreg::{Detail, Query};
+///
+/// // For a table of ids, statuses and metrics.
+/// let query = Query::new().detail(Detail::Summary);
+/// assert_eq!(query.detail, Detail::Summary);
+/// assert_eq!(Query::new().detail, Detail::Full);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Detail {
+    /// Every field (the default).
+    #[default]
+    Full,
+    /// `run_id`, `status`, `alive`, `created_at`, `updated_at`,
+    /// `ended_at`, `heartbeat_at`, `tags` and `summary`; `hparams` and
+    /// `config` are left empty, `run_dir` and `notes` empty strings,
+    /// `checkpoint_path` `None`.
+    Summary,
+}
+
+impl Detail {
+    /// Whether records of this detail hold `field`.
+    ///
+    /// ```
+    /// use runreg::{Detail, Field};
+    ///
+    /// assert!(Detail::Summary.carries(&"summary.val_acc".parse::<Field>()?));
+    /// assert!(!Detail::Summary.carries(&"hparams.optim.lr".parse::<Field>()?));
+    /// assert!(!Detail::Summary.carries(&Field::RunDir));
+    /// assert!(Detail::Full.carries(&Field::RunDir));
+    /// # Ok::<(), runreg::FieldError>(())
+    /// ```
+    pub fn carries(self, field: &Field) -> bool {
+        match self {
+            Detail::Full => true,
+            Detail::Summary => field.part() == Part::Hot,
+        }
+    }
 }
 
 impl Query {
@@ -130,6 +180,12 @@ impl Query {
     /// Skips the first `offset` runs of the sorted result.
     pub fn offset(mut self, offset: usize) -> Query {
         self.offset = offset;
+        self
+    }
+
+    /// Makes each record of the answer carry `detail` (see [`Detail`]).
+    pub fn detail(mut self, detail: Detail) -> Query {
+        self.detail = detail;
         self
     }
 

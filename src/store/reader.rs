@@ -234,13 +234,32 @@ impl<'txn> Reader<'txn> {
     pub fn for_each_run_of(
         &self,
         run_ids: &[&str],
+        visit: impl FnMut(usize, &str, RecordBytes<'_>) -> Result<()>,
+    ) -> Result<()> {
+        self.for_each_of(&self.runs, run_ids, visit)
+    }
+
+    /// [`Reader::for_each_run_of`] over the hot table: each run's hot
+    /// section, a tenth of its record.
+    pub fn for_each_hot_of(
+        &self,
+        run_ids: &[&str],
+        visit: impl FnMut(usize, &str, RecordBytes<'_>) -> Result<()>,
+    ) -> Result<()> {
+        self.for_each_of(&self.hot, run_ids, visit)
+    }
+
+    fn for_each_of(
+        &self,
+        table: &ReadOnlyTable<&'static str, &'static [u8]>,
+        run_ids: &[&str],
         mut visit: impl FnMut(usize, &str, RecordBytes<'_>) -> Result<()>,
     ) -> Result<()> {
         let Some(first) = run_ids.first() else {
             return Ok(());
         };
         let mut wanted = run_ids.iter().enumerate().peekable();
-        for entry in self.runs.range(*first..).map_err(|e| self.err(e))? {
+        for entry in table.range(*first..).map_err(|e| self.err(e))? {
             let (id, bytes) = entry.map_err(|e| self.err(e))?;
             let id = id.value();
             while wanted.next_if(|(_, w)| **w < id).is_some() {}

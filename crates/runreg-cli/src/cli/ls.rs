@@ -4,7 +4,7 @@ use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use clap::Args;
-use runreg::{Field, Query, RunRecord};
+use runreg::{Detail, Field, Query, RunRecord};
 
 use super::arg_groups::{Filters, FormatArgs, PageArgs, SortArgs};
 use super::cell;
@@ -63,6 +63,13 @@ pub fn run(ctx: &Context, args: LsArgs) -> Result<(), Failure> {
     let registry = ctx.open()?;
     let now = time::now();
     let format = &args.format;
+    // Only the summary detail is read when every column is in it.
+    let summary_only = |columns: &[Column]| {
+        columns.iter().all(|c| match c {
+            Column::Field(field) => Detail::Summary.carries(field),
+            Column::Age | Column::Heartbeat => true,
+        })
+    };
     if format.json || format.jsonl || format.csv {
         // Streamed: a chunk of runs at a time, the cache released while it
         // is written.
@@ -72,10 +79,10 @@ pub fn run(ctx: &Context, args: LsArgs) -> Result<(), Failure> {
         } else if format.jsonl {
             printer::print_to_stdout(&registry, &query, &mut JsonlPrinter::new(&mut out))?;
         } else {
-            let columns = match asked {
+            let columns: Vec<Column> = match asked {
                 Some(columns) => columns,
                 None => {
-                    let keys = registry.answer_keys(&query)?;
+                    let keys = registry.answer_keys(&query.clone().detail(Detail::Summary))?;
                     let summary = keys.summary.iter().map(|(k, _)| k.as_str());
                     default_columns(summary, sort.as_ref(), false)
                         .into_iter()
@@ -83,12 +90,23 @@ pub fn run(ctx: &Context, args: LsArgs) -> Result<(), Failure> {
                         .collect()
                 }
             };
+            let query = if summary_only(&columns) {
+                query.detail(Detail::Summary)
+            } else {
+                query
+            };
             let mut csv = CsvPrinter::new(&mut out, columns, now).map_err(output::write_failure)?;
             printer::print_to_stdout(&registry, &query, &mut csv)?;
         }
         return Ok(());
     }
-    let runs = registry.query(&query)?;
+    // The default columns are the summary's, but for a sort key.
+    let table_detail = match asked.as_deref() {
+        Some(columns) if summary_only(columns) => Detail::Summary,
+        None if sort.as_ref().is_none_or(|key| Detail::Summary.carries(key)) => Detail::Summary,
+        _ => Detail::Full,
+    };
+    let runs = registry.query(&query.detail(table_detail))?;
     drop(registry);
     let columns = table_columns(&runs, sort.as_ref(), asked.as_deref());
     let mut text = String::new();
