@@ -11,7 +11,7 @@
 //! Directories modified within the racy window of the last scan are read
 //! again even when their stamp matches, as sidecars are.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -136,9 +136,17 @@ pub(crate) fn revisit(
         }
     }
 
+    // Listed on the I/O threads (after a remount or a restore, every
+    // directory may have changed: one listing after the other would cost a
+    // round trip each), then taken in path order here.
+    let listings = in_shares(&to_read, threads.io, 1, |part| {
+        part.iter()
+            .map(|(dir, _)| Listing::of(dir, remembered))
+            .collect()
+    });
     let mut new_subtrees = Vec::new();
-    for (dir, meta) in to_read {
-        read_changed(&dir, &meta, remembered, &mut walk, &mut new_subtrees);
+    for ((dir, meta), listing) in to_read.iter().zip(listings) {
+        read_changed(dir, meta, listing, remembered, &mut walk, &mut new_subtrees);
     }
     walk_new_subtrees(&new_subtrees, threads, progress, &mut walk);
     walk
@@ -202,18 +210,58 @@ fn stat_heartbeats(files: &[(&[u8], &FileState)], threads: usize) -> Vec<Option<
         .collect()
 }
 
-/// Reads one changed directory: a new sidecar in it is found, a new
-/// subdirectory added to `new_subtrees` (to be walked whole); known
+/// A changed directory's entries (each name, and whether it is a
+/// directory), and the lstat of a sidecar among them that the cache does
+/// not know: the I/O of [`read_changed`]. Names are copied out: a
+/// `DirEntry` keeps its directory open, and thousands of listings may wait
+/// here at once.
+struct Listing {
+    entries: io::Result<Vec<(OsString, bool)>>,
+    new_sidecar: Option<(PathBuf, io::Result<Lstat>)>,
+}
+
+impl Listing {
+    fn of(dir: &Path, remembered: &Remembered<'_>) -> Listing {
+        let entries = fs::read_dir(dir).and_then(|entries| {
+            entries
+                .map(|entry| {
+                    entry.map(|e| (e.file_name(), e.file_type().is_ok_and(|t| t.is_dir())))
+                })
+                .collect::<io::Result<Vec<_>>>()
+        });
+        let new_sidecar = match &entries {
+            Ok(entries) if entries.iter().any(|(name, _)| name == SIDECAR_NAME) => {
+                let sidecar = dir.join(SIDECAR_NAME);
+                let known = remembered
+                    .files
+                    .contains_key(sidecar.as_os_str().as_bytes());
+                (!known).then(|| {
+                    let meta = lstat(&sidecar);
+                    (sidecar, meta)
+                })
+            }
+            _ => None,
+        };
+        Listing {
+            entries,
+            new_sidecar,
+        }
+    }
+}
+
+/// Takes in one changed directory, listed: a new sidecar in it is found, a
+/// new subdirectory added to `new_subtrees` (to be walked whole); known
 /// subdirectories and sidecars were stat'ed already.
 fn read_changed(
     dir: &Path,
     meta: &Lstat,
+    listing: Listing,
     remembered: &Remembered<'_>,
     walk: &mut Walk,
     new_subtrees: &mut Vec<PathBuf>,
 ) {
     walk.dirs_read += 1;
-    let entries = match fs::read_dir(dir).and_then(|rd| rd.collect::<io::Result<Vec<_>>>()) {
+    let entries = match listing.entries {
         Ok(entries) => entries,
         Err(e) => {
             walk.unreadable.push((dir.to_path_buf(), e.to_string()));
@@ -221,16 +269,11 @@ fn read_changed(
         }
     };
     let key = dir.as_os_str().as_bytes();
-    if entries.iter().any(|e| e.file_name() == SIDECAR_NAME) {
+    if entries.iter().any(|(name, _)| name == SIDECAR_NAME) {
         // A run directory (now): its sidecar is all that counts.
-        let sidecar = dir.join(SIDECAR_NAME);
-        if !remembered
-            .files
-            .contains_key(sidecar.as_os_str().as_bytes())
-        {
-            let meta = lstat(&sidecar);
+        if let Some((path, meta)) = listing.new_sidecar {
             walk.sidecars.push(Found {
-                path: sidecar,
+                path,
                 meta,
                 heartbeat: None,
             });
@@ -242,11 +285,11 @@ fn read_changed(
     }
     walk.dirs
         .push((key.to_vec(), DirState { stamp: meta.stamp }));
-    for entry in entries {
-        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+    for (name, is_dir) in entries {
+        if !is_dir {
             continue;
         }
-        let path = entry.path();
+        let path = dir.join(name);
         let known = remembered.dirs.contains_key(path.as_os_str().as_bytes())
             || remembered.files.contains_key(&sidecar_key(&path));
         if !known {

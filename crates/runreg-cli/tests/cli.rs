@@ -1105,6 +1105,54 @@ fn scan_reports_what_it_did() {
     assert_eq!(report["skipped_unchanged"], 5);
 }
 
+/// Every directory changed at once (a restore, a remount that renumbers
+/// inodes): a rescan lists them all on its I/O threads, and still within a
+/// small limit of open files: no listing keeps its directory open.
+#[test]
+fn a_rescan_of_many_changed_directories_stays_within_the_open_file_limit() {
+    let tree = Tree::new();
+    for i in 0..600 {
+        tree.run(&format!("run{i:03}")).write();
+    }
+    tree.age_tree();
+    let scan = |tree: &Tree| {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("ulimit -n 128 && exec \"$0\" --cache-dir \"$1\" scan --json")
+            .arg(env!("CARGO_BIN_EXE_runreg"))
+            .arg(tree.cache_dir())
+            .env_remove("RUNREG_CACHE_DIR")
+            .env_remove("SPT_CACHE_DIR");
+        let report: serde_json::Value = serde_json::from_str(&stdout(&mut cmd)).unwrap();
+        report
+    };
+    assert_eq!(scan(&tree)["upserted"], 600);
+    // Every directory under runs/ gets another mtime, out of the racy window.
+    let mut dirs = vec![tree.runs()];
+    let mut changed = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+        common::set_mtime(&dir, now() - 1800.0);
+        changed += 1;
+    }
+    assert!(changed > 600, "{changed}");
+    let report = scan(&tree);
+    let errors = report["errors"].as_array().unwrap();
+    assert!(
+        errors.is_empty(),
+        "{} errors, first {}",
+        errors.len(),
+        errors[0]
+    );
+    assert_eq!(report["skipped_unchanged"], 600, "{report}");
+    assert!(report["dirs_read"].as_u64().unwrap() > 600, "{report}");
+}
+
 // ---------------------------------------------------------------- help, completions
 
 #[test]
