@@ -11,7 +11,7 @@ use crate::cache_location;
 use crate::error::{Error, Result};
 use crate::liveness::Liveness;
 use crate::metrics::MetricsReader;
-use crate::query::{self, AnswerKeys, Context, Detail, Query};
+use crate::query::{self, AnswerKeys, Context, Query};
 use crate::record::RunRecord;
 use crate::scan::{
     self, DEFAULT_IO_THREADS, MAX_IO_THREADS, ProgressFn, ScanMode, ScanProgress, ScanReport,
@@ -587,7 +587,7 @@ impl Registry {
     ) -> Result<usize> {
         let ctx = self.context();
         self.store.read(|reader| {
-            let (page, keys) = query::page_and_keys(reader, query, &ctx, Detail::Full)?;
+            let (page, keys) = query::page_and_keys(reader, query, &ctx, query::Detail::Full)?;
             let layout = crate::columnar::Layout::new(&keys, &options.metadata);
             sink.schema(layout.schema())?;
             // Each batch is read and built on one of every core, in the one
@@ -598,7 +598,7 @@ impl Registry {
                     reader,
                     &page.ids(range.clone()),
                     &ctx,
-                    Detail::Full,
+                    query::Detail::Full,
                 )?)
             };
             query::map_in_order(&chunks, query::cores(), build, |batch| sink.batch(batch))?;

@@ -100,11 +100,13 @@ impl ValueMap {
     /// live: a list freed may be reused at the same address); 0 for a map
     /// that never had an entry. Lets a caller that places many maps' values
     /// by name resolve the names once per list, not once per map.
+    #[cfg(feature = "arrow")]
     pub(crate) fn names_id(&self) -> usize {
         self.keys.as_ref().map_or(0, |k| Arc::as_ptr(k) as usize)
     }
 
     /// The names, in order (the values' order).
+    #[cfg(feature = "arrow")]
     pub(crate) fn names(&self) -> &[Arc<str>] {
         self.key_slice()
     }
