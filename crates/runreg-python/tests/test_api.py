@@ -469,6 +469,25 @@ def test_threads_share_a_registry(reg):
     assert len(answers) == 80 and all(a == want for a in answers)
 
 
+def fork_checked(check) -> int:
+    """Forks; the child exits 0 when `check()` is true, 2 when false, 1 when
+    it raises. Returns the child's exit code (see `wait_for_child`)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # Python warns that forking a threaded process may deadlock: that is
+        # what the callers check does not happen.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if check() else 2
+        finally:
+            os._exit(code)
+    return wait_for_child(pid)
+
+
 def wait_for_child(pid: int) -> int:
     """The exit code of child `pid`; a failure when it hangs 30 s."""
     deadline = time.monotonic() + 30
@@ -488,8 +507,6 @@ def test_threads_and_forks_share_the_lookups_by_id(reg):
     # Answers from memory hold the GIL and no file; answers read from the
     # cache release it: threads mixing both, and forks meanwhile, get right
     # answers and leave a child nothing locked.
-    import warnings
-
     settle(reg.db_path)
     runs = {r.run_id: r for r in reg.query()}
     stop, errors = threading.Event(), []
@@ -510,17 +527,12 @@ def test_threads_and_forks_share_the_lookups_by_id(reg):
         t.start()
     try:
         for i in range(5):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
-            if pid == 0:
-                code = 1
-                try:
-                    ok = all(reg[run_id] == run for run_id, run in runs.items())
-                    code = 0 if ok and reg.get(f"absent-child-{i}") is None else 2
-                finally:
-                    os._exit(code)
-            assert wait_for_child(pid) == 0
+
+            def child_sees_the_runs(i=i):
+                ok = all(reg[run_id] == run for run_id, run in runs.items())
+                return ok and reg.get(f"absent-child-{i}") is None
+
+            assert fork_checked(child_sees_the_runs) == 0
     finally:
         stop.set()
         for t in threads:
@@ -551,8 +563,6 @@ def test_a_forked_child_uses_the_parents_registry(reg, cache_dir):
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_forks_while_another_thread_queries_leave_the_child_nothing_locked(reg):
-    import warnings
-
     stop = threading.Event()
 
     def busy():
@@ -563,20 +573,14 @@ def test_forks_while_another_thread_queries_leave_the_child_nothing_locked(reg):
     worker.start()
     try:
         for _ in range(5):
-            with warnings.catch_warnings():
-                # Python warns that forking a threaded process may deadlock:
-                # that is what this test checks does not happen.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
-            if pid == 0:
-                code = 1
-                try:
-                    reg.scan()
-                    code = 0 if len(reg.query()) == 36 else 2
-                    reg.close()
-                finally:
-                    os._exit(code)
-            assert wait_for_child(pid) == 0
+
+            def child_scans_and_queries():
+                reg.scan()
+                found = len(reg.query()) == 36
+                reg.close()
+                return found
+
+            assert fork_checked(child_scans_and_queries) == 0
     finally:
         stop.set()
         worker.join()
