@@ -387,6 +387,41 @@ fn a_run_whose_sidecar_is_gone_is_orphaned_and_still_listed() {
     assert_eq!(reg.get("gone").unwrap().unwrap().status, Status::Running);
 }
 
+/// Sidecars deleted in many runs at once, their directories kept and now
+/// holding other runs: the directories are looked at again (on the I/O
+/// threads) and the runs in them found; the deleted runs are orphaned.
+#[test]
+fn runs_in_the_directories_of_deleted_sidecars_are_found() {
+    let tree = Tree::new();
+    let dirs: Vec<_> = (0..40)
+        .map(|i| tree.run(&format!("old{i:02}")).write())
+        .collect();
+    tree.age_tree();
+    let mut reg = Registry::builder(tree.cache_dir())
+        .scan(false)
+        .io_threads(8)
+        .open()
+        .unwrap();
+    assert_eq!(scan(&mut reg).upserted, 40);
+    for (i, dir) in dirs.iter().enumerate() {
+        fs::remove_file(dir.join("sidecar.json")).unwrap();
+        let rel = dir
+            .join(format!("new{i:02}"))
+            .strip_prefix(tree.runs())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        tree.run(&format!("new{i:02}")).at(&rel).write();
+    }
+    let report = scan(&mut reg);
+    assert_eq!((report.orphaned, report.upserted), (40, 40), "{report:?}");
+    let found = ids(&reg);
+    assert_eq!(found.len(), 80);
+    assert!(found.iter().filter(|id| id.starts_with("new")).count() == 40);
+    let old = reg.get("old07").unwrap().unwrap();
+    assert_eq!(old.status, Status::Orphaned);
+}
+
 #[test]
 fn the_sidecar_run_id_wins_over_the_directory_name() {
     let tree = Tree::new();

@@ -114,6 +114,7 @@ pub(crate) fn revisit(
     }
 
     let mut listed: FxHashSet<PathBuf> = to_read.iter().map(|(p, _)| p.clone()).collect();
+    let mut gone_from: Vec<PathBuf> = Vec::new();
     walk.sidecars.reserve(file_keys.len());
     for ((key, stat), heartbeat) in file_keys.into_iter().zip(file_stats).zip(heartbeats) {
         let path = path_of(key);
@@ -121,11 +122,8 @@ pub(crate) fn revisit(
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // The sidecar is gone; its directory may now hold other runs.
                 let parent = path.parent().unwrap_or(path);
-                if let Ok(meta) = lstat(parent)
-                    && meta.kind == Kind::Dir
-                    && listed.insert(parent.to_path_buf())
-                {
-                    to_read.push((parent.to_path_buf(), meta));
+                if listed.insert(parent.to_path_buf()) {
+                    gone_from.push(parent.to_path_buf());
                 }
             }
             meta => walk.sidecars.push(Found {
@@ -133,6 +131,18 @@ pub(crate) fn revisit(
                 meta,
                 heartbeat,
             }),
+        }
+    }
+    // The directories of gone sidecars, stat'ed on the I/O threads: a
+    // clean-up may remove thousands of runs at once.
+    let gone_from_stats = in_shares(&gone_from, threads.io, 1, |part| {
+        part.iter().map(|dir| lstat(dir)).collect()
+    });
+    for (dir, stat) in gone_from.into_iter().zip(gone_from_stats) {
+        if let Ok(meta) = stat
+            && meta.kind == Kind::Dir
+        {
+            to_read.push((dir, meta));
         }
     }
 
