@@ -87,18 +87,22 @@ pub(crate) fn page_and_keys(
         // One ordered pass over the runs table, its parts on every core.
         let mut sorted: Vec<&str> = page.iter().collect();
         sorted.sort_unstable();
-        let parts: Vec<&[&str]> = sorted.chunks(sorted.len().div_ceil(cores())).collect();
+        let share = sorted.len().div_ceil(cores()).max(1);
+        let parts: Vec<&[&str]> = sorted.chunks(share).collect();
         let unions = std::thread::scope(|scope| {
             let threads: Vec<_> = parts
                 .iter()
                 .map(|part| {
                     scope.spawn(move || {
                         let mut union = KeyUnion::default();
-                        reader
-                            .for_each_run_of(part, |_, run_id, bytes| {
-                                add(&mut union, run_id, bytes)
-                            })
-                            .map(|()| union)
+                        let visit = |_, run_id: &str, bytes: RecordBytes<'_>| {
+                            add(&mut union, run_id, bytes)
+                        };
+                        match detail {
+                            Detail::Full => reader.for_each_run_of(part, visit),
+                            Detail::Summary => reader.for_each_hot_of(part, visit),
+                        }
+                        .map(|()| union)
                     })
                 })
                 .collect();
