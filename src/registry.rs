@@ -464,9 +464,10 @@ impl Registry {
     /// [`Registry::stream`], with each chunk turned into a `T` by `render`
     /// on one of `threads` threads (a chunk's text, say) while `visit` takes
     /// the chunks before it, in order. The cache is held only while a chunk
-    /// is read, as with `stream`; at most two chunks a thread wait for
-    /// `visit`, so a slow consumer holds up no scan and memory stays
-    /// bounded. The first error, of `render` or `visit`, ends the stream.
+    /// is read, as with `stream`; at most one chunk a thread waits for
+    /// `visit` (a thread hands its chunk over before it reads the next), so
+    /// a slow consumer holds up no scan and memory stays bounded. The first
+    /// error, of `render` or `visit`, ends the stream.
     ///
     /// ```
     /// # fn main() -> runreg::Result<()> {
