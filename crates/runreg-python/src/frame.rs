@@ -12,11 +12,10 @@
 //! Python objects and `NaN`s the reference's rows hold, for pandas to infer
 //! the same way it does for the reference.
 
-use std::collections::HashMap;
-
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyList, PyString, PyTuple};
 use runreg::{RunRecord, Value, ValueMap};
+use rustc_hash::FxHashMap;
 
 use crate::convert::value_to_py;
 
@@ -87,14 +86,11 @@ pub fn frame_columns<'r, 'py>(
         "O",
         PyList::new(py, checkpoints)?.into_any(),
     )?;
-    let tags = PyList::empty(py);
-    for run in runs {
-        tags.append(PyList::new(
-            py,
-            run.tags.iter().map(|t| strings.get(py, t)),
-        )?)?;
-    }
-    push("tags", "O", tags.into_any())?;
+    let tags = runs
+        .iter()
+        .map(|run| PyList::new(py, run.tags.iter().map(|t| strings.get(py, t))))
+        .collect::<PyResult<Vec<_>>>()?;
+    push("tags", "O", PyList::new(py, tags)?.into_any())?;
     push(
         "notes",
         "O",
@@ -106,15 +102,16 @@ pub fn frame_columns<'r, 'py>(
         match column {
             Column::Typed(kind, data) => push(&name, kind, bytearray(&data))?,
             Column::Objects(values) => {
-                let list = PyList::empty(py);
-                for value in values {
-                    match value {
-                        Some(Value::Str(s)) => list.append(strings.get(py, s))?,
-                        Some(value) => list.append(value_to_py(py, value)?)?,
-                        None => list.append(&nan)?,
-                    }
-                }
-                push(&name, "O", list.into_any())?;
+                // Made first, then handed to a list of the right length.
+                let items = values
+                    .into_iter()
+                    .map(|value| match value {
+                        Some(Value::Str(s)) => Ok(strings.get(py, s).into_any()),
+                        Some(value) => value_to_py(py, value),
+                        None => Ok(nan.clone()),
+                    })
+                    .collect::<PyResult<Vec<_>>>()?;
+                push(&name, "O", PyList::new(py, items)?.into_any())?;
             }
         }
     }
@@ -236,7 +233,9 @@ fn bytes<'r, const N: usize>(
 /// hparams recur across thousands of runs.
 #[derive(Default)]
 struct Strings<'r, 'py> {
-    made: HashMap<&'r str, Bound<'py, PyString>>,
+    /// FxHash: a few million lookups of short texts per frame, where
+    /// SipHash's cost showed.
+    made: FxHashMap<&'r str, Bound<'py, PyString>>,
 }
 
 impl<'r, 'py> Strings<'r, 'py> {
