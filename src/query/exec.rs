@@ -5,7 +5,7 @@
 //! and keeps `(sort values, run_id)` for the matches; after sorting and
 //! paging, the second decodes whole records for the runs returned.
 
-use super::fetch::{fetch, is_dense};
+use super::fetch::{fetch, for_each_of, is_dense, with_bytes_of};
 use super::filter::{CmpOp, Filter, Literal, RunView};
 use super::in_order::cores;
 use super::keys::{AnswerKeys, KeyUnion};
@@ -98,11 +98,7 @@ pub(crate) fn page_and_keys(
                         let visit = |_, run_id: &str, bytes: RecordBytes<'_>| {
                             add(&mut union, run_id, bytes)
                         };
-                        match detail {
-                            Detail::Full => reader.for_each_run_of(part, visit),
-                            Detail::Summary => reader.for_each_hot_of(part, visit),
-                        }
-                        .map(|()| union)
+                        for_each_of(reader, detail, part, visit).map(|()| union)
                     })
                 })
                 .collect();
@@ -119,11 +115,9 @@ pub(crate) fn page_and_keys(
         }
     } else {
         for run_id in page.iter() {
-            let visit = |bytes: RecordBytes<'_>| add(&mut union, run_id, bytes);
-            match detail {
-                Detail::Full => reader.with_run(run_id, visit)?,
-                Detail::Summary => reader.with_hot(run_id, visit)?,
-            };
+            with_bytes_of(reader, detail, run_id, |bytes| {
+                add(&mut union, run_id, bytes)
+            })?;
         }
     }
     Ok((page, union.finish()))

@@ -39,11 +39,9 @@ pub(crate) fn fetch(
     if !is_dense(run_ids.len() as u64, reader.len()?) {
         let mut records = Vec::with_capacity(run_ids.len());
         for run_id in run_ids {
-            let read = |bytes: RecordBytes<'_>| record(reader, run_id, bytes, ctx, detail);
-            records.extend(match detail {
-                Detail::Full => reader.with_run(run_id, read)?,
-                Detail::Summary => reader.with_hot(run_id, read)?,
-            });
+            records.extend(with_bytes_of(reader, detail, run_id, |bytes| {
+                record(reader, run_id, bytes, ctx, detail)
+            })?);
         }
         return Ok(records);
     }
@@ -94,9 +92,23 @@ fn fetch_in_one_pass(
     Ok(slots.into_iter().flatten().collect())
 }
 
-/// The records of `run_ids` (sorted) in the table `detail` reads: the runs
-/// table, or the hot one.
-fn for_each_of(
+/// Calls `visit` with the bytes `detail` reads of run `run_id`, if it is
+/// cached: its whole record, or its hot row for [`Detail::Summary`].
+pub(super) fn with_bytes_of<T>(
+    reader: &Reader<'_>,
+    detail: Detail,
+    run_id: &str,
+    visit: impl FnOnce(RecordBytes<'_>) -> Result<T>,
+) -> Result<Option<T>> {
+    match detail {
+        Detail::Full => reader.with_run(run_id, visit),
+        Detail::Summary => reader.with_hot(run_id, visit),
+    }
+}
+
+/// [`with_bytes_of`] for each of `run_ids` (sorted) that is cached, in one
+/// ordered pass over the table `detail` reads.
+pub(super) fn for_each_of(
     reader: &Reader<'_>,
     detail: Detail,
     run_ids: &[&str],

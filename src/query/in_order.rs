@@ -17,9 +17,9 @@ pub(crate) fn cores() -> usize {
 /// Thread `k` makes chunks `k`, `k + threads`, ...; a thread hands over
 /// its result before it starts the next chunk, so at most one result a
 /// thread exists besides the one `visit` holds, whatever the pace of
-/// `visit`. The first error, of `make` or of
-/// `visit`, ends the work and is returned; the threads stop at their next
-/// chunk. A panic on a thread is resumed on this one.
+/// `visit`. The first error, of `make` or of `visit`, ends the work and is
+/// returned; the threads stop at their next chunk. A panic on a thread is
+/// resumed on this one.
 pub(crate) fn map_in_order<C: Sync, T: Send>(
     chunks: &[C],
     threads: usize,
