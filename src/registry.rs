@@ -19,7 +19,7 @@ use crate::scan::{
 };
 use crate::snapshot::Snapshot;
 use crate::status::Status;
-use crate::store::{Memory, Peek, Store};
+use crate::store::{Memory, Peek, RunView, Store};
 use crate::writer::METRICS_CSV_NAME;
 use crate::writer::run_files::open_existing;
 
@@ -517,6 +517,69 @@ impl Registry {
         Ok(page.len())
     }
 
+    /// The runs matching `query`, in order, as borrowed [`RunView`]s: each
+    /// chunk of `chunk` runs is read on one of `threads` threads, where
+    /// `render` turns each view into the chunk's `T` (started by `start`),
+    /// and `visit` takes the chunks in order, as [`Registry::stream_rendered`]
+    /// does. A view serializes to what its [`RunRecord`] would, read
+    /// straight from the cache's bytes: the way to write an answer out
+    /// (JSON, say) without building the records. The cache is held while a
+    /// chunk is read and rendered, not while `visit` runs. Returns how many
+    /// runs matched.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for id in ["a", "b", "c"] {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     std::fs::write(run.join("sidecar.json"), format!(r#"{{"run_id": "{id}", "hparams": {{"lr": 0.1}}}}"#)).unwrap();
+    /// # }
+    /// use runreg::{Query, Registry, SortSpec};
+    ///
+    /// let registry = Registry::open(dir.path())?;
+    /// let by_id = Query::new().sort(SortSpec::asc("run_id".parse()?));
+    /// let mut lines = String::new();
+    /// registry.stream_views(&by_id, 2, 2, String::new, |text, run| {
+    ///     text.push_str(&serde_json::to_string(run).unwrap());
+    ///     text.push('\n');
+    ///     Ok(())
+    /// }, |text| {
+    ///     lines.push_str(&text);
+    ///     Ok(())
+    /// })?;
+    /// let records = registry.query(&by_id)?;
+    /// let expected: String = records.iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect();
+    /// assert_eq!(lines, expected);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stream_views<T: Send>(
+        &self,
+        query: &Query,
+        chunk: usize,
+        threads: usize,
+        start: impl Fn() -> T + Sync,
+        render: impl Fn(&mut T, &RunView<'_>) -> Result<()> + Sync,
+        visit: impl FnMut(T) -> Result<()>,
+    ) -> Result<usize> {
+        let ctx = self.context();
+        let page = self.store.read(|reader| query::page(reader, query, &ctx))?;
+        let read = |range: &std::ops::Range<usize>| {
+            let ids = page.ids(range.clone());
+            let mut rendered = start();
+            self.store.read(|reader| {
+                query::for_each_view(reader, &ids, &ctx, query.detail, |run| {
+                    render(&mut rendered, run)
+                })
+            })?;
+            Ok(rendered)
+        };
+        let chunks = page.ranges(chunk);
+        query::map_in_order(&chunks, threads, read, visit)?;
+        Ok(page.len())
+    }
+
     /// The hparams and summary keys of the runs matching `query`, each
     /// with the kinds of values found under it, in key order: the columns a
     /// table or a columnar file of the answer needs. Read from borrowed views
@@ -809,5 +872,73 @@ mod tests {
         let record = registry.get("a").unwrap().unwrap();
         assert_eq!(record.status, Status::Completed);
         assert!(registry.check().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_record_in_a_stream_of_views_is_reported_as_damage() {
+        use crate::store::{Cold, Hot, StoredRun, encode_record};
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("runs/20261101/120000/a");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join("sidecar.json"), r#"{"run_id": "a"}"#).unwrap();
+        let registry = Registry::open(dir.path()).unwrap();
+        let stored = StoredRun {
+            hot: Hot {
+                status: Status::Completed,
+                created_at: 1.0,
+                updated_at: 2.0,
+                ended_at: None,
+                heartbeat_at: None,
+                tags: vec![],
+                summary: crate::ValueMap::new(),
+            },
+            hparams: crate::ValueMap::new(),
+            cold: Cold {
+                run_dir: "/r".into(),
+                checkpoint_path: None,
+                notes: "some notes".into(),
+                config: crate::ValueMap::new(),
+            },
+        };
+        let whole = encode_record(&stored);
+        // Cut inside the cold section: the view is made (its head reads),
+        // serializing it fails; and garbage, whose head does not read.
+        for damaged in [&whole[..whole.len() - 4], b"\xff garbage".as_slice()] {
+            registry
+                .store
+                .write(|w, _| w.put_raw_record("a", "t", damaged))
+                .unwrap();
+            let render = |text: &mut Vec<u8>, run: &RunView<'_>| {
+                serde_json::to_writer(text, run).map_err(|e| Error::io("-", e.into()))
+            };
+            let err = registry
+                .stream_views(&Query::new(), 8, 1, Vec::new, render, |_| Ok(()))
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::CorruptRecord { run_id, .. } if run_id == "a"),
+                "{err:?}"
+            );
+        }
+        // Whole, it streams as the record.
+        registry
+            .store
+            .write(|w, _| w.put_raw_record("a", "t", &whole))
+            .unwrap();
+        let mut text = Vec::new();
+        registry
+            .stream_views(
+                &Query::new(),
+                8,
+                1,
+                Vec::new,
+                |t, run| serde_json::to_writer(t, run).map_err(|e| Error::io("-", e.into())),
+                |t| {
+                    text.extend(t);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        let record = registry.get("a").unwrap().unwrap();
+        assert_eq!(text, serde_json::to_vec(&record).unwrap());
     }
 }

@@ -14,7 +14,8 @@ use std::thread;
 use super::{Context, Detail};
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
-use crate::store::{Cold, Hot, Lists, Reader, RecordBytes};
+use crate::status::Status;
+use crate::store::{Cold, Hot, Lists, Reader, RecordBytes, RunView};
 use crate::value_map::ValueMap;
 
 /// Whether `count` runs of `total` are enough that one pass over a whole
@@ -51,6 +52,32 @@ pub(crate) fn fetch(
         1
     };
     fetch_in_one_pass(reader, run_ids, ctx, detail, threads, BATCH_LEN)
+}
+
+/// Calls `render` with a view of each of `run_ids` that is cached, in that
+/// order, looked up one by one: the views borrow the cache, so they are
+/// visited where they are read. A `render` error on a record that cannot be
+/// decoded is reported as that record's damage.
+pub(crate) fn for_each_view(
+    reader: &Reader<'_>,
+    run_ids: &[&str],
+    ctx: &Context,
+    detail: Detail,
+    mut render: impl FnMut(&RunView<'_>) -> Result<()>,
+) -> Result<()> {
+    let full = detail == Detail::Full;
+    for run_id in run_ids {
+        with_bytes_of(reader, detail, run_id, |bytes| {
+            let alive = |status: &Status, beat| ctx.liveness.is_alive(status, beat, ctx.now);
+            let view =
+                RunView::new(run_id, bytes, full, alive).map_err(|e| reader.corrupt(run_id, e))?;
+            render(&view).map_err(|e| match record(reader, run_id, bytes, ctx, detail) {
+                Err(damage) => damage,
+                Ok(_) => e,
+            })
+        })?;
+    }
+    Ok(())
 }
 
 /// One run, whole, asked for by id: its record is kept for the next

@@ -10,8 +10,8 @@ mod sort;
 mod top;
 
 pub(crate) use exec::{for_each, page, page_and_keys, run, run_counted};
-pub(crate) use fetch::fetch;
 pub(crate) use fetch::get;
+pub(crate) use fetch::{fetch, for_each_view};
 pub use filter::{CmpOp, Filter, FilterError, Literal, TimeLiteral};
 #[cfg(feature = "arrow")]
 pub(crate) use in_order::cores;

@@ -316,6 +316,12 @@ pub(crate) fn skip_value<D: Decoder>(d: &mut D, tag: u8) -> Result<(), DecodeErr
     decode_value_after_tag(d, tag, 0).map(drop)
 }
 
+/// A map's value whose tag byte was read, decoded (bounded, as every
+/// value): for the arrays and objects a borrowed view does not hold.
+pub(crate) fn decode_nested<D: Decoder>(d: &mut D, tag: u8) -> Result<Value, DecodeError> {
+    decode_value_after_tag(d, tag, 0)
+}
+
 fn decode_value<D: Decoder>(d: &mut D, depth: usize) -> Result<Value, DecodeError> {
     let tag = u8::decode(d)?;
     decode_value_after_tag(d, tag, depth)

@@ -16,6 +16,7 @@ pub(crate) mod model;
 mod pending;
 mod reader;
 mod record_cache;
+mod run_view;
 mod tables;
 mod view;
 mod writer;
@@ -37,6 +38,7 @@ pub(crate) use codec::{Cold, Hot, Lists, RecordBytes, StoredRun};
 pub(crate) use files::{DirState, FileStamp, FileState, FileStates};
 pub(crate) use memory::{Memory, Remembers};
 pub(crate) use reader::Reader;
+pub use run_view::RunView;
 pub(crate) use view::{HotRef, ValueRef, lookup};
 pub(crate) use writer::Writer;
 

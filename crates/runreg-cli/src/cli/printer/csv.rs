@@ -96,7 +96,9 @@ impl<W: Write> Printer for CsvPrinter<W> {
             return None;
         }
         let (columns, now) = (self.columns.clone(), self.now);
-        Some(Box::new(move |runs| rows(&columns, now, None, runs)))
+        Some(super::Renderer::Records(Box::new(move |runs| {
+            rows(&columns, now, None, runs)
+        })))
     }
 
     fn rendered(&mut self, rows: &[u8]) -> io::Result<()> {

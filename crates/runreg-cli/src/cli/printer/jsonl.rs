@@ -4,7 +4,9 @@ use std::io::{self, Write};
 
 use runreg::RunRecord;
 
-use super::Printer;
+use serde::Serialize;
+
+use super::{Printer, Renderer};
 
 /// Writes each run as one line of JSON.
 pub struct JsonlPrinter<W: Write> {
@@ -17,23 +19,24 @@ impl<W: Write> JsonlPrinter<W> {
     }
 }
 
-/// A chunk's lines.
-fn lines(runs: &[RunRecord]) -> io::Result<Vec<u8>> {
-    let mut text = Vec::new();
-    for run in runs {
-        serde_json::to_writer(&mut text, run)?;
-        text.push(b'\n');
-    }
-    Ok(text)
+/// Appends a run's line (a [`RunRecord`] or the view of one) to `text`.
+fn line(text: &mut Vec<u8>, run: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *text, run)?;
+    text.push(b'\n');
+    Ok(())
 }
 
 impl<W: Write> Printer for JsonlPrinter<W> {
     fn runs(&mut self, runs: &[RunRecord]) -> io::Result<()> {
-        self.rendered(&lines(runs)?)
+        let mut text = Vec::new();
+        for run in runs {
+            line(&mut text, run)?;
+        }
+        self.rendered(&text)
     }
 
-    fn renderer(&self) -> Option<super::Renderer> {
-        Some(Box::new(lines))
+    fn renderer(&self) -> Option<Renderer> {
+        Some(Renderer::Views(Box::new(|text, run| line(text, run))))
     }
 
     fn rendered(&mut self, lines: &[u8]) -> io::Result<()> {

@@ -19,16 +19,30 @@ pub use self::json::JsonPrinter;
 pub use self::jsonl::JsonlPrinter;
 
 use super::{Failure, output};
-use runreg::{Query, Registry, RunRecord};
+use runreg::{Query, Registry, RunRecord, RunView};
 
 /// Runs printed at a time: each chunk is read from the cache, which is then
 /// released while the chunk is written.
 pub const CHUNK: usize = 1024;
 
 /// Makes the text of a chunk of runs, apart from any output: a format whose
-/// chunks need nothing from the chunks before them (JSON, JSON Lines) has
-/// its chunks made on every core.
-pub type Renderer = Box<dyn Fn(&[RunRecord]) -> io::Result<Vec<u8>> + Send + Sync>;
+/// chunks need nothing from the chunks before them has its chunks made on
+/// every core.
+pub enum Renderer {
+    /// The text of a chunk of records (CSV, whose cells are computed from
+    /// records).
+    Records(RenderRecords),
+    /// Appends one run's text to its chunk's, from the run's bytes in the
+    /// cache, no record built (JSON, JSON Lines: a [`RunView`] serializes
+    /// as its record does).
+    Views(RenderView),
+}
+
+/// Makes the text of a chunk of records.
+pub type RenderRecords = Box<dyn Fn(&[RunRecord]) -> io::Result<Vec<u8>> + Send + Sync>;
+
+/// Appends one run's text, from its view, to its chunk's.
+pub type RenderView = Box<dyn Fn(&mut Vec<u8>, &RunView<'_>) -> io::Result<()> + Send + Sync>;
 
 /// A format that writes runs as they come.
 pub trait Printer {
@@ -75,20 +89,33 @@ pub fn print(
             source: kind.into(),
         }
     };
+    let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
     let streamed = match printer.renderer() {
-        Some(render) => {
-            let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
-            registry.stream_rendered(
-                query,
-                CHUNK,
-                threads,
-                |runs| Ok(render(&runs)),
-                |text| {
-                    text.and_then(|text| printer.rendered(&text))
-                        .map_err(&mut keep)
-                },
-            )
-        }
+        Some(Renderer::Records(render)) => registry.stream_rendered(
+            query,
+            CHUNK,
+            threads,
+            |runs| Ok(render(&runs)),
+            |text| {
+                text.and_then(|text| printer.rendered(&text))
+                    .map_err(&mut keep)
+            },
+        ),
+        Some(Renderer::Views(render)) => registry.stream_views(
+            query,
+            CHUNK,
+            threads,
+            || Vec::with_capacity(1 << 20),
+            // Rendering into memory fails only on a damaged record, which
+            // the library then reports in place of this error.
+            |text, run| {
+                render(text, run).map_err(|e| runreg::Error::Io {
+                    path: "-".into(),
+                    source: e,
+                })
+            },
+            |text| printer.rendered(&text).map_err(&mut keep),
+        ),
         None => registry.stream(query, CHUNK, |runs| printer.runs(&runs).map_err(&mut keep)),
     };
     if let Some(e) = failed {
