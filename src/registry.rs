@@ -27,6 +27,9 @@ use crate::writer::run_files::open_existing;
 /// TTL are skipped).
 static LAST_SCANS: LazyLock<Mutex<HashMap<PathBuf, Instant>>> = LazyLock::new(Default::default);
 
+/// Takes the keys of an answer before its runs are read.
+type KeysHook<'a> = &'a mut dyn FnMut(&AnswerKeys) -> Result<()>;
+
 /// The runs of one cache directory (`{cache_dir}/runs/...`), queryable.
 ///
 /// Opening runs an incremental scan first, unless this process scanned the
@@ -501,8 +504,85 @@ impl Registry {
         render: impl Fn(Vec<RunRecord>) -> Result<T> + Sync,
         visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
+        self.stream_chunks(query, chunk, threads, None, render, visit)
+    }
+
+    /// [`Registry::stream_rendered`], with the hparams and summary keys of
+    /// the answer (as [`Registry::answer_keys`] gives them) handed to `keys`
+    /// before the first chunk is read: the columns of a table or a CSV file.
+    /// For a query of [`Detail::Summary`](crate::Detail::Summary) with
+    /// neither offset nor limit, one pass over the cache finds the runs and
+    /// their keys together.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for (id, metric) in [("a", "acc"), ("b", "loss")] {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     std::fs::write(run.join("sidecar.json"), format!(r#"{{"run_id": "{id}", "summary": {{"{metric}": 1.0}}}}"#)).unwrap();
+    /// # }
+    /// use runreg::{Detail, Query, Registry};
+    ///
+    /// let registry = Registry::open(dir.path())?;
+    /// let mut header = Vec::new();
+    /// let mut ids = Vec::new();
+    /// registry.stream_rendered_keyed(
+    ///     &Query::new().detail(Detail::Summary),
+    ///     1,
+    ///     2,
+    ///     |keys| {
+    ///         header.extend(keys.summary.iter().map(|(k, _)| k.clone()));
+    ///         Ok(())
+    ///     },
+    ///     |runs| Ok(runs[0].run_id.clone()),
+    ///     |id| {
+    ///         ids.push(id);
+    ///         Ok(())
+    ///     },
+    /// )?;
+    /// assert_eq!((header, ids.len()), (vec!["acc".to_owned(), "loss".to_owned()], 2));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stream_rendered_keyed<T: Send>(
+        &self,
+        query: &Query,
+        chunk: usize,
+        threads: usize,
+        keys: impl FnOnce(&AnswerKeys) -> Result<()>,
+        render: impl Fn(Vec<RunRecord>) -> Result<T> + Sync,
+        visit: impl FnMut(T) -> Result<()>,
+    ) -> Result<usize> {
+        let mut keys = Some(keys);
+        let mut take_keys = |answer_keys: &AnswerKeys| match keys.take() {
+            Some(keys) => keys(answer_keys),
+            None => Ok(()),
+        };
+        self.stream_chunks(query, chunk, threads, Some(&mut take_keys), render, visit)
+    }
+
+    /// [`Registry::stream_rendered`], the answer's keys to `keys` if given.
+    fn stream_chunks<T: Send>(
+        &self,
+        query: &Query,
+        chunk: usize,
+        threads: usize,
+        keys: Option<KeysHook<'_>>,
+        render: impl Fn(Vec<RunRecord>) -> Result<T> + Sync,
+        visit: impl FnMut(T) -> Result<()>,
+    ) -> Result<usize> {
         let ctx = self.context();
-        let page = self.store.read(|reader| query::page(reader, query, &ctx))?;
+        let page = match keys {
+            None => self.store.read(|reader| query::page(reader, query, &ctx))?,
+            Some(keys) => {
+                let (page, answer_keys) = self
+                    .store
+                    .read(|reader| query::page_and_keys(reader, query, &ctx, query.detail))?;
+                keys(&answer_keys)?;
+                page
+            }
+        };
         // Each chunk is read under its own lock: every thread waits for
         // `visit` with the cache released.
         let read = |range: &std::ops::Range<usize>| {

@@ -95,6 +95,57 @@ fn csv_streams_with_the_default_columns_of_the_whole_answer() {
 }
 
 #[test]
+fn csv_default_columns_match_the_json_of_the_same_query_in_either_detail() {
+    let tree = big_tree(1_500);
+    // Sorted by a summary metric (the summary detail, one first pass for
+    // runs and keys) and by an hparam (whole records; the sort key's column
+    // joins the defaults).
+    for (sort, header) in [
+        (
+            "summary.val_acc:asc",
+            "run_id,status,alive,created_at,tags,summary.val_acc",
+        ),
+        (
+            "hparams.lr",
+            "run_id,status,alive,created_at,tags,hparams.lr,summary.val_acc",
+        ),
+    ] {
+        let csv =
+            stdout(runreg(&tree).args(["ls", "--csv", "--status", "completed", "--sort", sort]));
+        let json: Vec<Json> = serde_json::from_str(&stdout(runreg(&tree).args([
+            "ls",
+            "--json",
+            "--status",
+            "completed",
+            "--sort",
+            sort,
+        ])))
+        .unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some(header), "{sort}");
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows.len(), 1_000, "{sort}");
+        for (row, run) in rows.iter().zip(&json) {
+            assert_eq!(row[0], run["run_id"].as_str().unwrap(), "{sort}");
+            assert_eq!(row[1], "completed");
+            // Numbers compared as numbers: serde_json's default parser may
+            // be one unit in the last place off the exact text.
+            let close = |cell: &str, value: Option<&Json>| match value {
+                None => cell.is_empty(),
+                Some(v) => (cell.parse::<f64>().unwrap() - v.as_f64().unwrap()).abs() < 1e-12,
+            };
+            assert!(
+                close(row.last().unwrap(), run["summary"].get("val_acc")),
+                "{sort}: {row:?}"
+            );
+            if sort == "hparams.lr" {
+                assert!(close(row[5], run["hparams"].get("lr")), "{row:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn best_streams_only_the_runs_it_can_rank() {
     let tree = big_tree(1_500);
     let jsonl =

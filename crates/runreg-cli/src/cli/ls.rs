@@ -4,7 +4,7 @@ use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use clap::Args;
-use runreg::{Detail, Field, Query, RunRecord};
+use runreg::{AnswerKeys, Detail, Field, Query, RunRecord};
 
 use super::arg_groups::{Filters, FormatArgs, PageArgs, SortArgs};
 use super::cell;
@@ -79,24 +79,47 @@ pub fn run(ctx: &Context, args: LsArgs) -> Result<(), Failure> {
         } else if format.jsonl {
             printer::print_to_stdout(&registry, &query, &mut JsonlPrinter::new(&mut out))?;
         } else {
-            let columns: Vec<Column> = match asked {
-                Some(columns) => columns,
-                None => {
-                    let keys = registry.answer_keys(&query.clone().detail(Detail::Summary))?;
-                    let summary = keys.summary.iter().map(|(k, _)| k.as_str());
-                    default_columns(summary, sort.as_ref(), false)
-                        .into_iter()
-                        .map(|c| c.spec)
-                        .collect()
+            // The default columns are the summary's, but for a sort key:
+            // they are known once the first pass has found the keys.
+            match asked {
+                Some(columns) => {
+                    let query = if summary_only(&columns) {
+                        query.detail(Detail::Summary)
+                    } else {
+                        query
+                    };
+                    let mut csv =
+                        CsvPrinter::new(&mut out, columns, now).map_err(output::write_failure)?;
+                    printer::print_to_stdout(&registry, &query, &mut csv)?;
                 }
-            };
-            let query = if summary_only(&columns) {
-                query.detail(Detail::Summary)
-            } else {
-                query
-            };
-            let mut csv = CsvPrinter::new(&mut out, columns, now).map_err(output::write_failure)?;
-            printer::print_to_stdout(&registry, &query, &mut csv)?;
+                None => {
+                    let columns_of = |keys: &AnswerKeys| -> Vec<Column> {
+                        let summary = keys.summary.iter().map(|(k, _)| k.as_str());
+                        default_columns(summary, sort.as_ref(), false)
+                            .into_iter()
+                            .map(|c| c.spec)
+                            .collect()
+                    };
+                    let query = query.detail(Detail::Summary);
+                    if sort.as_ref().is_none_or(|key| Detail::Summary.carries(key)) {
+                        // One first pass finds the runs and their keys.
+                        printer::print_keyed(
+                            &registry,
+                            &query,
+                            |keys| CsvPrinter::new(&mut out, columns_of(keys), now),
+                            output::write_failure,
+                        )?;
+                    } else {
+                        // Sorted by a field the summary detail lacks: the
+                        // records are read whole, the keys from the summary.
+                        let columns = columns_of(&registry.answer_keys(&query)?);
+                        let mut csv = CsvPrinter::new(&mut out, columns, now)
+                            .map_err(output::write_failure)?;
+                        let query = query.detail(Detail::Full);
+                        printer::print_to_stdout(&registry, &query, &mut csv)?;
+                    }
+                }
+            }
         }
         return Ok(());
     }

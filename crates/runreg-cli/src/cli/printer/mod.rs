@@ -19,7 +19,10 @@ pub use self::json::JsonPrinter;
 pub use self::jsonl::JsonlPrinter;
 
 use super::{Failure, output};
-use runreg::{Query, Registry, RunRecord, RunView};
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use runreg::{AnswerKeys, Query, Registry, RunRecord, RunView};
 
 /// Runs printed at a time: each chunk is read from the cache, which is then
 /// released while the chunk is written.
@@ -123,6 +126,74 @@ pub fn print(
     }
     let count = streamed?;
     printer.finish().map_err(on_write_error)?;
+    Ok(count)
+}
+
+/// A chunk as the printer takes it: made apart, or runs to print in turn.
+enum Chunk {
+    Text(io::Result<Vec<u8>>),
+    Runs(Vec<RunRecord>),
+}
+
+/// [`print`] with a printer made from the answer's keys (CSV's columns),
+/// which the first pass over the cache finds with the runs
+/// ([`Registry::stream_rendered_keyed`]).
+pub fn print_keyed<P: Printer>(
+    registry: &Registry,
+    query: &Query,
+    make: impl FnOnce(&AnswerKeys) -> io::Result<P>,
+    on_write_error: impl Fn(io::Error) -> Failure,
+) -> Result<usize, Failure> {
+    let printer: RefCell<Option<P>> = RefCell::new(None);
+    let render: OnceLock<Option<RenderRecords>> = OnceLock::new();
+    let failed: RefCell<Option<io::Error>> = RefCell::new(None);
+    let keep = |e: io::Error| {
+        let kind = e.kind();
+        *failed.borrow_mut() = Some(e);
+        runreg::Error::Io {
+            path: "-".into(),
+            source: kind.into(),
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
+    let streamed = registry.stream_rendered_keyed(
+        query,
+        CHUNK,
+        threads,
+        |keys| {
+            let made = make(keys).map_err(keep)?;
+            let _ = render.set(match made.renderer() {
+                Some(Renderer::Records(render)) => Some(render),
+                _ => None,
+            });
+            *printer.borrow_mut() = Some(made);
+            Ok(())
+        },
+        |runs| {
+            Ok(match render.get() {
+                Some(Some(render)) => Chunk::Text(render(&runs)),
+                _ => Chunk::Runs(runs),
+            })
+        },
+        |chunk| {
+            let mut printer = printer.borrow_mut();
+            let Some(printer) = printer.as_mut() else {
+                return Ok(());
+            };
+            match chunk {
+                Chunk::Text(text) => text.and_then(|text| printer.rendered(&text)),
+                Chunk::Runs(runs) => printer.runs(&runs),
+            }
+            .map_err(keep)
+        },
+    );
+    if let Some(e) = failed.take() {
+        return Err(on_write_error(e));
+    }
+    let count = streamed?;
+    if let Some(printer) = printer.borrow_mut().as_mut() {
+        printer.finish().map_err(on_write_error)?;
+    }
     Ok(count)
 }
 
