@@ -82,7 +82,7 @@ pub use scan::{
 pub use sidecar::Sidecar;
 pub use snapshot::Snapshot;
 pub use status::{Status, UnknownStatus};
-pub use store::{RunView, quiet_caught_panics};
+pub use store::{JsonLayout, JsonWriter, RunView, quiet_caught_panics};
 pub use value::Value;
 pub use value_map::ValueMap;
 pub use writer::{RunOptions, RunWriter};

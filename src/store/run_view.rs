@@ -69,6 +69,16 @@ impl<'a> RunView<'a> {
         self.alive
     }
 
+    /// The stored bytes.
+    pub(super) fn bytes(&self) -> RecordBytes<'a> {
+        self.bytes
+    }
+
+    /// Whether the view reads the whole record (else its hot row).
+    pub(super) fn is_full(&self) -> bool {
+        self.full
+    }
+
     fn fail<E: serde::ser::Error>(&self, e: impl std::fmt::Display) -> E {
         E::custom(format_args!(
             "run {}: undecodable record in the cache: {e}",
@@ -87,23 +97,23 @@ impl std::fmt::Debug for RunView<'_> {
     }
 }
 
-type Decoder<'a> = DecoderImpl<SliceReader<'a>, codec::Config, Lists<'a>>;
+pub(super) type Decoder<'a> = DecoderImpl<SliceReader<'a>, codec::Config, Lists<'a>>;
 
-fn decoder<'a>(bytes: &'a [u8], lists: Lists<'a>) -> Decoder<'a> {
+pub(super) fn decoder<'a>(bytes: &'a [u8], lists: Lists<'a>) -> Decoder<'a> {
     DecoderImpl::new(SliceReader::new(bytes), codec::config(), lists)
 }
 
 /// The fields at the start of the hot section.
-struct Head {
-    status: Status,
-    created_at: f64,
-    updated_at: f64,
-    ended_at: Option<f64>,
-    heartbeat_at: Option<f64>,
+pub(super) struct Head {
+    pub status: Status,
+    pub created_at: f64,
+    pub updated_at: f64,
+    pub ended_at: Option<f64>,
+    pub heartbeat_at: Option<f64>,
 }
 
 impl Head {
-    fn read(d: &mut Decoder<'_>) -> Result<Head, DecodeError> {
+    pub fn read(d: &mut Decoder<'_>) -> Result<Head, DecodeError> {
         Ok(Head {
             status: codec::decode_status(d)?,
             created_at: f64::decode(d)?,
@@ -114,15 +124,17 @@ impl Head {
     }
 }
 
-/// The start of the cold section, borrowed.
-struct ColdHead<'a> {
-    run_dir: &'a str,
-    checkpoint_path: Option<&'a str>,
-    notes: &'a str,
+/// The start of the cold section, borrowed (empty for the summary
+/// detail).
+#[derive(Default)]
+pub(super) struct ColdHead<'a> {
+    pub run_dir: &'a str,
+    pub checkpoint_path: Option<&'a str>,
+    pub notes: &'a str,
 }
 
 impl<'a> ColdHead<'a> {
-    fn read(d: &mut Decoder<'a>) -> Result<ColdHead<'a>, DecodeError> {
+    pub fn read(d: &mut Decoder<'a>) -> Result<ColdHead<'a>, DecodeError> {
         Ok(ColdHead {
             run_dir: <&str>::borrow_decode(d)?,
             checkpoint_path: Option::<&str>::borrow_decode(d)?,
@@ -143,11 +155,7 @@ impl Serialize for RunView<'_> {
         let cold_head = if self.full {
             ColdHead::read(&mut cold).map_err(|e| self.fail(e))?
         } else {
-            ColdHead {
-                run_dir: "",
-                checkpoint_path: None,
-                notes: "",
-            }
+            ColdHead::default()
         };
         // The fields of `RunRecord`, in its order (`heartbeat_at` is not
         // serialized).
@@ -178,7 +186,7 @@ impl Serialize for RunView<'_> {
     }
 }
 
-fn read_tags<'a>(d: &mut Decoder<'a>) -> Result<Vec<&'a str>, DecodeError> {
+pub(super) fn read_tags<'a>(d: &mut Decoder<'a>) -> Result<Vec<&'a str>, DecodeError> {
     let len = usize::decode(d)?;
     d.claim_container_read::<&str>(len)?;
     let mut tags = Vec::with_capacity(len);
@@ -276,7 +284,7 @@ impl Serialize for StoredValue<'_, '_, '_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use proptest::prelude::*;
 
     use super::*;
@@ -285,7 +293,7 @@ mod tests {
     use crate::value::Value;
     use crate::value_map::ValueMap;
 
-    fn record_of(run_id: &str, run: &StoredRun, alive: bool, full: bool) -> RunRecord {
+    pub(crate) fn record_of(run_id: &str, run: &StoredRun, alive: bool, full: bool) -> RunRecord {
         let cold = if full {
             run.cold.clone()
         } else {
@@ -358,7 +366,7 @@ mod tests {
     }
 
     prop_compose! {
-        fn stored_run()(
+        pub(crate) fn stored_run()(
             status in status(),
             times in any::<(f64, f64)>(),
             ended_at in prop::option::of(any::<f64>()),
@@ -381,7 +389,7 @@ mod tests {
 
     /// Key lists as a cache stores them: every map's names under an id.
     #[derive(Default)]
-    struct StoredLists(
+    pub(crate) struct StoredLists(
         std::sync::Mutex<Vec<Vec<u8>>>,
         std::sync::OnceLock<Vec<crate::value_map::KeyList>>,
     );
@@ -400,19 +408,24 @@ mod tests {
         }
     }
 
+    /// `run` encoded, its maps' names in `lists` when `stored_lists`.
+    pub(crate) fn encoded(run: &StoredRun, lists: &StoredLists, stored_lists: bool) -> Vec<u8> {
+        if stored_lists {
+            encode_record_with(run, &mut |block| {
+                let mut blocks = lists.0.lock().unwrap();
+                blocks.push(block.to_vec());
+                Some(blocks.len() as u32)
+            })
+        } else {
+            encode_record(run)
+        }
+    }
+
     proptest! {
         #[test]
         fn a_view_serializes_as_its_record(run in stored_run(), alive: bool, stored_lists: bool) {
             let lists = StoredLists::default();
-            let bytes = if stored_lists {
-                encode_record_with(&run, &mut |block| {
-                    let mut blocks = lists.0.lock().unwrap();
-                    blocks.push(block.to_vec());
-                    Some(blocks.len() as u32)
-                })
-            } else {
-                encode_record(&run)
-            };
+            let bytes = encoded(&run, &lists, stored_lists);
             let hot = hot_only(&bytes);
             for (full, bytes) in [(true, &bytes), (false, &hot)] {
                 let view = RunView::new("r\"1", RecordBytes::new(bytes, &lists), full, |_, _| alive).unwrap();

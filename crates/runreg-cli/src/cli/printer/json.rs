@@ -5,10 +5,9 @@ use std::io::{self, Write};
 
 use runreg::RunRecord;
 
-use serde::Serialize;
-use serde_json::ser::Formatter;
+use runreg::{JsonLayout, JsonWriter, RunView};
 
-use super::{Printer, Renderer};
+use super::{Printer, Renderer, ViewChunk};
 
 /// Writes the runs as the elements of one JSON array.
 pub struct JsonPrinter<W: Write> {
@@ -23,117 +22,57 @@ impl<W: Write> JsonPrinter<W> {
     }
 }
 
-/// Appends a run (a [`RunRecord`] or the view of one) to a chunk's text as
-/// an element of the pretty array: indented one level, after `,\n` unless
-/// it is the chunk's first. Chunks then join with `,\n`.
-fn element(text: &mut Vec<u8>, run: &impl Serialize) -> io::Result<()> {
+/// Appends a record to a chunk's text as an element of the pretty array:
+/// indented one level, after `,\n` unless it is the chunk's first. Chunks
+/// then join with `,\n`.
+fn element(writer: &JsonWriter, text: &mut Vec<u8>, run: &RunRecord) -> io::Result<()> {
     if !text.is_empty() {
         text.extend_from_slice(b",\n");
     }
     text.extend_from_slice(INDENT);
-    let mut out = serde_json::Serializer::with_formatter(&mut *text, Element::default());
-    run.serialize(&mut out)?;
-    Ok(())
+    writer.write_record(run, text)
 }
 
 const INDENT: &[u8] = b"  ";
 
-/// `serde_json`'s pretty printing (two-space indents), started one level
-/// in, as the elements of a pretty array are.
-struct Element {
-    level: usize,
-    has_value: bool,
+/// A chunk's elements, written from the runs' views as [`element`] writes
+/// records.
+struct Elements {
+    writer: JsonWriter,
+    text: Vec<u8>,
 }
 
-impl Default for Element {
-    fn default() -> Element {
-        Element {
-            level: 1,
-            has_value: false,
+impl ViewChunk for Elements {
+    fn add(&mut self, run: &RunView<'_>) -> io::Result<()> {
+        if !self.text.is_empty() {
+            self.text.extend_from_slice(b",\n");
         }
-    }
-}
-
-impl Element {
-    fn open<W: ?Sized + Write>(&mut self, out: &mut W, bracket: &[u8]) -> io::Result<()> {
-        self.level += 1;
-        self.has_value = false;
-        out.write_all(bracket)
+        self.text.extend_from_slice(INDENT);
+        self.writer.write(run, &mut self.text)
     }
 
-    fn close<W: ?Sized + Write>(&mut self, out: &mut W, bracket: &[u8]) -> io::Result<()> {
-        self.level -= 1;
-        if self.has_value {
-            out.write_all(b"\n")?;
-            self.indent(out)?;
-        }
-        out.write_all(bracket)
-    }
-
-    fn next<W: ?Sized + Write>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
-        out.write_all(if first { b"\n" } else { b",\n" })?;
-        self.indent(out)
-    }
-
-    fn indent<W: ?Sized + Write>(&self, out: &mut W) -> io::Result<()> {
-        for _ in 0..self.level {
-            out.write_all(INDENT)?;
-        }
-        Ok(())
-    }
-}
-
-impl Formatter for Element {
-    fn begin_array<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
-        self.open(out, b"[")
-    }
-
-    fn end_array<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
-        self.close(out, b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + Write>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
-        self.next(out, first)
-    }
-
-    fn end_array_value<W: ?Sized + Write>(&mut self, _out: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
-        self.open(out, b"{")
-    }
-
-    fn end_object<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
-        self.close(out, b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + Write>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
-        self.next(out, first)
-    }
-
-    fn begin_object_value<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
-        out.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + Write>(&mut self, _out: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
+    fn into_text(self: Box<Self>) -> Vec<u8> {
+        self.text
     }
 }
 
 impl<W: Write> Printer for JsonPrinter<W> {
     fn runs(&mut self, runs: &[RunRecord]) -> io::Result<()> {
+        let writer = JsonWriter::new(JsonLayout::PrettyElement);
         let mut text = Vec::new();
         for run in runs {
-            element(&mut text, run)?;
+            element(&writer, &mut text, run)?;
         }
         self.rendered(&text)
     }
 
     fn renderer(&self) -> Option<Renderer> {
-        Some(Renderer::Views(Box::new(|text, run| element(text, run))))
+        Some(Renderer::Views(Box::new(|| {
+            Box::new(Elements {
+                writer: JsonWriter::new(JsonLayout::PrettyElement),
+                text: Vec::with_capacity(1 << 20),
+            })
+        })))
     }
 
     fn rendered(&mut self, elements: &[u8]) -> io::Result<()> {
@@ -210,8 +149,9 @@ mod tests {
             let mut printer = JsonPrinter::new(&mut out);
             for chunk in runs.chunks(2).chain([&runs[..0]]) {
                 let mut text = Vec::new();
+                let writer = JsonWriter::new(JsonLayout::PrettyElement);
                 for run in chunk {
-                    element(&mut text, run).unwrap();
+                    element(&writer, &mut text, run).unwrap();
                 }
                 printer.rendered(&text).unwrap();
             }

@@ -4,9 +4,9 @@ use std::io::{self, Write};
 
 use runreg::RunRecord;
 
-use serde::Serialize;
+use runreg::{JsonLayout, JsonWriter, RunView};
 
-use super::{Printer, Renderer};
+use super::{Printer, Renderer, ViewChunk};
 
 /// Writes each run as one line of JSON.
 pub struct JsonlPrinter<W: Write> {
@@ -19,24 +19,42 @@ impl<W: Write> JsonlPrinter<W> {
     }
 }
 
-/// Appends a run's line (a [`RunRecord`] or the view of one) to `text`.
-fn line(text: &mut Vec<u8>, run: &impl Serialize) -> io::Result<()> {
-    serde_json::to_writer(&mut *text, run)?;
-    text.push(b'\n');
-    Ok(())
+/// A chunk's lines, written from the runs' views.
+struct Lines {
+    writer: JsonWriter,
+    text: Vec<u8>,
+}
+
+impl ViewChunk for Lines {
+    fn add(&mut self, run: &RunView<'_>) -> io::Result<()> {
+        self.writer.write(run, &mut self.text)?;
+        self.text.push(b'\n');
+        Ok(())
+    }
+
+    fn into_text(self: Box<Self>) -> Vec<u8> {
+        self.text
+    }
 }
 
 impl<W: Write> Printer for JsonlPrinter<W> {
     fn runs(&mut self, runs: &[RunRecord]) -> io::Result<()> {
+        let writer = JsonWriter::new(JsonLayout::Compact);
         let mut text = Vec::new();
         for run in runs {
-            line(&mut text, run)?;
+            writer.write_record(run, &mut text)?;
+            text.push(b'\n');
         }
         self.rendered(&text)
     }
 
     fn renderer(&self) -> Option<Renderer> {
-        Some(Renderer::Views(Box::new(|text, run| line(text, run))))
+        Some(Renderer::Views(Box::new(|| {
+            Box::new(Lines {
+                writer: JsonWriter::new(JsonLayout::Compact),
+                text: Vec::with_capacity(1 << 20),
+            })
+        })))
     }
 
     fn rendered(&mut self, lines: &[u8]) -> io::Result<()> {

@@ -35,17 +35,25 @@ pub enum Renderer {
     /// The text of a chunk of records (CSV, whose cells are computed from
     /// records).
     Records(RenderRecords),
-    /// Appends one run's text to its chunk's, from the run's bytes in the
-    /// cache, no record built (JSON, JSON Lines: a [`RunView`] serializes
-    /// as its record does).
-    Views(RenderView),
+    /// Starts a chunk's text, made a run at a time from the runs' bytes in
+    /// the cache, no record built (JSON, JSON Lines).
+    Views(StartChunk),
 }
 
 /// Makes the text of a chunk of records.
 pub type RenderRecords = Box<dyn Fn(&[RunRecord]) -> io::Result<Vec<u8>> + Send + Sync>;
 
-/// Appends one run's text, from its view, to its chunk's.
-pub type RenderView = Box<dyn Fn(&mut Vec<u8>, &RunView<'_>) -> io::Result<()> + Send + Sync>;
+/// Starts the text of a chunk of [`RunView`]s.
+pub type StartChunk = Box<dyn Fn() -> Box<dyn ViewChunk> + Send + Sync>;
+
+/// The text of a chunk of runs, made from their views.
+pub trait ViewChunk: Send {
+    /// Appends a run's text.
+    fn add(&mut self, run: &RunView<'_>) -> io::Result<()>;
+
+    /// The chunk's text.
+    fn into_text(self: Box<Self>) -> Vec<u8>;
+}
 
 /// A format that writes runs as they come.
 pub trait Printer {
@@ -104,20 +112,20 @@ pub fn print(
                     .map_err(&mut keep)
             },
         ),
-        Some(Renderer::Views(render)) => registry.stream_views(
+        Some(Renderer::Views(start)) => registry.stream_views(
             query,
             CHUNK,
             threads,
-            || Vec::with_capacity(1 << 20),
+            start,
             // Rendering into memory fails only on a damaged record, which
             // the library then reports in place of this error.
-            |text, run| {
-                render(text, run).map_err(|e| runreg::Error::Io {
+            |chunk, run| {
+                chunk.add(run).map_err(|e| runreg::Error::Io {
                     path: "-".into(),
                     source: e,
                 })
             },
-            |text| printer.rendered(&text).map_err(&mut keep),
+            |chunk| printer.rendered(&chunk.into_text()).map_err(&mut keep),
         ),
         None => registry.stream(query, CHUNK, |runs| printer.runs(&runs).map_err(&mut keep)),
     };
