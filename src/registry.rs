@@ -738,12 +738,15 @@ impl Registry {
             // snapshot, and handed to the sink in order.
             let chunks = page.ranges(options.rows);
             let build = |range: &std::ops::Range<usize>| {
-                layout.batch(&query::fetch(
+                let mut batch = layout.builder(range.len())?;
+                query::for_each_view(
                     reader,
                     &page.ids(range.clone()),
                     &ctx,
                     query::Detail::Full,
-                )?)
+                    |run| batch.add(run),
+                )?;
+                batch.finish()
             };
             query::map_in_order(&chunks, query::cores(), build, |batch| sink.batch(batch))?;
             Ok(page.len())

@@ -13,9 +13,8 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::error::{Error, Result};
 use crate::query::{AnswerKeys, ValueKinds};
-use crate::record::RunRecord;
-use crate::value::Value;
-use crate::value_map::ValueMap;
+use crate::store::{MapFields, MapNames, RunView, Scalar};
+use crate::value_map::KeyList;
 
 /// How one `hparams.<k>` or `summary.<k>` column holds its values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,66 +118,99 @@ impl Layout {
         &self.schema
     }
 
-    /// `runs` as one batch of this layout.
-    pub fn batch(&self, runs: &[RunRecord]) -> Result<RecordBatch> {
-        let n = runs.len();
-        let mut run_id = StringBuilder::with_capacity(n, n * 16);
-        let mut status =
-            StringDictionaryBuilder::<Int32Type>::new_with_dictionary(n, &self.statuses)
-                .map_err(|e| Error::Columnar { source: e.into() })?;
-        let mut alive = BooleanBuilder::with_capacity(n);
-        let mut times: [TimestampMicrosecondBuilder; 3] = std::array::from_fn(|_| {
-            TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC")
-        });
-        let mut run_dir = StringBuilder::with_capacity(n, n * 64);
-        let mut checkpoint = StringBuilder::new();
-        let mut notes = StringBuilder::new();
-        let mut tags = ListBuilder::new(StringBuilder::new());
-        let mut config = StringBuilder::new();
-        for run in runs {
-            run_id.append_value(&run.run_id);
-            status.append_value(run.status.as_str());
-            alive.append_value(run.alive);
-            for (builder, t) in
-                times
-                    .iter_mut()
-                    .zip([Some(run.created_at), Some(run.updated_at), run.ended_at])
-            {
-                builder.append_option(t.and_then(micros));
-            }
-            run_dir.append_value(&run.run_dir);
-            checkpoint.append_option(run.checkpoint_path.as_deref());
-            notes.append_value(&run.notes);
-            for tag in &run.tags {
-                tags.values().append_value(tag);
-            }
-            tags.append(true);
-            config.append_value(json_text(&run.config)?);
+    /// A builder of one batch of this layout, of about `rows` runs.
+    pub fn builder(&self, rows: usize) -> Result<BatchBuilder<'_>> {
+        let n = rows;
+        let column = |keys: &[(String, KeyType)]| KeyColumns {
+            builders: keys.iter().map(|(_, ty)| KeyBuilder::new(*ty, n)).collect(),
+            placements: HashMap::new(),
+            row: vec![None; keys.len()],
+        };
+        Ok(BatchBuilder {
+            layout: self,
+            run_id: StringBuilder::with_capacity(n, n * 16),
+            status: StringDictionaryBuilder::<Int32Type>::new_with_dictionary(n, &self.statuses)
+                .map_err(|e| Error::Columnar { source: e.into() })?,
+            alive: BooleanBuilder::with_capacity(n),
+            times: std::array::from_fn(|_| {
+                TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC")
+            }),
+            run_dir: StringBuilder::with_capacity(n, n * 64),
+            checkpoint: StringBuilder::new(),
+            notes: StringBuilder::new(),
+            tags: ListBuilder::new(StringBuilder::new()),
+            config: StringBuilder::new(),
+            hparams: column(&self.hparams),
+            summary: column(&self.summary),
+        })
+    }
+}
+
+/// One batch of a [`Layout`], built a run at a time from the runs' views
+/// (no record is built).
+pub(crate) struct BatchBuilder<'l> {
+    layout: &'l Layout,
+    run_id: StringBuilder,
+    status: StringDictionaryBuilder<Int32Type>,
+    alive: BooleanBuilder,
+    times: [TimestampMicrosecondBuilder; 3],
+    run_dir: StringBuilder,
+    checkpoint: StringBuilder,
+    notes: StringBuilder,
+    tags: ListBuilder<StringBuilder>,
+    config: StringBuilder,
+    hparams: KeyColumns,
+    summary: KeyColumns,
+}
+
+impl BatchBuilder<'_> {
+    /// Appends a run's row.
+    pub fn add(&mut self, run: &RunView<'_>) -> Result<()> {
+        let fields = run
+            .fields()
+            .map_err(|e| Error::Columnar { source: e.into() })?;
+        self.run_id.append_value(run.run_id());
+        self.status.append_value(fields.status.as_str());
+        self.alive.append_value(run.alive());
+        for (builder, t) in self.times.iter_mut().zip([
+            Some(fields.created_at),
+            Some(fields.updated_at),
+            fields.ended_at,
+        ]) {
+            builder.append_option(t.and_then(micros));
         }
-        let [created, updated, ended] = times;
+        self.run_dir.append_value(fields.run_dir);
+        self.checkpoint.append_option(fields.checkpoint_path);
+        self.notes.append_value(fields.notes);
+        for tag in &fields.tags {
+            self.tags.values().append_value(tag);
+        }
+        self.tags.append(true);
+        self.config.append_value(json_text(&fields.config)?);
+        self.hparams.add(&self.layout.hparams, &fields.hparams)?;
+        self.summary.add(&self.layout.summary, &fields.summary)
+    }
+
+    /// The batch of the runs added.
+    pub fn finish(mut self) -> Result<RecordBatch> {
+        let [created, updated, ended] = self.times;
         let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(run_id.finish()),
-            Arc::new(status.finish()),
-            Arc::new(alive.finish()),
+            Arc::new(self.run_id.finish()),
+            Arc::new(self.status.finish()),
+            Arc::new(self.alive.finish()),
         ];
         for mut builder in [created, updated, ended] {
             columns.push(Arc::new(builder.finish()));
         }
-        columns.push(Arc::new(run_dir.finish()));
-        columns.push(Arc::new(checkpoint.finish()));
-        columns.push(Arc::new(notes.finish()));
-        columns.push(Arc::new(tags.finish()));
-        columns.push(Arc::new(config.finish()));
-        for (keys, map) in [
-            (
-                &self.hparams,
-                (|r: &RunRecord| &r.hparams) as fn(&RunRecord) -> &ValueMap,
-            ),
-            (&self.summary, |r: &RunRecord| &r.summary),
-        ] {
-            columns.extend(key_columns(keys, runs.iter().map(map), n)?);
+        columns.push(Arc::new(self.run_dir.finish()));
+        columns.push(Arc::new(self.checkpoint.finish()));
+        columns.push(Arc::new(self.notes.finish()));
+        columns.push(Arc::new(self.tags.finish()));
+        columns.push(Arc::new(self.config.finish()));
+        for keys in [self.hparams, self.summary] {
+            columns.extend(keys.builders.into_iter().map(KeyBuilder::finish));
         }
-        RecordBatch::try_new(self.schema.clone(), columns)
+        RecordBatch::try_new(self.layout.schema.clone(), columns)
             .map_err(|e| Error::Columnar { source: e.into() })
     }
 }
@@ -193,52 +225,65 @@ fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::Columnar { source: e.into() })
 }
 
-/// The columns of `keys` (sorted, as [`AnswerKeys`] gives them) over
-/// `maps`, one map a run. Each map's names are placed once per list of
-/// names the maps share (runs of one sweep share theirs), not looked up
+/// The columns of the keys of one map (hparams or summary), in key order
+/// (as [`AnswerKeys`] gives them). A map's names are placed once per
+/// stored list of names (runs of one sweep share theirs), not looked up
 /// once per run and key. A value whose kind the column does not hold
 /// (impossible within one snapshot) is a null.
-fn key_columns<'r>(
-    keys: &[(String, KeyType)],
-    maps: impl Iterator<Item = &'r ValueMap>,
-    rows: usize,
-) -> Result<Vec<ArrayRef>> {
-    let mut builders: Vec<KeyBuilder> = keys
-        .iter()
-        .map(|(_, ty)| KeyBuilder::new(*ty, rows))
-        .collect();
-    // The column of each name of a list, by the list's `names_id`; every map
-    // is alive until this function returns, so no id is reused meanwhile.
-    let mut placements: HashMap<usize, Vec<Option<usize>>> = HashMap::new();
-    let mut row: Vec<Option<&Value>> = vec![None; keys.len()];
-    for map in maps {
-        let columns = placements
-            .entry(map.names_id())
-            .or_insert_with(|| place(keys, map.names()));
-        row.fill(None);
-        for (column, value) in columns.iter().zip(map.values()) {
+struct KeyColumns {
+    builders: Vec<KeyBuilder>,
+    /// The column of each name of a stored list, by the list's address
+    /// (the list is kept, so that no other takes its address meanwhile).
+    placements: HashMap<usize, (KeyList, Vec<Option<usize>>)>,
+    /// For each column, the index of its value in the map at hand.
+    row: Vec<Option<usize>>,
+}
+
+impl KeyColumns {
+    fn add(&mut self, keys: &[(String, KeyType)], map: &MapFields<'_>) -> Result<()> {
+        let inline;
+        let placed: &[Option<usize>] = match &map.names {
+            MapNames::Stored(list) => {
+                &self
+                    .placements
+                    .entry(Arc::as_ptr(list) as usize)
+                    .or_insert_with(|| ((*list).clone(), place(keys, list.iter().map(|n| &**n))))
+                    .1
+            }
+            MapNames::Inline(names) => {
+                inline = place(keys, names.iter().copied());
+                &inline
+            }
+        };
+        self.row.fill(None);
+        for (i, column) in placed.iter().take(map.values.len()).enumerate() {
             if let Some(column) = *column {
-                row[column] = Some(value);
+                self.row[column] = Some(i);
             }
         }
-        for (builder, value) in builders.iter_mut().zip(&row) {
-            builder.append(value.filter(|v| !matches!(v, Value::Null)))?;
+        for (builder, at) in self.builders.iter_mut().zip(&self.row) {
+            let value = at
+                .map(|i| &map.values[i])
+                .filter(|v| !matches!(v, Scalar::Null));
+            builder.append(value)?;
         }
+        Ok(())
     }
-    Ok(builders.into_iter().map(KeyBuilder::finish).collect())
 }
 
 /// For each of `names` (sorted), its column among `keys` (sorted), by one
 /// merge of the two lists.
-fn place(keys: &[(String, KeyType)], names: &[Arc<str>]) -> Vec<Option<usize>> {
+fn place<'n>(
+    keys: &[(String, KeyType)],
+    names: impl Iterator<Item = &'n str>,
+) -> Vec<Option<usize>> {
     let mut column = 0;
     names
-        .iter()
         .map(|name| {
-            while column < keys.len() && keys[column].0.as_str() < &**name {
+            while column < keys.len() && keys[column].0.as_str() < name {
                 column += 1;
             }
-            (column < keys.len() && keys[column].0.as_str() == &**name).then_some(column)
+            (column < keys.len() && keys[column].0.as_str() == name).then_some(column)
         })
         .collect()
 }
@@ -264,23 +309,23 @@ impl KeyBuilder {
     }
 
     /// Appends a run's value, `None` when it has none (or `null`).
-    fn append(&mut self, value: Option<&Value>) -> Result<()> {
+    fn append(&mut self, value: Option<&Scalar<'_>>) -> Result<()> {
         match self {
             KeyBuilder::Int(b) => b.append_option(match value {
-                Some(Value::Int(i)) => Some(*i),
+                Some(Scalar::Int(i)) => Some(*i),
                 _ => None,
             }),
             KeyBuilder::Float(b) => b.append_option(match value {
-                Some(Value::Int(i)) => Some(*i as f64),
-                Some(Value::Float(x)) => Some(*x),
+                Some(Scalar::Int(i)) => Some(*i as f64),
+                Some(Scalar::Float(x)) => Some(*x),
                 _ => None,
             }),
             KeyBuilder::Bool(b) => b.append_option(match value {
-                Some(Value::Bool(x)) => Some(*x),
+                Some(Scalar::Bool(x)) => Some(*x),
                 _ => None,
             }),
             KeyBuilder::Str(b) => b.append_option(match value {
-                Some(Value::Str(s)) => Some(&**s),
+                Some(Scalar::Str(s)) => Some(*s),
                 _ => None,
             }),
             KeyBuilder::Json(b) => match value {
@@ -333,13 +378,13 @@ mod tests {
             .iter()
             .map(|k| (k.to_string(), KeyType::Int))
             .collect();
-        let names: Vec<Arc<str>> = ["a", "b", "c", "e", "f"]
-            .iter()
-            .map(|&n| n.into())
-            .collect();
-        assert_eq!(place(&keys, &names), [None, Some(0), None, Some(2), None]);
-        assert_eq!(place(&keys, &[]), []);
-        assert_eq!(place(&[], &names), [None; 5]);
+        let names = ["a", "b", "c", "e", "f"];
+        assert_eq!(
+            place(&keys, names.into_iter()),
+            [None, Some(0), None, Some(2), None]
+        );
+        assert_eq!(place(&keys, std::iter::empty()), []);
+        assert_eq!(place(&[], names.into_iter()), [None; 5]);
     }
 
     #[test]
@@ -349,19 +394,36 @@ mod tests {
             ("name".into(), KeyType::Str),
             ("steps".into(), KeyType::Int),
         ];
-        let a: ValueMap = [
-            ("lr".to_owned(), Value::Float(0.5)),
-            ("steps".to_owned(), Value::Int(3)),
-        ]
-        .into();
-        let shared = a.clone(); // the same list of names
-        let b: ValueMap = [
-            ("name".to_owned(), Value::from("x")),
-            ("lr".to_owned(), Value::Int(2)),
-        ]
-        .into();
-        let empty = ValueMap::new();
-        let columns = key_columns(&keys, [&a, &b, &shared, &empty].into_iter(), 4).unwrap();
+        let list: KeyList = Arc::new(vec!["lr".into(), "steps".into()]);
+        let stored = |values| MapFields {
+            names: MapNames::Stored(&list),
+            values,
+        };
+        let a = stored(vec![Scalar::Float(0.5), Scalar::Int(3)]);
+        // The same stored list again: placed once, filled the same way.
+        let shared = stored(vec![Scalar::Int(1), Scalar::Null]);
+        let b = MapFields {
+            names: MapNames::Inline(vec!["lr", "name"]),
+            values: vec![Scalar::Int(2), Scalar::Str("x")],
+        };
+        let empty = MapFields {
+            names: MapNames::Inline(vec![]),
+            values: vec![],
+        };
+        let mut columns = KeyColumns {
+            builders: keys.iter().map(|(_, ty)| KeyBuilder::new(*ty, 4)).collect(),
+            placements: HashMap::new(),
+            row: vec![None; keys.len()],
+        };
+        for map in [&a, &b, &shared, &empty] {
+            columns.add(&keys, map).unwrap();
+        }
+        assert_eq!(columns.placements.len(), 1);
+        let columns: Vec<ArrayRef> = columns
+            .builders
+            .into_iter()
+            .map(KeyBuilder::finish)
+            .collect();
         let lr = columns[0]
             .as_any()
             .downcast_ref::<arrow_array::Float64Array>()
@@ -377,7 +439,7 @@ mod tests {
         use arrow_array::Array;
         assert_eq!(
             lr.iter().collect::<Vec<_>>(),
-            [Some(0.5), Some(2.0), Some(0.5), None]
+            [Some(0.5), Some(2.0), Some(1.0), None]
         );
         assert_eq!(
             name.iter().collect::<Vec<_>>(),
@@ -385,7 +447,7 @@ mod tests {
         );
         assert_eq!(
             steps.iter().collect::<Vec<_>>(),
-            [Some(3), None, Some(3), None]
+            [Some(3), None, None, None]
         );
     }
 }

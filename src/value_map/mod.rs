@@ -96,21 +96,6 @@ impl ValueMap {
         matches!((&self.keys, &other.keys), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
     }
 
-    /// The same number for maps that share one list of names (while they
-    /// live: a list freed may be reused at the same address); 0 for a map
-    /// that never had an entry. Lets a caller that places many maps' values
-    /// by name resolve the names once per list, not once per map.
-    #[cfg(feature = "arrow")]
-    pub(crate) fn names_id(&self) -> usize {
-        self.keys.as_ref().map_or(0, |k| Arc::as_ptr(k) as usize)
-    }
-
-    /// The names, in order (the values' order).
-    #[cfg(feature = "arrow")]
-    pub(crate) fn names(&self) -> &[Arc<str>] {
-        self.key_slice()
-    }
-
     fn key_slice(&self) -> &[Arc<str>] {
         self.keys.as_deref().map_or(&[], Vec::as_slice)
     }
