@@ -237,7 +237,9 @@ impl PyRegistry {
         let query = query_from_kwargs(query)?;
         let answer = self.with(py, |r| {
             let mut answer = Batches::default();
-            r.for_each_batch(&query, &BatchOptions::default().rows(65_536), &mut answer)?;
+            // Batches are built on every core: small enough that each has
+            // its share (two batches of 65,536 rows left one core idle).
+            r.for_each_batch(&query, &BatchOptions::default().rows(8_192), &mut answer)?;
             Ok(answer)
         })?;
         let schema = answer
