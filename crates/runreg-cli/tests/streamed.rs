@@ -95,6 +95,65 @@ fn csv_streams_with_the_default_columns_of_the_whole_answer() {
 }
 
 #[test]
+fn json_and_jsonl_print_exactly_what_serde_json_prints_of_the_records() {
+    // Over chunk boundaries, with what JSON must escape or spell out:
+    // NaN and infinities, nested and empty containers, non-ASCII and
+    // control characters, runs with and without each key.
+    let tree = Tree::new();
+    for i in 0..2_100 {
+        let mut run = tree
+            .run(&format!("r{i:05}"))
+            .status(if i % 5 == 0 {
+                Status::Failed
+            } else {
+                Status::Completed
+            })
+            .tag(if i % 2 == 0 { "sweep:\"1\"" } else { "é\tü" })
+            .hparam("lr", 0.001 * i as f64)
+            .hparam(if i % 3 == 0 { "name" } else { "other" }, "x\ny ☃")
+            .notes(if i % 4 == 0 { "multi\nline \u{1}" } else { "" })
+            .at(&format!("20261201/{:06}/r{i:05}", i % 60));
+        run = match i % 4 {
+            0 => run.metric("loss", f64::NAN),
+            1 => run.metric("loss", f64::INFINITY),
+            2 => run.metric("loss", i as i64),
+            _ => run,
+        };
+        if i % 7 == 0 {
+            use runreg::Value;
+            let layers = Value::List(vec![
+                Value::Int(1),
+                Value::Map(vec![("k".into(), Value::List(vec![]))]),
+                Value::Map(vec![]),
+            ]);
+            run = run.config(
+                "model",
+                Value::Map(vec![
+                    ("layers".into(), layers),
+                    ("empty".into(), Value::Map(vec![])),
+                ]),
+            );
+        }
+        run.write();
+    }
+    runreg(&tree).arg("scan").assert().success();
+    let registry = runreg::Registry::builder(tree.cache_dir())
+        .scan(false)
+        .open()
+        .unwrap();
+    let records = registry.query(&runreg::Query::new()).unwrap();
+    assert_eq!(records.len(), 2_100);
+    let json = stdout(runreg(&tree).args(["--no-scan", "ls", "--json"]));
+    assert_eq!(json, serde_json::to_string_pretty(&records).unwrap() + "\n");
+    let jsonl = stdout(runreg(&tree).args(["--no-scan", "ls", "--jsonl"]));
+    let lines: String = records
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap() + "\n")
+        .collect();
+    assert_eq!(jsonl, lines);
+}
+
+#[test]
 fn csv_default_columns_match_the_json_of_the_same_query_in_either_detail() {
     let tree = big_tree(1_500);
     // Sorted by a summary metric (the summary detail, one first pass for
