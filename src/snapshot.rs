@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::query::{self, Context, Query};
 use crate::record::RunRecord;
-use crate::store::Reader;
+use crate::store::{Reader, RunView};
 
 /// One consistent view of the cache, open for the length of
 /// [`Registry::read`](crate::Registry::read).
@@ -76,6 +76,112 @@ impl<'a> Snapshot<'a> {
         visit: impl FnMut(RunRecord) -> Result<()>,
     ) -> Result<usize> {
         query::for_each(self.reader, query, &self.ctx, visit)
+    }
+
+    /// The runs matching `query`, from this one snapshot, a chunk of
+    /// `chunk` records at a time, each turned into a `T` by `render` on one
+    /// of `threads` threads and taken in order by `visit`, as
+    /// [`Registry::stream_rendered`](crate::Registry::stream_rendered) does;
+    /// returns how many runs.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for id in ["a", "b", "c"] {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     std::fs::write(run.join("sidecar.json"), format!(r#"{{"run_id": "{id}"}}"#)).unwrap();
+    /// # }
+    /// use runreg::{Query, Registry, SortSpec};
+    ///
+    /// let registry = Registry::open(dir.path())?;
+    /// let by_id = Query::new().sort(SortSpec::asc("run_id".parse()?));
+    /// let mut text = String::new();
+    /// registry.read(|snapshot| {
+    ///     let render = |runs: Vec<runreg::RunRecord>| {
+    ///         Ok(runs.iter().map(|r| format!("{}\n", r.run_id)).collect::<String>())
+    ///     };
+    ///     snapshot.stream_rendered(&by_id, 2, 2, render, |lines| {
+    ///         text.push_str(&lines);
+    ///         Ok(())
+    ///     })
+    /// })?;
+    /// assert_eq!(text, "a\nb\nc\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stream_rendered<T: Send>(
+        &self,
+        query: &Query,
+        chunk: usize,
+        threads: usize,
+        render: impl Fn(Vec<RunRecord>) -> Result<T> + Sync,
+        visit: impl FnMut(T) -> Result<()>,
+    ) -> Result<usize> {
+        let page = query::page(self.reader, query, &self.ctx)?;
+        let read = |range: &std::ops::Range<usize>| {
+            let ids = page.ids(range.clone());
+            render(query::fetch(self.reader, &ids, &self.ctx, query.detail)?)
+        };
+        query::map_in_order(&page.ranges(chunk), threads, read, visit)?;
+        Ok(page.len())
+    }
+
+    /// The runs matching `query` as [`RunView`]s, from this one snapshot:
+    /// as [`Registry::stream_views`](crate::Registry::stream_views), each
+    /// chunk of `chunk` runs made on one of `threads` threads by `start` and
+    /// `render`, and taken in order by `visit`; returns how many runs. For
+    /// a file that must hold one state of the cache.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for id in ["a", "b", "c"] {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     std::fs::write(run.join("sidecar.json"), format!(r#"{{"run_id": "{id}"}}"#)).unwrap();
+    /// # }
+    /// use runreg::{Query, Registry, SortSpec};
+    ///
+    /// let registry = Registry::open(dir.path())?;
+    /// let by_id = Query::new().sort(SortSpec::asc("run_id".parse()?));
+    /// let mut ids = Vec::new();
+    /// registry.read(|snapshot| {
+    ///     snapshot.stream_views(&by_id, 2, 2, Vec::new, |chunk, run| {
+    ///         chunk.push(run.run_id().to_owned());
+    ///         Ok(())
+    ///     }, |chunk| {
+    ///         ids.extend(chunk);
+    ///         Ok(())
+    ///     })
+    /// })?;
+    /// assert_eq!(ids, ["a", "b", "c"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stream_views<T: Send>(
+        &self,
+        query: &Query,
+        chunk: usize,
+        threads: usize,
+        start: impl Fn() -> T + Sync,
+        render: impl Fn(&mut T, &RunView<'_>) -> Result<()> + Sync,
+        visit: impl FnMut(T) -> Result<()>,
+    ) -> Result<usize> {
+        let page = query::page(self.reader, query, &self.ctx)?;
+        let read = |range: &std::ops::Range<usize>| {
+            let mut rendered = start();
+            query::for_each_view(
+                self.reader,
+                &page.ids(range.clone()),
+                &self.ctx,
+                query.detail,
+                |run| render(&mut rendered, run),
+            )?;
+            Ok(rendered)
+        };
+        query::map_in_order(&page.ranges(chunk), threads, read, visit)?;
+        Ok(page.len())
     }
 
     /// Number of runs in the cache.

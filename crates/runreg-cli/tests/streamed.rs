@@ -151,6 +151,25 @@ fn json_and_jsonl_print_exactly_what_serde_json_prints_of_the_records() {
         .map(|r| serde_json::to_string(r).unwrap() + "\n")
         .collect();
     assert_eq!(jsonl, lines);
+    // Exported to files (from one snapshot, chunks made on every core):
+    // the same text; CSV as `export -` prints it.
+    let out = tempfile::tempdir().unwrap();
+    for (name, expected) in [
+        ("runs.json", json),
+        ("runs.jsonl", jsonl),
+        (
+            "runs.csv",
+            stdout(runreg(&tree).args(["--no-scan", "export", "-"])),
+        ),
+    ] {
+        let file = out.path().join(name);
+        runreg(&tree)
+            .args(["--no-scan", "export"])
+            .arg(&file)
+            .assert()
+            .success();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), expected, "{name}");
+    }
 }
 
 #[test]

@@ -137,18 +137,13 @@ pub fn run(ctx: &Context, args: ExportArgs) -> Result<(), Failure> {
             printer::print_to_stdout(&registry, &query, printer.as_mut())?;
             return Ok(());
         }
-        // To a file, from one snapshot, a thousand records at a time.
+        // To a file, from one snapshot, a thousand runs at a time.
         let cannot =
             |e: io::Error| Failure::failed(format!("cannot write {}: {e}", args.file.display()));
         write_file(&args.file, args.force, |out| {
             let mut printer = text_printer(format, out, columns, now).map_err(cannot)?;
-            let count = registry.for_each(&query, |run| {
-                printer
-                    .runs(std::slice::from_ref(&run))
-                    .map_err(|source| runreg::Error::Io {
-                        path: args.file.clone(),
-                        source,
-                    })
+            let count = registry.read(|snapshot| {
+                printer::print_snapshot(snapshot, &query, printer.as_mut(), &args.file)
             })?;
             printer.finish().map_err(cannot)?;
             Ok(count)

@@ -22,7 +22,9 @@ use super::{Failure, output};
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use runreg::{AnswerKeys, Query, Registry, RunRecord, RunView};
+use std::path::Path;
+
+use runreg::{AnswerKeys, Query, Registry, RunRecord, RunView, Snapshot};
 
 /// Runs printed at a time: each chunk is read from the cache, which is then
 /// released while the chunk is written.
@@ -203,6 +205,42 @@ pub fn print_keyed<P: Printer>(
         printer.finish().map_err(on_write_error)?;
     }
     Ok(count)
+}
+
+/// Writes the answer to `query` into `printer` from one snapshot (a file
+/// holds one state of the cache), the chunks of a format that makes them
+/// apart on every core; returns how many runs. Write errors name `path`.
+pub fn print_snapshot(
+    snapshot: &Snapshot<'_>,
+    query: &Query,
+    printer: &mut dyn Printer,
+    path: &Path,
+) -> runreg::Result<usize> {
+    let io = |source: io::Error| runreg::Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
+    match printer.renderer() {
+        Some(Renderer::Records(render)) => snapshot.stream_rendered(
+            query,
+            CHUNK,
+            threads,
+            |runs| Ok(render(&runs)),
+            |text| text.and_then(|text| printer.rendered(&text)).map_err(io),
+        ),
+        Some(Renderer::Views(start)) => snapshot.stream_views(
+            query,
+            CHUNK,
+            threads,
+            start,
+            |chunk, run| chunk.add(run).map_err(io),
+            |chunk| printer.rendered(&chunk.into_text()).map_err(io),
+        ),
+        _ => snapshot.for_each(query, |run| {
+            printer.runs(std::slice::from_ref(&run)).map_err(io)
+        }),
+    }
 }
 
 /// [`print`] to standard output.
