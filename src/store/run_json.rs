@@ -1,7 +1,9 @@
 //! [`JsonWriter`]: runs written as JSON text straight from the cache's
-//! bytes, byte for byte what `serde_json` writes for their records, about
-//! twice as fast: the names of a stored key list are escaped and laid out
-//! once, then copied for every run that names the list.
+//! bytes, byte for byte what `serde_json` writes for their records, with
+//! less work per entry than serde's: the names of a stored key list are
+//! escaped and laid out once, then copied for every run that names the
+//! list (in-process, 75,045 runs as JSON Lines: 225-260 ms against 245-310
+//! ms through `RunView`'s serde, on two cores).
 
 use std::io::{self, Write};
 
