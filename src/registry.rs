@@ -585,16 +585,13 @@ impl Registry {
         };
         // Each chunk is read under its own lock: every thread waits for
         // `visit` with the cache released.
-        let read = |range: &std::ops::Range<usize>| {
-            let ids = page.ids(range.clone());
+        let read = |ids: &[&str]| {
             render(
                 self.store
-                    .read(|reader| query::fetch(reader, &ids, &ctx, query.detail))?,
+                    .read(|reader| query::fetch(reader, ids, &ctx, query.detail))?,
             )
         };
-        let chunks = page.ranges(chunk);
-        query::map_in_order(&chunks, threads, read, visit)?;
-        Ok(page.len())
+        query::map_page_in_order(&page, chunk, threads, read, visit)
     }
 
     /// The runs matching `query`, in order, as borrowed [`RunView`]s: each
@@ -645,19 +642,12 @@ impl Registry {
     ) -> Result<usize> {
         let ctx = self.context();
         let page = self.store.read(|reader| query::page(reader, query, &ctx))?;
-        let read = |range: &std::ops::Range<usize>| {
-            let ids = page.ids(range.clone());
-            let mut rendered = start();
+        let read = |ids: &[&str]| {
             self.store.read(|reader| {
-                query::for_each_view(reader, &ids, &ctx, query.detail, |run| {
-                    render(&mut rendered, run)
-                })
-            })?;
-            Ok(rendered)
+                query::render_views(reader, ids, &ctx, query.detail, &start, &render)
+            })
         };
-        let chunks = page.ranges(chunk);
-        query::map_in_order(&chunks, threads, read, visit)?;
-        Ok(page.len())
+        query::map_page_in_order(&page, chunk, threads, read, visit)
     }
 
     /// The hparams and summary keys of the runs matching `query`, each
@@ -736,20 +726,14 @@ impl Registry {
             sink.schema(layout.schema())?;
             // Each batch is read and built on one of every core, in the one
             // snapshot, and handed to the sink in order.
-            let chunks = page.ranges(options.rows);
-            let build = |range: &std::ops::Range<usize>| {
-                let mut batch = layout.builder(range.len())?;
-                query::for_each_view(
-                    reader,
-                    &page.ids(range.clone()),
-                    &ctx,
-                    query::Detail::Full,
-                    |run| batch.add(run),
-                )?;
+            let build = |ids: &[&str]| {
+                let mut batch = layout.builder(ids.len())?;
+                query::for_each_view(reader, ids, &ctx, query::Detail::Full, |run| batch.add(run))?;
                 batch.finish()
             };
-            query::map_in_order(&chunks, query::cores(), build, |batch| sink.batch(batch))?;
-            Ok(page.len())
+            query::map_page_in_order(&page, options.rows, query::cores(), build, |batch| {
+                sink.batch(batch)
+            })
         })
     }
 

@@ -119,12 +119,8 @@ impl<'a> Snapshot<'a> {
         visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
         let page = query::page(self.reader, query, &self.ctx)?;
-        let read = |range: &std::ops::Range<usize>| {
-            let ids = page.ids(range.clone());
-            render(query::fetch(self.reader, &ids, &self.ctx, query.detail)?)
-        };
-        query::map_in_order(&page.ranges(chunk), threads, read, visit)?;
-        Ok(page.len())
+        let read = |ids: &[&str]| render(query::fetch(self.reader, ids, &self.ctx, query.detail)?);
+        query::map_page_in_order(&page, chunk, threads, read, visit)
     }
 
     /// The runs matching `query` as [`RunView`]s, from this one snapshot:
@@ -169,19 +165,10 @@ impl<'a> Snapshot<'a> {
         visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
         let page = query::page(self.reader, query, &self.ctx)?;
-        let read = |range: &std::ops::Range<usize>| {
-            let mut rendered = start();
-            query::for_each_view(
-                self.reader,
-                &page.ids(range.clone()),
-                &self.ctx,
-                query.detail,
-                |run| render(&mut rendered, run),
-            )?;
-            Ok(rendered)
+        let read = |ids: &[&str]| {
+            query::render_views(self.reader, ids, &self.ctx, query.detail, &start, &render)
         };
-        query::map_in_order(&page.ranges(chunk), threads, read, visit)?;
-        Ok(page.len())
+        query::map_page_in_order(&page, chunk, threads, read, visit)
     }
 
     /// Number of runs in the cache.

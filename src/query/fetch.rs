@@ -80,6 +80,23 @@ pub(crate) fn for_each_view(
     Ok(())
 }
 
+/// A chunk's `T`: started by `start`, then made by `render` from the view of
+/// each of `run_ids` in turn ([`for_each_view`]).
+pub(crate) fn render_views<T>(
+    reader: &Reader<'_>,
+    run_ids: &[&str],
+    ctx: &Context,
+    detail: Detail,
+    start: impl Fn() -> T,
+    render: impl Fn(&mut T, &RunView<'_>) -> Result<()>,
+) -> Result<T> {
+    let mut rendered = start();
+    for_each_view(reader, run_ids, ctx, detail, |run| {
+        render(&mut rendered, run)
+    })?;
+    Ok(rendered)
+}
+
 /// One run, whole, asked for by id: its record is kept for the next
 /// snapshots while the cache is unchanged (`Reader::with_run_kept`).
 pub(crate) fn get(reader: &Reader<'_>, run_id: &str, ctx: &Context) -> Result<Option<RunRecord>> {

@@ -4,11 +4,26 @@
 
 use std::sync::mpsc;
 
+use super::page::Page;
 use crate::error::Result;
 
 /// The threads worth starting for work on every core.
 pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// [`map_in_order`] over the chunks of `page`, `chunk` runs each: `make`
+/// gets each chunk's run ids. Returns the page's length.
+pub(crate) fn map_page_in_order<T: Send>(
+    page: &Page,
+    chunk: usize,
+    threads: usize,
+    make: impl Fn(&[&str]) -> Result<T> + Sync,
+    visit: impl FnMut(T) -> Result<()>,
+) -> Result<usize> {
+    let make = |range: &std::ops::Range<usize>| make(&page.ids(range.clone()));
+    map_in_order(&page.ranges(chunk), threads, make, visit)?;
+    Ok(page.len())
 }
 
 /// Calls `make` on every chunk of `chunks`, on `threads` threads, and

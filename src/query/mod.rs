@@ -11,11 +11,11 @@ mod top;
 
 pub(crate) use exec::{for_each, page, page_and_keys, run, run_counted};
 pub(crate) use fetch::get;
-pub(crate) use fetch::{fetch, for_each_view};
+pub(crate) use fetch::{fetch, for_each_view, render_views};
 pub use filter::{CmpOp, Filter, FilterError, Literal, TimeLiteral};
 #[cfg(feature = "arrow")]
 pub(crate) use in_order::cores;
-pub(crate) use in_order::map_in_order;
+pub(crate) use in_order::map_page_in_order;
 pub use keys::{AnswerKeys, ValueKinds};
 pub use sort::SortSpec;
 
