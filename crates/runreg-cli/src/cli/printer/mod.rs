@@ -10,25 +10,28 @@ mod csv;
 mod json;
 mod jsonl;
 
+use std::cell::RefCell;
 use std::io::{self, BufWriter};
 use std::num::NonZero;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use runreg::{AnswerKeys, Query, Registry, RunRecord, RunView, Snapshot};
 
 pub use self::columnar::{Columnar, ColumnarFile, Compression};
 pub use self::csv::CsvPrinter;
 pub use self::json::JsonPrinter;
 pub use self::jsonl::JsonlPrinter;
-
 use super::{Failure, output};
-use std::cell::RefCell;
-use std::sync::OnceLock;
-
-use std::path::Path;
-
-use runreg::{AnswerKeys, Query, Registry, RunRecord, RunView, Snapshot};
 
 /// Runs printed at a time: each chunk is read from the cache, which is then
 /// released while the chunk is written.
 pub const CHUNK: usize = 1024;
+
+/// The threads that make chunks: one a core.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, NonZero::get)
+}
 
 /// Makes the text of a chunk of runs, apart from any output: a format whose
 /// chunks need nothing from the chunks before them has its chunks made on
@@ -102,7 +105,7 @@ pub fn print(
             source: kind.into(),
         }
     };
-    let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
+    let threads = threads();
     let streamed = match printer.renderer() {
         Some(Renderer::Records(render)) => registry.stream_rendered(
             query,
@@ -165,7 +168,7 @@ pub fn print_keyed<P: Printer>(
             source: kind.into(),
         }
     };
-    let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
+    let threads = threads();
     let streamed = registry.stream_rendered_keyed(
         query,
         CHUNK,
@@ -220,7 +223,7 @@ pub fn print_snapshot(
         path: path.to_owned(),
         source,
     };
-    let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
+    let threads = threads();
     match printer.renderer() {
         Some(Renderer::Records(render)) => snapshot.stream_rendered(
             query,
