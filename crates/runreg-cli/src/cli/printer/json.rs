@@ -26,14 +26,17 @@ impl<W: Write> JsonPrinter<W> {
 /// indented one level, after `,\n` unless it is the chunk's first. Chunks
 /// then join with `,\n`.
 fn element(writer: &JsonWriter, text: &mut Vec<u8>, run: &RunRecord) -> io::Result<()> {
-    if !text.is_empty() {
-        text.extend_from_slice(b",\n");
-    }
-    text.extend_from_slice(INDENT);
+    begin_element(text);
     writer.write_record(run, text)
 }
 
-const INDENT: &[u8] = b"  ";
+/// What goes before an element in a chunk's text.
+fn begin_element(text: &mut Vec<u8>) {
+    if !text.is_empty() {
+        text.extend_from_slice(b",\n");
+    }
+    text.extend_from_slice(b"  ");
+}
 
 /// A chunk's elements, written from the runs' views as [`element`] writes
 /// records.
@@ -44,10 +47,7 @@ struct Elements {
 
 impl ViewChunk for Elements {
     fn add(&mut self, run: &RunView<'_>) -> io::Result<()> {
-        if !self.text.is_empty() {
-            self.text.extend_from_slice(b",\n");
-        }
-        self.text.extend_from_slice(INDENT);
+        begin_element(&mut self.text);
         self.writer.write(run, &mut self.text)
     }
 
