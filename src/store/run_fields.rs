@@ -103,9 +103,25 @@ impl<'a> MapFields<'a> {
     /// The map a section ends with (the layout of `codec::encode_map`);
     /// checks that it ends its section.
     fn read(d: &mut Decoder<'a>) -> Result<MapFields<'a>, DecodeError> {
+        let names = MapNames::read(d)?;
+        let mut values = Vec::with_capacity(names.len());
+        for _ in 0..names.len() {
+            values.push(scalar(d)?);
+        }
+        end_of_section(d)?;
+        Ok(MapFields { names, values })
+    }
+}
+
+impl<'a> MapNames<'a> {
+    /// The names of the map `d` is at (its length, then where its names
+    /// are: a block in the record, checked sorted and unique, or a stored
+    /// list's id), leaving `d` at its first value. Each reader of a stored
+    /// map starts here.
+    pub(super) fn read(d: &mut Decoder<'a>) -> Result<MapNames<'a>, DecodeError> {
         let len = usize::decode(&mut *d)?;
-        d.claim_container_read::<Scalar<'_>>(len)?;
-        let names = match u32::decode(&mut *d)? {
+        d.claim_container_read::<(&str, u8)>(len)?;
+        Ok(match u32::decode(&mut *d)? {
             0 => {
                 let block_len = usize::decode(&mut *d)?;
                 let block = d.borrow_reader().take_bytes(block_len)?;
@@ -124,19 +140,28 @@ impl<'a> MapFields<'a> {
                 MapNames::Inline(names)
             }
             id => MapNames::Stored(stored_keys(*d.context(), id, len)?),
-        };
-        let mut values = Vec::with_capacity(len);
-        for _ in 0..len {
-            values.push(scalar(d)?);
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            MapNames::Stored(list) => list.len(),
+            MapNames::Inline(names) => names.len(),
         }
-        if d.reader().peek_read(1).is_some() {
-            return Err(DecodeError::Other("trailing bytes in a section"));
-        }
-        Ok(MapFields { names, values })
     }
 }
 
-fn scalar<'a>(d: &mut Decoder<'a>) -> Result<Scalar<'a>, DecodeError> {
+/// Checks that a section's last map ended it.
+pub(super) fn end_of_section(d: &mut Decoder<'_>) -> Result<(), DecodeError> {
+    match d.reader().peek_read(1) {
+        Some(_) => Err(DecodeError::Other("trailing bytes in a section")),
+        None => Ok(()),
+    }
+}
+
+/// The next value of a map.
+#[inline]
+pub(super) fn scalar<'a>(d: &mut Decoder<'a>) -> Result<Scalar<'a>, DecodeError> {
     Ok(match u8::decode(&mut *d)? {
         NULL => Scalar::Null,
         FALSE => Scalar::Bool(false),

@@ -7,15 +7,14 @@
 
 use std::io::{self, Write};
 
-use bincode::de::read::{BorrowReader, Reader as _};
-use bincode::de::{BorrowDecoder as _, Decoder as _};
 use bincode::error::DecodeError;
 use bincode::{BorrowDecode, Decode};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter};
 
-use super::codec::{self, FALSE, FLOAT, INT, NULL, STR, TRUE, stored_keys};
+use super::codec::{self, FALSE, FLOAT, INT, NULL, STR, TRUE};
+use super::run_fields::{MapNames, end_of_section};
 use super::run_view::{ColdHead, Decoder, Head, RunView, decoder, read_tags};
 use crate::record::RunRecord;
 use crate::value::non_finite_name;
@@ -67,10 +66,10 @@ pub enum JsonLayout {
 /// ```
 pub struct JsonWriter {
     layout: JsonLayout,
-    /// The laid-out names of the stored key lists met, by id, with the list
-    /// they were made from (a list loaded by another snapshot is another
-    /// `Arc`, and is laid out again).
-    names: FxHashMap<u32, (KeyList, Names)>,
+    /// The laid-out names of the stored key lists met, by the list's
+    /// address, with the list (kept, so that no other list takes that
+    /// address; a list loaded again by another snapshot is another one).
+    names: FxHashMap<usize, (KeyList, Names)>,
 }
 
 /// The names of a map laid out for one [`JsonLayout`]: each entry's text up
@@ -234,67 +233,50 @@ impl JsonWriter {
         out.push(b']');
     }
 
-    /// The map a section ends with (the layout of `codec::encode_map`),
-    /// written as it is decoded; checks that it ends its section.
+    /// The map a section ends with, written as it is decoded: the names of
+    /// a stored list from their laid-out text, the record's own escaped
+    /// one by one; checks that it ends its section.
     fn map(&mut self, d: &mut Decoder<'_>, out: &mut Vec<u8>) -> Result<(), DecodeError> {
-        let len = usize::decode(&mut *d)?;
-        d.claim_container_read::<(&str, u8)>(len)?;
-        if len == 0 {
-            // An empty map's keys block is empty too.
-            out.extend_from_slice(b"{}");
-        } else {
-            out.push(b'{');
-        }
-        match u32::decode(&mut *d)? {
-            0 => {
-                let block_len = usize::decode(&mut *d)?;
-                let block = d.borrow_reader().take_bytes(block_len)?;
-                let mut keys = decoder(block, *d.context());
-                let mut last: Option<&str> = None;
-                for i in 0..len {
-                    let key = <&str>::borrow_decode(&mut keys)?;
-                    if last.is_some_and(|last| last >= key) {
-                        return Err(DecodeError::Other("map keys out of order"));
-                    }
-                    last = Some(key);
+        let names = MapNames::read(d)?;
+        let layout = self.layout;
+        match &names {
+            _ if names.len() == 0 => out.extend_from_slice(b"{}"),
+            MapNames::Stored(list) => {
+                out.push(b'{');
+                let laid_out = self.names_of(list);
+                for i in 0..list.len() {
+                    out.extend_from_slice(laid_out.entry(i));
+                    value(layout, d, out)?;
+                }
+            }
+            MapNames::Inline(inline) => {
+                out.push(b'{');
+                for (i, name) in inline.iter().enumerate() {
                     if i > 0 {
                         out.push(b',');
                     }
                     self.newline(out, self.level(2));
-                    string(out, key);
+                    string(out, name);
                     self.colon(out);
-                    self.value(d, out)?;
-                }
-                if keys.reader().peek_read(1).is_some() {
-                    return Err(DecodeError::Other("map keys do not fill their block"));
-                }
-            }
-            id => {
-                let list = stored_keys(*d.context(), id, len)?;
-                let laid_out = self
-                    .names
-                    .get(&id)
-                    .is_some_and(|(from, _)| std::sync::Arc::ptr_eq(from, list));
-                if !laid_out {
-                    let names = self.lay_out(list);
-                    self.names.insert(id, (list.clone(), names));
-                }
-                let names = &self.names[&id].1;
-                let layout = self.layout;
-                for i in 0..len {
-                    out.extend_from_slice(names.entry(i));
                     value(layout, d, out)?;
                 }
             }
         }
-        if len > 0 {
+        if names.len() > 0 {
             self.newline(out, self.level(1));
             out.push(b'}');
         }
-        if d.reader().peek_read(1).is_some() {
-            return Err(DecodeError::Other("trailing bytes in a section"));
+        end_of_section(d)
+    }
+
+    /// The laid-out names of a stored list, laid out the first time.
+    fn names_of(&mut self, list: &KeyList) -> &Names {
+        let at = std::sync::Arc::as_ptr(list) as usize;
+        if !self.names.contains_key(&at) {
+            let names = self.lay_out(list);
+            self.names.insert(at, (list.clone(), names));
         }
-        Ok(())
+        &self.names[&at].1
     }
 
     fn lay_out(&self, list: &KeyList) -> Names {
@@ -308,14 +290,11 @@ impl JsonWriter {
         }
         names
     }
-
-    fn value(&self, d: &mut Decoder<'_>, out: &mut Vec<u8>) -> Result<(), DecodeError> {
-        value(self.layout, d, out)
-    }
 }
 
 /// The next value of a map, as `serde_json` writes it: scalars straight
-/// from the bytes, arrays and objects (rare) through an owned value.
+/// from the bytes (the hot path of `ls --json`: decoded and written in one
+/// step), arrays and objects (rare) through an owned value.
 fn value(layout: JsonLayout, d: &mut Decoder<'_>, out: &mut Vec<u8>) -> Result<(), DecodeError> {
     match u8::decode(&mut *d)? {
         NULL => out.extend_from_slice(b"null"),
@@ -328,11 +307,11 @@ fn value(layout: JsonLayout, d: &mut Decoder<'_>, out: &mut Vec<u8>) -> Result<(
         STR => string(out, <&str>::borrow_decode(&mut *d)?),
         tag => {
             let nested = codec::decode_nested(d, tag)?;
-            let written = match layout {
+            // Writing to memory cannot fail.
+            let _ = match layout {
                 JsonLayout::Compact => serde_json::to_writer(&mut *out, &nested),
                 JsonLayout::PrettyElement => {
-                    // A map's values sit three levels in: element, run,
-                    // map.
+                    // A map's values sit three levels in: element, run, map.
                     let formatter = PrettyAt {
                         level: 3,
                         has_value: false,
@@ -342,7 +321,6 @@ fn value(layout: JsonLayout, d: &mut Decoder<'_>, out: &mut Vec<u8>) -> Result<(
                     ))
                 }
             };
-            written.map_err(|_| DecodeError::Other("a nested value cannot be written"))?;
         }
     }
     Ok(())

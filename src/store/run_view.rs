@@ -6,15 +6,13 @@
 use std::cell::RefCell;
 
 use bincode::de::read::SliceReader;
-use bincode::de::read::{BorrowReader, Reader as _};
-use bincode::de::{BorrowDecoder as _, Decoder as _, DecoderImpl};
+use bincode::de::{Decoder as _, DecoderImpl};
 use bincode::error::DecodeError;
 use bincode::{BorrowDecode, Decode};
 use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 
-use super::codec::{
-    self, CorruptRecord, FALSE, FLOAT, INT, Lists, NULL, RecordBytes, STR, TRUE, stored_keys,
-};
+use super::codec::{self, CorruptRecord, Lists, RecordBytes};
+use super::run_fields::{MapNames, end_of_section, scalar};
 use crate::status::Status;
 use crate::value::{serialize_f64, serialize_opt_f64};
 
@@ -226,60 +224,25 @@ impl Serialize for StoredMap<'_, '_> {
             return s.serialize_map(Some(0))?.end();
         };
         let fail = |e: DecodeError| self.run.fail::<S::Error>(e);
-        // The layout of `codec::encode_map`: length, where the keys are,
-        // the values.
-        let len = usize::decode(&mut *d).map_err(fail)?;
-        d.claim_container_read::<(&str, u8)>(len).map_err(fail)?;
-        let mut map = s.serialize_map(Some(len))?;
-        match u32::decode(&mut *d).map_err(fail)? {
-            0 => {
-                let block_len = usize::decode(&mut *d).map_err(fail)?;
-                let block = d.borrow_reader().take_bytes(block_len).map_err(fail)?;
-                let mut keys = decoder(block, *d.context());
-                let mut last: Option<&str> = None;
-                for _ in 0..len {
-                    let key = <&str>::borrow_decode(&mut keys).map_err(fail)?;
-                    if last.is_some_and(|last| last >= key) {
-                        return Err(fail(DecodeError::Other("map keys out of order")));
-                    }
-                    last = Some(key);
-                    map.serialize_entry(key, &StoredValue(RefCell::new(&mut *d), self.run))?;
-                }
-                if keys.reader().peek_read(1).is_some() {
-                    return Err(fail(DecodeError::Other("map keys do not fill their block")));
-                }
-            }
-            id => {
-                for key in stored_keys(*d.context(), id, len).map_err(fail)?.iter() {
-                    map.serialize_entry(&**key, &StoredValue(RefCell::new(&mut *d), self.run))?;
-                }
-            }
+        let names = MapNames::read(d).map_err(fail)?;
+        let mut map = s.serialize_map(Some(names.len()))?;
+        for i in 0..names.len() {
+            map.serialize_entry(names.get(i), &StoredValue(RefCell::new(&mut *d), self.run))?;
         }
-        if d.reader().peek_read(1).is_some() {
-            return Err(fail(DecodeError::Other("trailing bytes in a section")));
-        }
+        end_of_section(d).map_err(fail)?;
         map.end()
     }
 }
 
-/// The next value of a map, serialized as it is decoded: scalars straight
-/// from the bytes, arrays and objects (rare) through an owned value.
+/// The next value of a map, serialized as it is decoded.
 struct StoredValue<'r, 'd, 'a>(RefCell<&'r mut Decoder<'a>>, &'d RunView<'a>);
 
 impl Serialize for StoredValue<'_, '_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut d = self.0.borrow_mut();
-        let d = &mut **d;
-        let fail = |e: DecodeError| self.1.fail::<S::Error>(e);
-        match u8::decode(&mut *d).map_err(fail)? {
-            NULL => s.serialize_unit(),
-            FALSE => s.serialize_bool(false),
-            TRUE => s.serialize_bool(true),
-            INT => s.serialize_i64(i64::decode(&mut *d).map_err(fail)?),
-            FLOAT => serialize_f64(&f64::decode(&mut *d).map_err(fail)?, s),
-            STR => s.serialize_str(<&str>::borrow_decode(&mut *d).map_err(fail)?),
-            tag => codec::decode_nested(d, tag).map_err(fail)?.serialize(s),
-        }
+        scalar(&mut d)
+            .map_err(|e| self.1.fail::<S::Error>(e))?
+            .serialize(s)
     }
 }
 
