@@ -1,16 +1,20 @@
-//! [`RunFields`]: the fields of a [`RunView`], borrowed from the cache's
+//! [`RunFields`]: the fields of a stored run, borrowed from the cache's
 //! bytes, for what takes a run's values one by one (the columns of a
 //! batch) without building its record: strings are not copied, and the
-//! names of a map are the stored list many runs share.
+//! names of a map are the stored list many runs share. Also the pieces of
+//! the record's layout that every borrowed reader of it starts from (the
+//! head of the hot section, the start of the cold one, a map's names and
+//! values): `RunView`'s serde and `JsonWriter` use them too.
 
-use bincode::de::read::{BorrowReader, Reader as _};
-use bincode::de::{BorrowDecoder as _, Decoder as _};
+use bincode::de::read::{BorrowReader, Reader as _, SliceReader};
+use bincode::de::{BorrowDecoder as _, Decoder as _, DecoderImpl};
 use bincode::error::DecodeError;
 use bincode::{BorrowDecode, Decode};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::codec::{self, CorruptRecord, FALSE, FLOAT, INT, NULL, STR, TRUE, stored_keys};
-use super::run_view::{ColdHead, Decoder, Head, RunView, decoder, read_tags};
+use super::codec::{
+    self, CorruptRecord, FALSE, FLOAT, INT, Lists, NULL, RecordBytes, STR, TRUE, stored_keys,
+};
 use crate::status::Status;
 use crate::value::{Value, serialize_f64};
 use crate::value_map::KeyList;
@@ -173,16 +177,15 @@ pub(super) fn scalar<'a>(d: &mut Decoder<'a>) -> Result<Scalar<'a>, DecodeError>
     })
 }
 
-impl<'a> RunView<'a> {
-    /// The run's fields, borrowed.
-    pub(crate) fn fields(&self) -> Result<RunFields<'a>, CorruptRecord> {
-        let bytes = self.bytes();
+impl<'a> RunFields<'a> {
+    /// The fields of a stored record (a hot row only unless `full`).
+    pub(super) fn read(bytes: RecordBytes<'a>, full: bool) -> Result<RunFields<'a>, CorruptRecord> {
         let sections = bytes.sections()?;
         let mut hot = decoder(sections.hot, bytes.lists);
         let head = Head::read(&mut hot)?;
         let tags = read_tags(&mut hot)?;
         let summary = MapFields::read(&mut hot)?;
-        let (cold, hparams, config) = if self.is_full() {
+        let (cold, hparams, config) = if full {
             let mut cold = decoder(sections.cold, bytes.lists);
             let cold_head = ColdHead::read(&mut cold)?;
             let config = MapFields::read(&mut cold)?;
@@ -207,6 +210,62 @@ impl<'a> RunView<'a> {
     }
 }
 
+pub(super) type Decoder<'a> = DecoderImpl<SliceReader<'a>, codec::Config, Lists<'a>>;
+
+pub(super) fn decoder<'a>(bytes: &'a [u8], lists: Lists<'a>) -> Decoder<'a> {
+    DecoderImpl::new(SliceReader::new(bytes), codec::config(), lists)
+}
+
+/// The fields at the start of the hot section.
+pub(super) struct Head {
+    pub status: Status,
+    pub created_at: f64,
+    pub updated_at: f64,
+    pub ended_at: Option<f64>,
+    pub heartbeat_at: Option<f64>,
+}
+
+impl Head {
+    pub fn read(d: &mut Decoder<'_>) -> Result<Head, DecodeError> {
+        Ok(Head {
+            status: codec::decode_status(d)?,
+            created_at: f64::decode(d)?,
+            updated_at: f64::decode(d)?,
+            ended_at: Option::<f64>::decode(d)?,
+            heartbeat_at: Option::<f64>::decode(d)?,
+        })
+    }
+}
+
+/// The start of the cold section, borrowed (empty for the summary
+/// detail).
+#[derive(Default)]
+pub(super) struct ColdHead<'a> {
+    pub run_dir: &'a str,
+    pub checkpoint_path: Option<&'a str>,
+    pub notes: &'a str,
+}
+
+impl<'a> ColdHead<'a> {
+    pub fn read(d: &mut Decoder<'a>) -> Result<ColdHead<'a>, DecodeError> {
+        Ok(ColdHead {
+            run_dir: <&str>::borrow_decode(d)?,
+            checkpoint_path: Option::<&str>::borrow_decode(d)?,
+            notes: <&str>::borrow_decode(d)?,
+        })
+    }
+}
+
+pub(super) fn read_tags<'a>(d: &mut Decoder<'a>) -> Result<Vec<&'a str>, DecodeError> {
+    let len = usize::decode(d)?;
+    d.claim_container_read::<&str>(len)?;
+    let mut tags = Vec::with_capacity(len);
+    for _ in 0..len {
+        tags.push(<&str>::borrow_decode(d)?);
+    }
+    Ok(tags)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -214,6 +273,7 @@ mod tests {
     use super::*;
     use crate::store::RecordBytes;
     use crate::store::codec::hot_only;
+    use crate::store::run_view::RunView;
     use crate::store::run_view::tests::{StoredLists, encoded, record_of, stored_run};
     use crate::value_map::ValueMap;
 

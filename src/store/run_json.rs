@@ -14,8 +14,8 @@ use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter};
 
 use super::codec::{self, FALSE, FLOAT, INT, NULL, STR, TRUE};
-use super::run_fields::{MapNames, end_of_section};
-use super::run_view::{ColdHead, Decoder, Head, RunView, decoder, read_tags};
+use super::run_fields::{ColdHead, Decoder, Head, MapNames, decoder, end_of_section, read_tags};
+use super::run_view::RunView;
 use crate::record::RunRecord;
 use crate::value::non_finite_name;
 use crate::value_map::KeyList;

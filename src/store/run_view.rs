@@ -5,14 +5,13 @@
 
 use std::cell::RefCell;
 
-use bincode::de::read::SliceReader;
-use bincode::de::{Decoder as _, DecoderImpl};
 use bincode::error::DecodeError;
-use bincode::{BorrowDecode, Decode};
 use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 
-use super::codec::{self, CorruptRecord, Lists, RecordBytes};
-use super::run_fields::{MapNames, end_of_section, scalar};
+use super::codec::{CorruptRecord, RecordBytes};
+use super::run_fields::{
+    ColdHead, Decoder, Head, MapNames, RunFields, decoder, end_of_section, read_tags, scalar,
+};
 use crate::status::Status;
 use crate::value::{serialize_f64, serialize_opt_f64};
 
@@ -77,6 +76,11 @@ impl<'a> RunView<'a> {
         self.full
     }
 
+    /// The run's fields, borrowed.
+    pub(crate) fn fields(&self) -> Result<RunFields<'a>, CorruptRecord> {
+        RunFields::read(self.bytes, self.full)
+    }
+
     fn fail<E: serde::ser::Error>(&self, e: impl std::fmt::Display) -> E {
         E::custom(format_args!(
             "run {}: undecodable record in the cache: {e}",
@@ -92,52 +96,6 @@ impl std::fmt::Debug for RunView<'_> {
             .field("alive", &self.alive)
             .field("bytes", &self.bytes.bytes.len())
             .finish()
-    }
-}
-
-pub(super) type Decoder<'a> = DecoderImpl<SliceReader<'a>, codec::Config, Lists<'a>>;
-
-pub(super) fn decoder<'a>(bytes: &'a [u8], lists: Lists<'a>) -> Decoder<'a> {
-    DecoderImpl::new(SliceReader::new(bytes), codec::config(), lists)
-}
-
-/// The fields at the start of the hot section.
-pub(super) struct Head {
-    pub status: Status,
-    pub created_at: f64,
-    pub updated_at: f64,
-    pub ended_at: Option<f64>,
-    pub heartbeat_at: Option<f64>,
-}
-
-impl Head {
-    pub fn read(d: &mut Decoder<'_>) -> Result<Head, DecodeError> {
-        Ok(Head {
-            status: codec::decode_status(d)?,
-            created_at: f64::decode(d)?,
-            updated_at: f64::decode(d)?,
-            ended_at: Option::<f64>::decode(d)?,
-            heartbeat_at: Option::<f64>::decode(d)?,
-        })
-    }
-}
-
-/// The start of the cold section, borrowed (empty for the summary
-/// detail).
-#[derive(Default)]
-pub(super) struct ColdHead<'a> {
-    pub run_dir: &'a str,
-    pub checkpoint_path: Option<&'a str>,
-    pub notes: &'a str,
-}
-
-impl<'a> ColdHead<'a> {
-    pub fn read(d: &mut Decoder<'a>) -> Result<ColdHead<'a>, DecodeError> {
-        Ok(ColdHead {
-            run_dir: <&str>::borrow_decode(d)?,
-            checkpoint_path: Option::<&str>::borrow_decode(d)?,
-            notes: <&str>::borrow_decode(d)?,
-        })
     }
 }
 
@@ -182,16 +140,6 @@ impl Serialize for RunView<'_> {
         out.serialize_field("notes", cold_head.notes)?;
         out.end()
     }
-}
-
-pub(super) fn read_tags<'a>(d: &mut Decoder<'a>) -> Result<Vec<&'a str>, DecodeError> {
-    let len = usize::decode(d)?;
-    d.claim_container_read::<&str>(len)?;
-    let mut tags = Vec::with_capacity(len);
-    for _ in 0..len {
-        tags.push(<&str>::borrow_decode(d)?);
-    }
-    Ok(tags)
 }
 
 struct Float(f64);
@@ -357,14 +305,14 @@ pub(super) mod tests {
         std::sync::OnceLock<Vec<crate::value_map::KeyList>>,
     );
 
-    impl codec::KeyLists for StoredLists {
+    impl crate::store::codec::KeyLists for StoredLists {
         fn key_list(&self, id: u32) -> Option<&crate::value_map::KeyList> {
             let parsed = self.1.get_or_init(|| {
                 self.0
                     .lock()
                     .unwrap()
                     .iter()
-                    .map(|block| codec::parse_key_list(block).unwrap())
+                    .map(|block| crate::store::codec::parse_key_list(block).unwrap())
                     .collect()
             });
             parsed.get((id as usize).checked_sub(1)?)
