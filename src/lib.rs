@@ -60,6 +60,7 @@ mod snapshot;
 mod status;
 mod store;
 mod value;
+mod value_kinds;
 mod value_map;
 pub mod writer;
 

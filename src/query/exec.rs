@@ -16,7 +16,7 @@ use super::{Context, Detail, Query};
 use crate::error::Result;
 use crate::field::{Field, Part};
 use crate::record::RunRecord;
-use crate::store::{HotRef, Reader, RecordBytes, lookup};
+use crate::store::{HotRef, Reader, RecordBytes, RunShape, ShapeKinds, lookup};
 use crate::value::Value;
 
 /// The runs matching `query`, sorted and paged.
@@ -71,15 +71,14 @@ pub(crate) fn page_and_keys(
         return Ok((page, union.finish()));
     }
     let page = page(reader, query, ctx)?;
-    let add = |union: &mut KeyUnion, run_id: &str, bytes: RecordBytes<'_>| -> Result<()> {
-        let corrupt = |e| reader.corrupt(run_id, e);
-        let hot = bytes.hot_ref().map_err(corrupt)?;
-        let hparams = match detail {
-            Detail::Full => bytes.hparams_ref().map_err(corrupt)?,
-            Detail::Summary => Vec::new(),
-        };
-        union.add(&hparams, &hot.summary);
-        union.add_status(&hot.status);
+    let full = detail == Detail::Full;
+    let add = |union: &mut KeyUnion,
+               kinds: &mut ShapeKinds,
+               run_id: &str,
+               bytes: RecordBytes<'_>|
+     -> Result<()> {
+        let shape = RunShape::read(bytes, full, kinds).map_err(|e| reader.corrupt(run_id, e))?;
+        union.add(&shape, kinds);
         Ok(())
     };
     let mut union = KeyUnion::default();
@@ -94,9 +93,9 @@ pub(crate) fn page_and_keys(
                 .iter()
                 .map(|part| {
                     scope.spawn(move || {
-                        let mut union = KeyUnion::default();
+                        let (mut union, mut kinds) = Default::default();
                         let visit = |_, run_id: &str, bytes: RecordBytes<'_>| {
-                            add(&mut union, run_id, bytes)
+                            add(&mut union, &mut kinds, run_id, bytes)
                         };
                         for_each_of(reader, detail, part, visit).map(|()| union)
                     })
@@ -114,9 +113,10 @@ pub(crate) fn page_and_keys(
             union.merge(part?);
         }
     } else {
+        let mut kinds = ShapeKinds::default();
         for run_id in page.iter() {
             with_bytes_of(reader, detail, run_id, |bytes| {
-                add(&mut union, run_id, bytes)
+                add(&mut union, &mut kinds, run_id, bytes)
             })?;
         }
     }
@@ -209,6 +209,7 @@ fn page_counted(
     let wanted = query.limit.map(|l| l.saturating_add(query.offset));
     let mut top = TopRows::new(specs, wanted);
     let mut keys = Vec::new();
+    let mut kinds = ShapeKinds::default();
     let mut total = 0;
     let mut visit = |run_id: &str, hot_bytes: RecordBytes<'_>| -> Result<()> {
         let hot = hot_bytes.hot_ref().map_err(|e| reader.corrupt(run_id, e))?;
@@ -226,8 +227,9 @@ fn page_counted(
             total += 1;
             top.offer(run_id, &mut keys);
             if let Some(union) = summary_keys.as_deref_mut() {
-                union.add(&[], &hot.summary);
-                union.add_status(&hot.status);
+                let shape = RunShape::read(hot_bytes, false, &mut kinds)
+                    .map_err(|e| reader.corrupt(run_id, e))?;
+                union.add(&shape, &kinds);
             }
         }
         Ok(())

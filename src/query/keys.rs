@@ -4,88 +4,14 @@
 //! column.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use crate::status::Status;
-use crate::store::ValueRef;
-
-/// The kinds of values found under one key across the runs of an answer.
-///
-/// ```
-/// use runreg::ValueKinds;
-///
-/// let kinds = ValueKinds::INT | ValueKinds::FLOAT;
-/// assert!(kinds.only_numbers());
-/// assert!(!kinds.only_ints());
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ValueKinds(u8);
-
-impl ValueKinds {
-    /// `null`
-    pub const NULL: ValueKinds = ValueKinds(1);
-    /// `true` or `false`
-    pub const BOOL: ValueKinds = ValueKinds(2);
-    /// An integer.
-    pub const INT: ValueKinds = ValueKinds(4);
-    /// A float (NaN and infinities included).
-    pub const FLOAT: ValueKinds = ValueKinds(8);
-    /// A string.
-    pub const STR: ValueKinds = ValueKinds(16);
-    /// A list or an object.
-    pub const NESTED: ValueKinds = ValueKinds(32);
-
-    /// Whether every kind of `other` is among these.
-    pub fn contains(self, other: ValueKinds) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// The kinds besides `null`.
-    pub fn present(self) -> ValueKinds {
-        ValueKinds(self.0 & !ValueKinds::NULL.0)
-    }
-
-    /// Integers only (and nulls).
-    pub fn only_ints(self) -> bool {
-        self.present() == ValueKinds::INT
-    }
-
-    /// Numbers only, integers or floats (and nulls), at least one.
-    pub fn only_numbers(self) -> bool {
-        let present = self.present();
-        present.0 != 0 && (ValueKinds::INT | ValueKinds::FLOAT).contains(present)
-    }
-
-    /// Exactly one kind besides `null`: `Some(kind)`.
-    pub fn single(self) -> Option<ValueKinds> {
-        let present = self.present();
-        (present.0.count_ones() == 1).then_some(present)
-    }
-
-    pub(crate) fn of(value: ValueRef<'_>) -> ValueKinds {
-        match value {
-            ValueRef::Null => ValueKinds::NULL,
-            ValueRef::Bool(_) => ValueKinds::BOOL,
-            ValueRef::Int(_) => ValueKinds::INT,
-            ValueRef::Float(_) => ValueKinds::FLOAT,
-            ValueRef::Str(_) => ValueKinds::STR,
-            ValueRef::Nested => ValueKinds::NESTED,
-        }
-    }
-}
-
-impl std::ops::BitOr for ValueKinds {
-    type Output = ValueKinds;
-
-    fn bitor(self, rhs: ValueKinds) -> ValueKinds {
-        ValueKinds(self.0 | rhs.0)
-    }
-}
-
-impl std::ops::BitOrAssign for ValueKinds {
-    fn bitor_assign(&mut self, rhs: ValueKinds) {
-        self.0 |= rhs.0;
-    }
-}
+use crate::store::{MapNames, RunShape, ShapeKinds};
+use crate::value_kinds::ValueKinds;
+use crate::value_map::KeyList;
 
 /// Every hparams and summary key of an answer's runs, in key order (bytes),
 /// each with the kinds of values found under it.
@@ -111,16 +37,13 @@ pub(crate) struct KeyUnion {
 }
 
 impl KeyUnion {
-    /// Adds one run's entries (each map's names sorted, as stored).
-    pub fn add(&mut self, hparams: &[(&[u8], ValueRef<'_>)], summary: &[(&[u8], ValueRef<'_>)]) {
-        self.hparams.add(hparams);
-        self.summary.add(summary);
-    }
-
-    /// Adds one run's status.
-    pub fn add_status(&mut self, status: &Status) {
-        if !self.statuses.contains(status) {
-            self.statuses.insert(status.clone());
+    /// Adds one run: its status, and the names of its maps with the kind of
+    /// each value.
+    pub fn add(&mut self, run: &RunShape<'_>, kinds: &ShapeKinds) {
+        self.hparams.add(&run.hparams, &kinds.hparams);
+        self.summary.add(&run.summary, &kinds.summary);
+        if !self.statuses.contains(&run.status) {
+            self.statuses.insert(run.status.clone());
         }
     }
 
@@ -140,55 +63,116 @@ impl KeyUnion {
     }
 }
 
-/// The keys of one map across runs. Runs of a sweep have the same names:
-/// those of the run before are kept with where each went, so a run with
-/// the same names costs one comparison a name, not a search of the map.
+/// The keys of one map across runs, with the kinds of their values.
+///
+/// Most runs name a stored key list (the same `Arc` for every run of a
+/// snapshot that names it): their kinds are gathered per list, position by
+/// position, and put under the list's names once, at the end. A run with
+/// names of its own is added name by name; the names of the last such run
+/// are kept with where each went, so a run with the same names costs one
+/// comparison a name, not a search.
 #[derive(Default)]
 struct MapUnion {
     /// Each key's slot in `kinds`.
     slots: BTreeMap<Vec<u8>, usize>,
     kinds: Vec<ValueKinds>,
-    /// The last run's names, and the slot of each.
+    /// Stored lists met, with the kinds found at each position.
+    lists: Vec<(KeyList, Vec<ValueKinds>)>,
+    /// Each list's place in `lists`, by the list's address (the union holds
+    /// the list, so no other can take its address).
+    list_at: FxHashMap<usize, usize>,
+    /// The place in `lists` of the last stored list met.
+    last_list: Option<usize>,
+    /// The last run's own names, and the slot of each.
     last: Vec<(Vec<u8>, usize)>,
 }
 
 impl MapUnion {
-    fn add(&mut self, entries: &[(&[u8], ValueRef<'_>)]) {
-        let same = entries.len() == self.last.len()
-            && entries
-                .iter()
-                .zip(&self.last)
-                .all(|((k, _), (l, _))| *k == l.as_slice());
-        if !same {
-            self.last.clear();
-            for (key, _) in entries {
-                let next = self.slots.len();
-                let slot = *self.slots.entry(key.to_vec()).or_insert(next);
-                if slot == self.kinds.len() {
-                    self.kinds.push(ValueKinds::default());
+    fn add(&mut self, names: &MapNames<'_>, kinds: &[ValueKinds]) {
+        match names {
+            MapNames::Stored(list) => {
+                let at = self.list_place(list);
+                for (found, kind) in self.lists[at].1.iter_mut().zip(kinds) {
+                    *found |= *kind;
                 }
-                self.last.push((key.to_vec(), slot));
             }
-        }
-        for ((_, value), (_, slot)) in entries.iter().zip(&self.last) {
-            self.kinds[*slot] |= ValueKinds::of(*value);
+            MapNames::Inline(names) => {
+                let same = names.len() == self.last.len()
+                    && names
+                        .iter()
+                        .zip(&self.last)
+                        .all(|(k, (l, _))| k.as_bytes() == l.as_slice());
+                if !same {
+                    self.last.clear();
+                    for name in names {
+                        let slot = self.slot(name.as_bytes());
+                        self.last.push((name.as_bytes().to_vec(), slot));
+                    }
+                }
+                for (kind, (_, slot)) in kinds.iter().zip(&self.last) {
+                    self.kinds[*slot] |= *kind;
+                }
+            }
         }
     }
 
-    fn merge(&mut self, other: MapUnion) {
+    /// Where the kinds of stored list `list` are gathered.
+    fn list_place(&mut self, list: &KeyList) -> usize {
+        if let Some(at) = self.last_list
+            && Arc::ptr_eq(&self.lists[at].0, list)
+        {
+            return at;
+        }
+        let address = Arc::as_ptr(list) as usize;
+        let at = match self.list_at.get(&address) {
+            Some(&at) => at,
+            None => {
+                let kinds = vec![ValueKinds::default(); list.len()];
+                self.lists.push((Arc::clone(list), kinds));
+                self.list_at.insert(address, self.lists.len() - 1);
+                self.lists.len() - 1
+            }
+        };
+        self.last_list = Some(at);
+        at
+    }
+
+    /// The slot of key `name`, made if new.
+    fn slot(&mut self, name: &[u8]) -> usize {
+        if let Some(&slot) = self.slots.get(name) {
+            return slot;
+        }
+        let slot = self.kinds.len();
+        self.slots.insert(name.to_vec(), slot);
+        self.kinds.push(ValueKinds::default());
+        slot
+    }
+
+    /// Puts the kinds gathered per stored list under the lists' names.
+    fn settle(&mut self) {
+        self.list_at.clear();
+        self.last_list = None;
+        for (list, kinds) in std::mem::take(&mut self.lists) {
+            for (name, kind) in list.iter().zip(kinds) {
+                let slot = self.slot(name.as_bytes());
+                self.kinds[slot] |= kind;
+            }
+        }
+    }
+
+    fn merge(&mut self, mut other: MapUnion) {
+        self.settle();
+        other.settle();
         self.last.clear();
         for (key, slot) in other.slots {
-            let next = self.slots.len();
-            let mine = *self.slots.entry(key).or_insert(next);
-            if mine == self.kinds.len() {
-                self.kinds.push(ValueKinds::default());
-            }
+            let mine = self.slot(&key);
             self.kinds[mine] |= other.kinds[slot];
         }
     }
 
     /// Every key, in key order, with its kinds.
-    fn finish(self) -> Vec<(String, ValueKinds)> {
+    fn finish(mut self) -> Vec<(String, ValueKinds)> {
+        self.settle();
         self.slots
             .into_iter()
             .map(|(k, slot)| (String::from_utf8_lossy(&k).into_owned(), self.kinds[slot]))
@@ -200,130 +184,145 @@ impl MapUnion {
 mod tests {
     use super::*;
 
-    #[test]
-    fn runs_with_the_same_names_add_their_kinds_to_the_same_keys() {
+    /// A run: its status, and each map's names with the kind of each value.
+    struct Run {
+        status: Status,
+        hparams: Vec<(&'static str, ValueKinds)>,
+        summary: Vec<(&'static str, ValueKinds)>,
+    }
+
+    const I: ValueKinds = ValueKinds::INT;
+    const F: ValueKinds = ValueKinds::FLOAT;
+    const N: ValueKinds = ValueKinds::NULL;
+    const S: ValueKinds = ValueKinds::STR;
+    const B: ValueKinds = ValueKinds::BOOL;
+    const X: ValueKinds = ValueKinds::NESTED;
+
+    fn run(
+        status: Status,
+        hparams: &[(&'static str, ValueKinds)],
+        summary: &[(&'static str, ValueKinds)],
+    ) -> Run {
+        Run {
+            status,
+            hparams: hparams.to_vec(),
+            summary: summary.to_vec(),
+        }
+    }
+
+    /// The union of `runs`, their names stored lists (one `Arc` for equal
+    /// names, as a snapshot hands out) or their own.
+    fn union_of(runs: &[Run], stored: bool) -> KeyUnion {
+        let names_of = |map: &[(&str, ValueKinds)]| -> Vec<String> {
+            map.iter().map(|(k, _)| k.to_string()).collect()
+        };
+        let mut lists: Vec<KeyList> = Vec::new();
+        for map in runs.iter().flat_map(|r| [&r.hparams, &r.summary]) {
+            let names = names_of(map);
+            if !lists
+                .iter()
+                .any(|l| l.iter().map(|n| n.to_string()).eq(names.iter().cloned()))
+            {
+                lists.push(Arc::new(
+                    names.iter().map(|n| Arc::from(n.as_str())).collect(),
+                ));
+            }
+        }
+        let names = |map: &[(&'static str, ValueKinds)]| -> MapNames<'_> {
+            if !stored {
+                return MapNames::Inline(map.iter().map(|(k, _)| *k).collect());
+            }
+            let names = names_of(map);
+            let list = lists
+                .iter()
+                .find(|l| l.iter().map(|n| n.to_string()).eq(names.iter().cloned()))
+                .expect("every map's list was made");
+            MapNames::Stored(list)
+        };
         let mut union = KeyUnion::default();
-        let a = |lr, seed| [(&b"lr"[..], lr), (&b"seed"[..], seed)];
-        union.add(&a(ValueRef::Int(1), ValueRef::Int(2)), &[]);
-        union.add(&a(ValueRef::Float(0.5), ValueRef::Int(2)), &[]);
-        union.add(
-            &[(b"lr", ValueRef::Null), (b"wd", ValueRef::Bool(true))],
-            &[],
-        );
-        union.add(&a(ValueRef::Int(1), ValueRef::Str("s")), &[]);
-        union.add(
-            &[(b"seed", ValueRef::Nested)],
-            &[(b"seed", ValueRef::Int(1))],
-        );
-        let keys = union.finish();
-        assert_eq!(
-            keys.hparams,
-            vec![
-                (
-                    "lr".to_owned(),
-                    ValueKinds::INT | ValueKinds::FLOAT | ValueKinds::NULL
-                ),
-                (
-                    "seed".to_owned(),
-                    ValueKinds::INT | ValueKinds::STR | ValueKinds::NESTED
-                ),
-                ("wd".to_owned(), ValueKinds::BOOL),
-            ]
-        );
-        assert_eq!(keys.summary, vec![("seed".to_owned(), ValueKinds::INT)]);
-        assert_eq!(keys.statuses, []);
+        for r in runs {
+            let kinds = ShapeKinds {
+                hparams: r.hparams.iter().map(|(_, k)| *k).collect(),
+                summary: r.summary.iter().map(|(_, k)| *k).collect(),
+            };
+            let shape = RunShape {
+                status: r.status.clone(),
+                hparams: names(&r.hparams),
+                summary: names(&r.summary),
+            };
+            union.add(&shape, &kinds);
+        }
+        union
+    }
+
+    fn runs() -> Vec<Run> {
+        vec![
+            run(Status::Failed, &[("lr", I), ("seed", I)], &[("acc", F)]),
+            run(Status::Completed, &[("lr", F), ("seed", I)], &[("acc", N)]),
+            run(Status::Failed, &[("lr", N), ("wd", B)], &[]),
+            run(
+                Status::Running,
+                &[("lr", I), ("seed", S)],
+                &[("a", B), ("acc", F)],
+            ),
+            run(Status::Interrupted, &[("seed", X)], &[("seed", I)]),
+            run(Status::Completed, &[("lr", I), ("seed", I)], &[("acc", F)]),
+        ]
+    }
+
+    #[test]
+    fn kinds_accumulate_per_key_in_key_order_whether_names_are_stored_or_not() {
+        for stored in [false, true] {
+            let keys = union_of(&runs(), stored).finish();
+            assert_eq!(
+                keys.hparams,
+                vec![
+                    ("lr".to_owned(), I | F | N),
+                    ("seed".to_owned(), I | S | X),
+                    ("wd".to_owned(), B),
+                ],
+                "stored lists: {stored}"
+            );
+            assert_eq!(
+                keys.summary,
+                vec![
+                    ("a".to_owned(), B),
+                    ("acc".to_owned(), F | N),
+                    ("seed".to_owned(), I),
+                ],
+                "stored lists: {stored}"
+            );
+            assert_eq!(
+                keys.statuses,
+                [
+                    Status::Running,
+                    Status::Completed,
+                    Status::Failed,
+                    Status::Interrupted
+                ]
+            );
+        }
     }
 
     #[test]
     fn unions_of_parts_merge_into_the_union_of_the_whole() {
-        type Run<'a> = (Vec<(&'a [u8], ValueRef<'a>)>, Status);
-        let runs: Vec<Run<'_>> = vec![
-            (
-                vec![(b"lr", ValueRef::Int(1)), (b"seed", ValueRef::Int(2))],
-                Status::Failed,
-            ),
-            (vec![(b"lr", ValueRef::Float(0.5))], Status::Completed),
-            (
-                vec![(b"a", ValueRef::Str("x")), (b"lr", ValueRef::Null)],
-                Status::Failed,
-            ),
-            (vec![(b"seed", ValueRef::Nested)], Status::Running),
-            (vec![], Status::Interrupted),
-        ];
-        let union_of = |runs: &[Run<'_>]| {
-            let mut union = KeyUnion::default();
-            for (entries, status) in runs {
-                union.add(entries, entries);
-                union.add_status(status);
+        let runs = runs();
+        for stored in [false, true] {
+            let whole = union_of(&runs, stored).finish();
+            for split in 0..=runs.len() {
+                let mut merged = union_of(&runs[..split], stored);
+                merged.merge(union_of(&runs[split..], stored));
+                assert_eq!(merged.finish(), whole, "split at {split}, stored {stored}");
             }
-            union
-        };
-        let whole = union_of(&runs).finish();
-        for split in 0..=runs.len() {
-            let mut merged = union_of(&runs[..split]);
-            merged.merge(union_of(&runs[split..]));
-            // A union that merged still takes runs of its own.
-            merged.add(&runs[0].0, &[]);
-            assert_eq!(merged.finish(), whole, "split at {split}");
         }
     }
 
     #[test]
-    fn statuses_are_gathered_once_each_in_status_order() {
-        let mut union = KeyUnion::default();
-        for status in [
-            Status::Failed,
-            Status::Completed,
-            Status::Failed,
-            Status::Running,
-        ] {
-            union.add_status(&status);
-        }
-        let statuses = union.finish().statuses;
-        assert_eq!(
-            statuses,
-            [Status::Running, Status::Completed, Status::Failed]
-        );
-    }
-
-    #[test]
-    fn kinds_accumulate_per_key_in_key_order() {
-        let mut union = KeyUnion::default();
-        union.add(
-            &[(b"lr", ValueRef::Float(0.1)), (b"seed", ValueRef::Int(1))],
-            &[(b"acc", ValueRef::Float(f64::NAN))],
-        );
-        union.add(
-            &[(b"lr", ValueRef::Int(1)), (b"name", ValueRef::Str("x"))],
-            &[(b"acc", ValueRef::Null), (b"a", ValueRef::Bool(true))],
-        );
-        let keys = union.finish();
-        assert_eq!(
-            keys.hparams,
-            vec![
-                ("lr".to_owned(), ValueKinds::FLOAT | ValueKinds::INT),
-                ("name".to_owned(), ValueKinds::STR),
-                ("seed".to_owned(), ValueKinds::INT),
-            ]
-        );
-        assert_eq!(
-            keys.summary,
-            vec![
-                ("a".to_owned(), ValueKinds::BOOL),
-                ("acc".to_owned(), ValueKinds::FLOAT | ValueKinds::NULL),
-            ]
-        );
-    }
-
-    #[test]
-    fn kind_predicates() {
-        let ints = ValueKinds::INT | ValueKinds::NULL;
-        assert!(ints.only_ints() && ints.only_numbers());
-        assert_eq!(ints.single(), Some(ValueKinds::INT));
-        assert!(!ValueKinds::NULL.only_numbers());
-        assert_eq!(ValueKinds::NULL.single(), None);
-        let mixed = ValueKinds::INT | ValueKinds::STR;
-        assert!(!mixed.only_numbers());
-        assert_eq!(mixed.single(), None);
+    fn a_union_that_merged_still_takes_runs_of_its_own() {
+        let runs = runs();
+        let mut union = union_of(&runs[..2], true);
+        union.merge(union_of(&runs[2..4], false));
+        union.merge(union_of(&runs[4..], true));
+        assert_eq!(union.finish(), union_of(&runs, false).finish());
     }
 }

@@ -9,6 +9,7 @@ mod page;
 mod sort;
 mod top;
 
+pub use crate::value_kinds::ValueKinds;
 pub(crate) use exec::{for_each, page, page_and_keys, run, run_counted};
 pub(crate) use fetch::get;
 pub(crate) use fetch::{fetch, for_each_view, render_views};
@@ -16,7 +17,7 @@ pub use filter::{CmpOp, Filter, FilterError, Literal, TimeLiteral};
 #[cfg(feature = "arrow")]
 pub(crate) use in_order::cores;
 pub(crate) use in_order::map_page_in_order;
-pub use keys::{AnswerKeys, ValueKinds};
+pub use keys::AnswerKeys;
 pub use sort::SortSpec;
 
 use crate::field::{Field, Part};

@@ -40,7 +40,7 @@ pub(crate) use codec::{Cold, Hot, Lists, RecordBytes, StoredRun};
 pub(crate) use files::{DirState, FileStamp, FileState, FileStates};
 pub(crate) use memory::{Memory, Remembers};
 pub(crate) use reader::Reader;
-pub(crate) use run_fields::{MapFields, MapNames, Scalar};
+pub(crate) use run_fields::{MapFields, MapNames, RunShape, Scalar, ShapeKinds};
 pub use run_json::{JsonLayout, JsonWriter};
 pub use run_view::RunView;
 pub(crate) use view::{HotRef, ValueRef, lookup};
