@@ -70,7 +70,10 @@ pub enum Field {
 /// the parts its fields name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Part {
-    /// Status, times, tags, liveness, summary: always decoded.
+    /// Run id, status, liveness, times: the start of the hot section,
+    /// always decoded.
+    Head,
+    /// Tags and summary: the rest of the hot section.
     Hot,
     /// The hparams map.
     Hparams,
@@ -144,7 +147,13 @@ impl Field {
         match self {
             Field::Hparam(_) => Part::Hparams,
             Field::Config(_) | Field::RunDir | Field::CheckpointPath | Field::Notes => Part::Cold,
-            _ => Part::Hot,
+            Field::Tags | Field::Summary(_) => Part::Hot,
+            Field::RunId
+            | Field::Status
+            | Field::Alive
+            | Field::CreatedAt
+            | Field::UpdatedAt
+            | Field::EndedAt => Part::Head,
         }
     }
 

@@ -163,6 +163,8 @@ fn page_counted(
         || !query.hparams.is_empty()
         || specs.iter().any(|s| s.key.part() == Part::Hparams);
     let needs_cold = needs.cold || specs.iter().any(|s| s.key.part() == Part::Cold);
+    let needs_hot =
+        needs.hot || query.tag.is_some() || specs.iter().any(|s| s.key.part() == Part::Hot);
 
     // The first pass reads the hot table; the whole record only when the
     // query names hparams or cold fields.
@@ -212,7 +214,9 @@ fn page_counted(
     let mut kinds = ShapeKinds::default();
     let mut total = 0;
     let mut visit = |run_id: &str, hot_bytes: RecordBytes<'_>| -> Result<()> {
-        let hot = hot_bytes.hot_ref().map_err(|e| reader.corrupt(run_id, e))?;
+        let hot = hot_bytes
+            .hot_ref(needs_hot)
+            .map_err(|e| reader.corrupt(run_id, e))?;
         if !matches_hot(&hot, query, ctx) {
             return Ok(());
         }
@@ -612,6 +616,67 @@ mod properties {
             .unwrap_err();
         assert_eq!(seen, 5);
         assert!(err.to_string().contains("disk full"), "{err}");
+    }
+
+    /// The first pass decodes a run's tags and summary only for a query
+    /// that names them: each such query is checked against what the runs
+    /// were written with.
+    #[test]
+    fn queries_that_name_tags_or_summary_read_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("c.redb"), Duration::from_secs(5));
+        let metric = |i: u8| (i % 7 != 3).then_some((i % 13) as i8 - 6);
+        store
+            .write(|w, _| {
+                for i in 0..40u8 {
+                    w.upsert(
+                        &format!("r{i:02}"),
+                        &stored(i % 5, &[i % 3], metric(i), i % 6),
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let ctx = Context {
+            liveness: crate::liveness::Liveness::default(),
+            now: 0.0,
+        };
+        let answer = |query: Query| -> Vec<u8> {
+            store
+                .read(|r| run(r, &query, &ctx))
+                .unwrap()
+                .iter()
+                .map(|r| r.run_id[1..].parse().unwrap())
+                .collect()
+        };
+        let all = 0..40u8;
+        // Default order: created_at (equal), then run id.
+        let expect =
+            |keep: &dyn Fn(u8) -> bool| -> Vec<u8> { all.clone().filter(|&i| keep(i)).collect() };
+        let by = |text: &str| {
+            Query::new()
+                .sort(SortSpec::asc(Field::RunId))
+                .filter(Filter::parse(text).unwrap())
+        };
+        assert_eq!(
+            answer(by("summary.acc > 0")),
+            expect(&|i| metric(i).is_some_and(|m| m > 0))
+        );
+        assert_eq!(
+            answer(by("exists summary.acc")),
+            expect(&|i| metric(i).is_some())
+        );
+        assert_eq!(answer(by("tags has 't2'")), expect(&|i| i % 3 == 2));
+        assert_eq!(answer(by("tags ~ 't1*'")), expect(&|i| i % 3 == 1));
+        let mut tagged = Query::new().sort(SortSpec::asc(Field::RunId));
+        tagged.tag = Some("t1".to_owned());
+        assert_eq!(answer(tagged), expect(&|i| i % 3 == 1));
+        // Sorted by the metric: largest first, missing last, ties by id.
+        let mut by_acc: Vec<u8> = all.clone().collect();
+        by_acc.sort_by_key(|&i| (metric(i).map_or(i8::MAX, |m| -m), i));
+        let sorted = Query::new().sort(SortSpec::desc("summary.acc".parse().unwrap()));
+        assert_eq!(answer(sorted.clone()), by_acc);
+        assert_eq!(answer(sorted.limit(5)), by_acc[..5]);
     }
 
     fn runs() -> impl Strategy<Value = Vec<(u8, Vec<u8>, Option<i8>, u8)>> {

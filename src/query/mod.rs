@@ -121,7 +121,7 @@ impl Detail {
     pub fn carries(self, field: &Field) -> bool {
         match self {
             Detail::Full => true,
-            Detail::Summary => field.part() == Part::Hot,
+            Detail::Summary => matches!(field.part(), Part::Head | Part::Hot),
         }
     }
 }

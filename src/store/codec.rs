@@ -776,7 +776,7 @@ mod tests {
         assert!(bytes.len() < encode_record(&run).len());
         let lists = Lists(stored);
         assert_eq!(RecordBytes::new(&bytes, &lists).whole().unwrap(), run);
-        let summary = RecordBytes::new(&bytes, &lists).hot_ref().unwrap();
+        let summary = RecordBytes::new(&bytes, &lists).hot_ref(true).unwrap();
         assert!(summary.metric("loss").is_some());
         assert_eq!(
             RecordBytes::new(&bytes, &lists)
@@ -792,7 +792,7 @@ mod tests {
         ] {
             let record = RecordBytes::new(&bytes, &lists);
             assert!(record.hot().is_err() && record.hparams().is_err() && record.cold().is_err());
-            assert!(record.hot_ref().is_err() && record.hparams_ref().is_err());
+            assert!(record.hot_ref(true).is_err() && record.hparams_ref().is_err());
         }
     }
 

@@ -642,9 +642,11 @@ mod tests {
                     assert_eq!(got, run);
                     let views = r.with_run("r7", |b| Ok(b.hparams_ref().unwrap().len()))?;
                     assert_eq!(views, Some(57));
-                    let hot = r.with_hot("r7", |b| {
-                        Ok(b.hot_ref().unwrap().metric("val_acc") == Some(ValueRef::Float(0.5)))
-                    })?;
+                    let hot =
+                        r.with_hot("r7", |b| {
+                            Ok(b.hot_ref(true).unwrap().metric("val_acc")
+                                == Some(ValueRef::Float(0.5)))
+                        })?;
                     assert_eq!(hot, Some(true));
                     Ok(())
                 })

@@ -127,8 +127,10 @@ fn entries<'a>(d: &mut Decoder<'a>) -> Result<Entries<'a>, DecodeError> {
 }
 
 impl<'a> RecordBytes<'a> {
-    /// The hot section, borrowed.
-    pub fn hot_ref(self) -> Result<HotRef<'a>, CorruptRecord> {
+    /// The hot section, borrowed; its tags and summary only when
+    /// `tags_and_summary`, else left empty (and unread: a query that names
+    /// neither skips the larger part of the section).
+    pub fn hot_ref(self, tags_and_summary: bool) -> Result<HotRef<'a>, CorruptRecord> {
         let mut d = decoder(self.sections()?.hot, self.lists);
         let d = &mut d;
         let status = super::codec::decode_status(d)?;
@@ -136,13 +138,17 @@ impl<'a> RecordBytes<'a> {
         let updated_at = f64::decode(d)?;
         let ended_at = Option::<f64>::decode(d)?;
         let heartbeat_at = Option::<f64>::decode(d)?;
-        let len = usize::decode(d)?;
-        d.claim_container_read::<&str>(len)?;
-        let mut tags = Vec::with_capacity(len);
-        for _ in 0..len {
-            tags.push(<&str>::borrow_decode(d)?);
-        }
-        let summary = entries(d)?;
+        let (tags, summary) = if tags_and_summary {
+            let len = usize::decode(&mut *d)?;
+            d.claim_container_read::<&str>(len)?;
+            let mut tags = Vec::with_capacity(len);
+            for _ in 0..len {
+                tags.push(<&str>::borrow_decode(&mut *d)?);
+            }
+            (tags, entries(d)?)
+        } else {
+            (Vec::new(), Vec::new())
+        };
         Ok(HotRef {
             status,
             created_at,
@@ -211,7 +217,7 @@ mod tests {
             },
         };
         let bytes = encode_record(&run);
-        let hot = RecordBytes::plain(&bytes).hot_ref().unwrap();
+        let hot = RecordBytes::plain(&bytes).hot_ref(true).unwrap();
         assert_eq!(hot.status, run.hot.status);
         assert_eq!(
             (
@@ -260,7 +266,7 @@ mod tests {
         };
         let bytes = encode_record(&run);
         let whole = RecordBytes::plain(&bytes);
-        let (hot, hparams) = (whole.hot_ref().unwrap(), whole.hparams_ref().unwrap());
+        let (hot, hparams) = (whole.hot_ref(true).unwrap(), whole.hparams_ref().unwrap());
         // The views read the hot and hparams sections only: a record cut
         // before the cold section starts is refused; one cut inside it
         // still gives both views whole (the owned decoding refuses it).
@@ -270,10 +276,10 @@ mod tests {
         for end in 0..bytes.len() {
             let r = RecordBytes::plain(&bytes[..end]);
             if end < cold_starts {
-                assert!(r.hot_ref().is_err(), "cut at {end}");
+                assert!(r.hot_ref(true).is_err(), "cut at {end}");
                 assert!(r.hparams_ref().is_err(), "cut at {end}");
             } else {
-                assert_eq!(r.hot_ref().unwrap(), hot, "cut at {end}");
+                assert_eq!(r.hot_ref(true).unwrap(), hot, "cut at {end}");
                 assert_eq!(r.hparams_ref().unwrap(), hparams, "cut at {end}");
                 assert!(r.whole().is_err(), "cut at {end}");
             }

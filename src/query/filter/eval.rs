@@ -33,6 +33,8 @@ enum Scalar<'a> {
 /// What a filter needs decoded beyond the hot section.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Needs {
+    /// Tags or summary.
+    pub hot: bool,
     pub hparams: bool,
     pub cold: bool,
 }
@@ -45,7 +47,8 @@ impl Filter {
             match field.part() {
                 Part::Hparams => needs.hparams = true,
                 Part::Cold => needs.cold = true,
-                Part::Hot => {}
+                Part::Hot => needs.hot = true,
+                Part::Head => {}
             }
         }
         needs

@@ -350,7 +350,7 @@ fn holds(text: &str) -> bool {
         cold: r.cold.clone(),
     });
     let record = RecordBytes::plain(&bytes);
-    let hot = record.hot_ref().unwrap();
+    let hot = record.hot_ref(true).unwrap();
     let hparams = record.hparams_ref().unwrap();
     let view = RunView {
         run_id: "r1",
@@ -469,10 +469,20 @@ fn logic_combines_as_written() {
 #[test]
 fn filters_name_only_the_sections_they_read() {
     assert_eq!(
-        parse("summary.a > 1 and tags has 'x'").needs(),
+        parse("status = 'running' and created_at > 1 and alive = true and run_id ~ 'a*'").needs(),
         eval::Needs::default()
     );
+    for hot in [
+        "summary.a > 1",
+        "tags has 'x'",
+        "tags ~ 'x*'",
+        "exists summary.a",
+    ] {
+        let needs = parse(hot).needs();
+        assert!(needs.hot && !needs.hparams && !needs.cold, "{hot}");
+    }
     assert!(parse("hparams.a = 1").needs().hparams);
+    assert!(!parse("hparams.a = 1").needs().hot);
     assert!(!parse("hparams.a = 1").needs().cold);
     assert!(parse("config.a = 1").needs().cold);
     assert!(parse("notes ~ 'x'").needs().cold);
