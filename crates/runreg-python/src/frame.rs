@@ -134,35 +134,65 @@ fn texts<'r, 'py>(
 }
 
 /// Every key of the runs' maps (sorted), with each run's value under it.
+///
+/// Runs of a sweep share their names: decoded maps with the same names
+/// mostly hold the very same strings, so a map's names are matched to
+/// columns once per list (found again by the address of its first name,
+/// checked name by name by address), not once per run.
 fn key_columns(
     runs: &[RunRecord],
     map_of: fn(&RunRecord) -> &ValueMap,
 ) -> Vec<(&str, Vec<Option<&Value>>)> {
     let mut keys: Vec<&str> = Vec::new();
-    let mut last: Option<&ValueMap> = None;
-    for run in runs {
-        let map = map_of(run);
-        // Runs of a sweep share their key list: skip a list seen just before.
-        if last.is_some_and(|last| last.keys().eq(map.keys())) {
-            continue;
-        }
-        keys.extend(map.keys());
-        last = Some(map);
-    }
-    keys.sort_unstable();
-    keys.dedup();
-    let mut columns: Vec<Vec<Option<&Value>>> = vec![vec![None; runs.len()]; keys.len()];
+    let mut column_of: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut columns: Vec<Vec<Option<&Value>>> = Vec::new();
+    // By (address of the first name, number of names).
+    let mut lists: FxHashMap<(usize, usize), NameList<'_>> = FxHashMap::default();
     for (row, run) in runs.iter().enumerate() {
-        // Both key lists are sorted, and the map's are among `keys`.
-        let mut at = 0;
-        for (key, value) in map_of(run) {
-            while keys[at] != key {
-                at += 1;
-            }
-            columns[at][row] = Some(value);
+        let map = map_of(run);
+        let Some(first) = map.keys().next() else {
+            continue;
+        };
+        let id = (first.as_ptr() as usize, map.len());
+        let known = lists.get(&id).is_some_and(|list| {
+            list.names
+                .iter()
+                .zip(map.keys())
+                .all(|(a, b)| std::ptr::eq(*a, b))
+        });
+        if !known {
+            let names: Vec<&str> = map.keys().collect();
+            let columns_of = names
+                .iter()
+                .map(|name| {
+                    *column_of.entry(name).or_insert_with(|| {
+                        keys.push(name);
+                        columns.push(vec![None; runs.len()]);
+                        columns.len() - 1
+                    })
+                })
+                .collect();
+            lists.insert(
+                id,
+                NameList {
+                    names,
+                    columns: columns_of,
+                },
+            );
+        }
+        for (&column, value) in lists[&id].columns.iter().zip(map.values()) {
+            columns[column][row] = Some(value);
         }
     }
-    keys.into_iter().zip(columns).collect()
+    let mut named: Vec<(&str, Vec<Option<&Value>>)> = keys.into_iter().zip(columns).collect();
+    named.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    named
+}
+
+/// The names of a map met before, and the column of each.
+struct NameList<'r> {
+    names: Vec<&'r str>,
+    columns: Vec<usize>,
 }
 
 /// The column pandas would infer from these values (`None`: the run lacks

@@ -258,7 +258,11 @@ impl PyRegistry {
     ) -> PyResult<Bound<'py, PyList>> {
         let query = query_from_kwargs(query)?;
         let runs = self.with(py, |r| r.query(&query))?;
-        frame_columns(py, &runs)
+        let columns = frame_columns(py, &runs);
+        // Freeing a hundred thousand records takes a tenth of a second: it
+        // is done on another thread while pandas builds the frame.
+        std::thread::spawn(move || drop(runs));
+        columns
     }
 
     /// Run ``run_id``'s metric history from its ``metrics.csv``: a dict of
