@@ -49,7 +49,8 @@ GEN="$ROOT/target/release/examples/gen_tree"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/runreg-columns.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
-seconds() { # seconds of a command, stdout to $OUT
+seconds() { # seconds of a command, stdout to $OUT (a new file: truncating the last one is not timed)
+    [[ "$OUT" == /dev/null ]] || rm -f "$OUT"
     local t0=$EPOCHREALTIME
     "$@" > "$OUT"
     awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f", b - a }'
