@@ -421,3 +421,44 @@ fn answers_of_many_batches_with_statuses_in_any_order_export_to_every_columnar_f
         check_against_json(&batches, &json);
     }
 }
+
+/// Columns whose values are one of a kind per run (ids, paths, times,
+/// metrics) are written without a dictionary; the others (statuses, tags,
+/// hparams) keep theirs.
+#[test]
+fn only_columns_of_repeated_values_get_a_parquet_dictionary() {
+    let tree = tree();
+    let file = export(&tree, "runs.parquet", &[]);
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(File::open(&file).unwrap()).unwrap();
+    let meta = parquet::file::reader::FileReader::metadata(&reader);
+    let group = meta.row_group(0);
+    let mut seen = BTreeMap::new();
+    for column in group.columns() {
+        let name = column.column_path().string();
+        let dictionary = column.dictionary_page_offset().is_some();
+        seen.insert(name, dictionary);
+    }
+    for name in [
+        "run_id",
+        "run_dir",
+        "checkpoint_path",
+        "config",
+        "created_at",
+        "updated_at",
+        "ended_at",
+        "summary.val_acc",
+        "summary.loss",
+    ] {
+        assert_eq!(seen.get(name), Some(&false), "{name}: {seen:?}");
+    }
+    for name in [
+        "status",
+        "notes",
+        "hparams.optim.lr",
+        "hparams.name",
+        "hparams.seed",
+    ] {
+        assert_eq!(seen.get(name), Some(&true), "{name}: {seen:?}");
+    }
+}

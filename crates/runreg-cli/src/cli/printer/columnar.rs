@@ -17,7 +17,24 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{BrotliLevel, Compression as ParquetCompression, GzipLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use runreg::columnar::{BatchSink, RecordBatch, SchemaRef};
+
+/// Whether the column's values are mostly one of a kind per run (ids,
+/// paths, times, measured metrics): Parquet gains nothing from a
+/// dictionary of them, and building it costs a hash of every value.
+fn unique_per_run(column: &str) -> bool {
+    matches!(
+        column,
+        "run_id"
+            | "run_dir"
+            | "checkpoint_path"
+            | "config"
+            | "created_at"
+            | "updated_at"
+            | "ended_at"
+    ) || column.starts_with("summary.")
+}
 
 /// Rows a Parquet row group holds at most.
 const ROW_GROUP_ROWS: usize = 16 * 1024;
@@ -136,11 +153,19 @@ impl BatchSink for ColumnarFile<'_> {
                 metadata.sort_by(|a, b| a.key.cmp(&b.key));
                 // Row groups of a bounded size: the writer holds one in
                 // memory until it is full (its default is a million rows).
-                let props = WriterProperties::builder()
+                let mut props = WriterProperties::builder()
                     .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
                     .set_compression(codec)
-                    .set_key_value_metadata(Some(metadata))
-                    .build();
+                    .set_key_value_metadata(Some(metadata));
+                for field in schema.fields() {
+                    if unique_per_run(field.name()) {
+                        props = props.set_column_dictionary_enabled(
+                            ColumnPath::from(field.name().as_str()),
+                            false,
+                        );
+                    }
+                }
+                let props = props.build();
                 Writer::Parquet(
                     ArrowWriter::try_new(out, schema.clone(), Some(props))
                         .map_err(|e| self.error(e))?,
