@@ -86,9 +86,35 @@ impl<'s> TopRows<'s> {
             }
             // The order is total (run ids are unique): an unstable sort
             // gives the one answer.
-            _ => order_of.sort_unstable_by(by),
+            _ => match self.float_keys() {
+                Some(keys) => {
+                    let mut rows: Vec<(u64, u32)> = keys.into_iter().zip(0..).collect();
+                    rows.sort_unstable_by(|a, b| {
+                        a.0.cmp(&b.0).then_with(|| {
+                            self.ids.get(a.1 as usize).cmp(self.ids.get(b.1 as usize))
+                        })
+                    });
+                    order_of = rows.into_iter().map(|(_, i)| i as usize).collect();
+                }
+                None => order_of.sort_unstable_by(by),
+            },
         }
         order_of
+    }
+
+    /// For rows sorted by one key whose values are all floats (or missing),
+    /// as `created_at` and most metrics are: each row's value as a `u64`
+    /// whose order is the sort's, so that a full sort compares integers,
+    /// not [`Value`]s. `None` when the rows are not such (or too many).
+    fn float_keys(&self) -> Option<Vec<u64>> {
+        let [spec] = self.specs else {
+            return None;
+        };
+        u32::try_from(self.len()).ok()?;
+        self.keys
+            .iter()
+            .map(|value| float_key(value.as_ref(), spec.descending))
+            .collect()
     }
 
     /// Keeps the best `wanted` rows (at least one), the worst of them last.
@@ -123,6 +149,28 @@ impl<'s> TopRows<'s> {
             .map(|&i| self.ids.get(i))
             .collect()
     }
+}
+
+/// A float sort value (or none) as a `u64` that orders as [`compare`]
+/// does: missing and `NaN` last whatever the direction, `-0.0` equal to
+/// `0.0`; `None` for a value that is not a float.
+fn float_key(value: Option<&Value>, descending: bool) -> Option<u64> {
+    let f = match value {
+        None | Some(Value::Null) => return Some(u64::MAX),
+        Some(Value::Float(f)) if f.is_nan() => return Some(u64::MAX),
+        Some(Value::Float(f)) => *f + 0.0,
+        Some(_) => return None,
+    };
+    // Flipping the sign bit of a positive float, and every bit of a
+    // negative one, orders the bits as the numbers. No number's key, nor
+    // its complement, is `u64::MAX` (that would be a NaN's bits).
+    let bits = f.to_bits();
+    let key = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    };
+    Some(if descending { !key } else { key })
 }
 
 /// Sort specs in turn, then run_id: a total order on rows.
@@ -198,6 +246,51 @@ mod tests {
             prop_assert_eq!(ids(&kept), expected.clone());
             let all = all.into_page(offset, limit);
             prop_assert_eq!(ids(&all), expected);
+        }
+    }
+
+    fn float_value() -> impl Strategy<Value = Option<Value>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(Value::Null)),
+            Just(Some(Value::Float(f64::NAN))),
+            Just(Some(Value::Float(-f64::NAN))),
+            Just(Some(Value::Float(f64::INFINITY))),
+            Just(Some(Value::Float(f64::NEG_INFINITY))),
+            Just(Some(Value::Float(0.0))),
+            Just(Some(Value::Float(-0.0))),
+            Just(Some(Value::Float(f64::MIN_POSITIVE))),
+            Just(Some(Value::Float(-f64::MAX))),
+            (-4i8..4).prop_map(|x| Some(Value::Float(f64::from(x) / 2.0))),
+            any::<f64>().prop_map(|f| Some(Value::Float(f))),
+        ]
+    }
+
+    proptest! {
+        /// A full sort by one float key (integer keys, not `Value`s) gives
+        /// the order of [`compare`], ties by run id; a key that is not a
+        /// float among them falls back to the general sort, the same order.
+        #[test]
+        fn a_full_sort_by_floats_is_the_general_order(
+            values in prop::collection::vec((float_value(), 0usize..50), 0..300),
+            descending in any::<bool>(),
+            an_int in any::<bool>(),
+        ) {
+            let specs = [SortSpec { key: Field::Summary("m".into()), descending }];
+            let mut all = TopRows::new(&specs, None);
+            let mut every = Vec::new();
+            for (i, (value, id)) in values.iter().enumerate() {
+                // Unique ids, in an order unrelated to the rows'.
+                let id = format!("r{id:02}-{i}");
+                let value = if an_int && i == 0 { Some(Value::Int(1)) } else { value.clone() };
+                all.offer(&id, &mut vec![value.clone()]);
+                every.push((vec![value], id));
+            }
+            prop_assert_eq!(all.float_keys().is_some(), !an_int || values.is_empty());
+            every.sort_by(|a, b| order(&specs, (&a.0, &a.1), (&b.0, &b.1)));
+            let expected: Vec<&str> = every.iter().map(|(_, id)| id.as_str()).collect();
+            let page = all.into_page(0, None);
+            prop_assert_eq!(ids(&page), expected);
         }
     }
 
