@@ -424,7 +424,7 @@ fn answers_of_many_batches_with_statuses_in_any_order_export_to_every_columnar_f
 
 /// Columns whose values are one of a kind per run (ids, paths, times,
 /// metrics) are written without a dictionary; the others (statuses, tags,
-/// hparams) keep theirs.
+/// hparams) keep theirs. Every column chunk has its statistics.
 #[test]
 fn only_columns_of_repeated_values_get_a_parquet_dictionary() {
     let tree = tree();
@@ -460,5 +460,19 @@ fn only_columns_of_repeated_values_get_a_parquet_dictionary() {
         "hparams.seed",
     ] {
         assert_eq!(seen.get(name), Some(&true), "{name}: {seen:?}");
+    }
+    // Each column chunk carries its min and max, which engines prune row
+    // groups by.
+    for column in group.columns() {
+        let name = column.column_path().string();
+        if ["hparams.seed", "created_at", "run_id"].contains(&name.as_str()) {
+            let stats = column
+                .statistics()
+                .unwrap_or_else(|| panic!("{name}: no statistics"));
+            assert!(
+                stats.min_bytes_opt().is_some() && stats.max_bytes_opt().is_some(),
+                "{name}"
+            );
+        }
     }
 }

@@ -16,7 +16,7 @@ use clap::ValueEnum;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{BrotliLevel, Compression as ParquetCompression, GzipLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use runreg::columnar::{BatchSink, RecordBatch, SchemaRef};
 
@@ -156,6 +156,9 @@ impl BatchSink for ColumnarFile<'_> {
                 let mut props = WriterProperties::builder()
                     .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
                     .set_compression(codec)
+                    // Min and max per column chunk, what engines prune row
+                    // groups by; none per page.
+                    .set_statistics_enabled(EnabledStatistics::Chunk)
                     .set_key_value_metadata(Some(metadata));
                 for field in schema.fields() {
                     if unique_per_run(field.name()) {
