@@ -728,7 +728,9 @@ impl Registry {
             // snapshot, and handed to the sink in order.
             let build = |ids: &[&str]| {
                 let mut batch = layout.builder(ids.len())?;
-                query::for_each_view(reader, ids, &ctx, query::Detail::Full, |run| batch.add(run))?;
+                query::for_each_view_by_id(reader, ids, &ctx, query::Detail::Full, |run| {
+                    batch.add(run)
+                })?;
                 batch.finish()
             };
             query::map_page_in_order(&page, options.rows, query::cores(), build, |batch| {

@@ -65,17 +65,65 @@ pub(crate) fn for_each_view(
     detail: Detail,
     mut render: impl FnMut(&RunView<'_>) -> Result<()>,
 ) -> Result<()> {
-    let full = detail == Detail::Full;
     for run_id in run_ids {
         with_bytes_of(reader, detail, run_id, |bytes| {
-            let alive = |status: &Status, beat| ctx.liveness.is_alive(status, beat, ctx.now);
-            let view =
-                RunView::new(run_id, bytes, full, alive).map_err(|e| reader.corrupt(run_id, e))?;
-            render(&view).map_err(|e| match record(reader, run_id, bytes, ctx, detail) {
-                Err(damage) => damage,
-                Ok(_) => e,
-            })
+            render_view(reader, run_id, bytes, ctx, detail, &mut render)
         })?;
+    }
+    Ok(())
+}
+
+/// Calls `render` with the view of run `run_id` stored as `bytes`; a
+/// `render` error on a record that cannot be decoded is reported as that
+/// record's damage.
+fn render_view(
+    reader: &Reader<'_>,
+    run_id: &str,
+    bytes: RecordBytes<'_>,
+    ctx: &Context,
+    detail: Detail,
+    render: &mut impl FnMut(&RunView<'_>) -> Result<()>,
+) -> Result<()> {
+    let alive = |status: &Status, beat| ctx.liveness.is_alive(status, beat, ctx.now);
+    let view = RunView::new(run_id, bytes, detail == Detail::Full, alive)
+        .map_err(|e| reader.corrupt(run_id, e))?;
+    render(&view).map_err(|e| match record(reader, run_id, bytes, ctx, detail) {
+        Err(damage) => damage,
+        Ok(_) => e,
+    })
+}
+
+/// [`for_each_view`] for a chunk of many runs (a record batch): they are
+/// looked up in id order, so that runs sharing a leaf page of the table
+/// read it once (it is still in redb's cache for the next), their bytes
+/// copied out, then visited in the order of `run_ids`. For 100,000 runs in
+/// batches of 4,096, a tenth less time than lookups in the answer's order;
+/// for the 1,024 runs of a chunk of text, too few share a page to pay for
+/// the copy.
+#[cfg(any(feature = "arrow", test))]
+pub(crate) fn for_each_view_by_id(
+    reader: &Reader<'_>,
+    run_ids: &[&str],
+    ctx: &Context,
+    detail: Detail,
+    mut render: impl FnMut(&RunView<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut order: Vec<usize> = (0..run_ids.len()).collect();
+    order.sort_unstable_by_key(|&i| run_ids[i]);
+    let mut copied: Vec<u8> = Vec::new();
+    let mut spans: Vec<Option<(usize, usize)>> = vec![None; run_ids.len()];
+    for &i in &order {
+        with_bytes_of(reader, detail, run_ids[i], |bytes| {
+            let start = copied.len();
+            copied.extend_from_slice(bytes.bytes);
+            spans[i] = Some((start, copied.len()));
+            Ok(())
+        })?;
+    }
+    for (run_id, span) in run_ids.iter().zip(spans) {
+        let Some((start, end)) = span else { continue };
+        let bytes = RecordBytes::new(&copied[start..end], reader.key_lists());
+        render_view(reader, run_id, bytes, ctx, detail, &mut render)?;
     }
     Ok(())
 }
@@ -536,5 +584,57 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The runs' JSON text as `visit` sees them, one per view, in order.
+    fn visited(
+        store: &Store,
+        ids: &[&str],
+        detail: Detail,
+        by_id: bool,
+    ) -> crate::error::Result<Vec<String>> {
+        let mut seen = Vec::new();
+        let visit = |run: &RunView<'_>| {
+            seen.push(serde_json::to_string(run).map_err(|e| crate::Error::io("-", e.into()))?);
+            Ok(())
+        };
+        store.read(|r| match by_id {
+            true => for_each_view_by_id(r, ids, &ctx(), detail, visit),
+            false => for_each_view(r, ids, &ctx(), detail, visit),
+        })?;
+        Ok(seen)
+    }
+
+    #[test]
+    fn views_looked_up_in_id_order_come_in_the_order_asked() {
+        let (_dir, store) = store(300, &[]);
+        // No table order, a run the table lacks, and one asked twice.
+        let mut ids: Vec<String> = (0..300)
+            .map(|i| format!("r{:04}", (i * 37) % 300))
+            .collect();
+        ids.insert(17, "r9999".to_owned());
+        ids.push("r0005".to_owned());
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        for detail in [Detail::Full, Detail::Summary] {
+            let expected = visited(&store, &ids, detail, false).unwrap();
+            assert_eq!(expected.len(), 301);
+            assert!(expected[0].starts_with(r#"{"run_id":"r0000""#));
+            assert!(expected[1].starts_with(r#"{"run_id":"r0037""#));
+            assert_eq!(visited(&store, &ids, detail, true).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn a_corrupt_record_among_views_looked_up_in_id_order_is_reported() {
+        let (_dir, store) = store(50, &[31]);
+        let ids: Vec<String> = (0..50).rev().map(|i| format!("r{i:04}")).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let err = visited(&store, &ids, Detail::Full, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("run r0031") && err.contains("undecodable"),
+            "{err}"
+        );
     }
 }

@@ -11,8 +11,10 @@ mod top;
 
 pub use crate::value_kinds::ValueKinds;
 pub(crate) use exec::{for_each, page, page_and_keys, run, run_counted};
+#[cfg(feature = "arrow")]
+pub(crate) use fetch::for_each_view_by_id;
 pub(crate) use fetch::get;
-pub(crate) use fetch::{fetch, for_each_view, render_views};
+pub(crate) use fetch::{fetch, render_views};
 pub use filter::{CmpOp, Filter, FilterError, Literal, TimeLiteral};
 #[cfg(feature = "arrow")]
 pub(crate) use in_order::cores;

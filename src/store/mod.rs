@@ -40,7 +40,9 @@ pub(crate) use codec::{Cold, Hot, Lists, RecordBytes, StoredRun};
 pub(crate) use files::{DirState, FileStamp, FileState, FileStates};
 pub(crate) use memory::{Memory, Remembers};
 pub(crate) use reader::Reader;
-pub(crate) use run_fields::{MapFields, MapNames, RunShape, Scalar, ShapeKinds};
+#[cfg(feature = "arrow")]
+pub(crate) use run_fields::{MapFields, Scalar};
+pub(crate) use run_fields::{MapNames, RunShape, ShapeKinds};
 pub use run_json::{JsonLayout, JsonWriter};
 pub use run_view::RunView;
 pub(crate) use view::{HotRef, ValueRef, lookup};

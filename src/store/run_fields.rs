@@ -6,6 +6,9 @@
 //! head of the hot section, the start of the cold one, a map's names and
 //! values): `RunView`'s serde and `JsonWriter` use them too.
 
+// `RunFields` is read by the columnar builder alone (the `arrow` feature).
+#![cfg_attr(not(feature = "arrow"), allow(dead_code))]
+
 use bincode::de::read::{BorrowReader, Reader as _, SliceReader};
 use bincode::de::{BorrowDecoder as _, Decoder as _, DecoderImpl};
 use bincode::error::DecodeError;

@@ -9,8 +9,10 @@ use bincode::error::DecodeError;
 use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 
 use super::codec::{CorruptRecord, RecordBytes};
+#[cfg(any(feature = "arrow", test))]
+use super::run_fields::RunFields;
 use super::run_fields::{
-    ColdHead, Decoder, Head, MapNames, RunFields, decoder, end_of_section, read_tags, scalar,
+    ColdHead, Decoder, Head, MapNames, decoder, end_of_section, read_tags, scalar,
 };
 use crate::status::Status;
 use crate::value::{serialize_f64, serialize_opt_f64};
@@ -76,7 +78,8 @@ impl<'a> RunView<'a> {
         self.full
     }
 
-    /// The run's fields, borrowed.
+    /// The run's fields, borrowed (for the columnar builder).
+    #[cfg(any(feature = "arrow", test))]
     pub(crate) fn fields(&self) -> Result<RunFields<'a>, CorruptRecord> {
         RunFields::read(self.bytes, self.full)
     }
