@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use crate::error::{Error, Result};
 use crate::query::{AnswerKeys, ValueKinds};
 use crate::store::{MapFields, MapNames, RunView, Scalar};
-use crate::value_map::KeyList;
+use crate::value_map::ByKeyList;
 
 /// How one `hparams.<k>` or `summary.<k>` column holds its values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,7 +123,7 @@ impl Layout {
         let n = rows;
         let column = |keys: &[(String, KeyType)]| KeyColumns {
             builders: keys.iter().map(|(_, ty)| KeyBuilder::new(*ty, n)).collect(),
-            placements: HashMap::new(),
+            placements: ByKeyList::default(),
             row: vec![None; keys.len()],
         };
         Ok(BatchBuilder {
@@ -232,9 +232,8 @@ fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
 /// (impossible within one snapshot) is a null.
 struct KeyColumns {
     builders: Vec<KeyBuilder>,
-    /// The column of each name of a stored list, by the list's address
-    /// (the list is kept, so that no other takes its address meanwhile).
-    placements: HashMap<usize, (KeyList, Vec<Option<usize>>)>,
+    /// The column of each name of the stored lists met.
+    placements: ByKeyList<Vec<Option<usize>>>,
     /// For each column, the index of its value in the map at hand.
     row: Vec<Option<usize>>,
 }
@@ -243,13 +242,9 @@ impl KeyColumns {
     fn add(&mut self, keys: &[(String, KeyType)], map: &MapFields<'_>) -> Result<()> {
         let inline;
         let placed: &[Option<usize>] = match &map.names {
-            MapNames::Stored(list) => {
-                &self
-                    .placements
-                    .entry(Arc::as_ptr(list) as usize)
-                    .or_insert_with(|| ((*list).clone(), place(keys, list.iter().map(|n| &**n))))
-                    .1
-            }
+            MapNames::Stored(list) => self
+                .placements
+                .get_or_make(list, |list| place(keys, list.iter().map(|n| &**n))),
             MapNames::Inline(names) => {
                 inline = place(keys, names.iter().copied());
                 &inline
@@ -349,6 +344,7 @@ impl KeyBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value_map::KeyList;
 
     #[test]
     fn key_types_follow_the_values() {
@@ -412,7 +408,7 @@ mod tests {
         };
         let mut columns = KeyColumns {
             builders: keys.iter().map(|(_, ty)| KeyBuilder::new(*ty, 4)).collect(),
-            placements: HashMap::new(),
+            placements: ByKeyList::default(),
             row: vec![None; keys.len()],
         };
         for map in [&a, &b, &shared, &empty] {

@@ -4,14 +4,11 @@
 //! column.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-
-use rustc_hash::FxHashMap;
 
 use crate::status::Status;
 use crate::store::{MapNames, RunShape, ShapeKinds};
 use crate::value_kinds::ValueKinds;
-use crate::value_map::KeyList;
+use crate::value_map::ByKeyList;
 
 /// Every hparams and summary key of an answer's runs, in key order (bytes),
 /// each with the kinds of values found under it.
@@ -76,13 +73,8 @@ struct MapUnion {
     /// Each key's slot in `kinds`.
     slots: BTreeMap<Vec<u8>, usize>,
     kinds: Vec<ValueKinds>,
-    /// Stored lists met, with the kinds found at each position.
-    lists: Vec<(KeyList, Vec<ValueKinds>)>,
-    /// Each list's place in `lists`, by the list's address (the union holds
-    /// the list, so no other can take its address).
-    list_at: FxHashMap<usize, usize>,
-    /// The place in `lists` of the last stored list met.
-    last_list: Option<usize>,
+    /// The kinds found at each position of each stored list met.
+    lists: ByKeyList<Vec<ValueKinds>>,
     /// The last run's own names, and the slot of each.
     last: Vec<(Vec<u8>, usize)>,
 }
@@ -91,8 +83,10 @@ impl MapUnion {
     fn add(&mut self, names: &MapNames<'_>, kinds: &[ValueKinds]) {
         match names {
             MapNames::Stored(list) => {
-                let at = self.list_place(list);
-                for (found, kind) in self.lists[at].1.iter_mut().zip(kinds) {
+                let found = self
+                    .lists
+                    .get_or_make(list, |list| vec![ValueKinds::default(); list.len()]);
+                for (found, kind) in found.iter_mut().zip(kinds) {
                     *found |= *kind;
                 }
             }
@@ -116,27 +110,6 @@ impl MapUnion {
         }
     }
 
-    /// Where the kinds of stored list `list` are gathered.
-    fn list_place(&mut self, list: &KeyList) -> usize {
-        if let Some(at) = self.last_list
-            && Arc::ptr_eq(&self.lists[at].0, list)
-        {
-            return at;
-        }
-        let address = Arc::as_ptr(list) as usize;
-        let at = match self.list_at.get(&address) {
-            Some(&at) => at,
-            None => {
-                let kinds = vec![ValueKinds::default(); list.len()];
-                self.lists.push((Arc::clone(list), kinds));
-                self.list_at.insert(address, self.lists.len() - 1);
-                self.lists.len() - 1
-            }
-        };
-        self.last_list = Some(at);
-        at
-    }
-
     /// The slot of key `name`, made if new.
     fn slot(&mut self, name: &[u8]) -> usize {
         if let Some(&slot) = self.slots.get(name) {
@@ -150,9 +123,8 @@ impl MapUnion {
 
     /// Puts the kinds gathered per stored list under the lists' names.
     fn settle(&mut self) {
-        self.list_at.clear();
-        self.last_list = None;
-        for (list, kinds) in std::mem::take(&mut self.lists) {
+        let lists: Vec<_> = self.lists.drain().collect();
+        for (list, kinds) in lists {
             for (name, kind) in list.iter().zip(kinds) {
                 let slot = self.slot(name.as_bytes());
                 self.kinds[slot] |= kind;
@@ -182,7 +154,10 @@ impl MapUnion {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::value_map::KeyList;
 
     /// A run: its status, and each map's names with the kind of each value.
     struct Run {
@@ -213,6 +188,14 @@ mod tests {
     /// The union of `runs`, their names stored lists (one `Arc` for equal
     /// names, as a snapshot hands out) or their own.
     fn union_of(runs: &[Run], stored: bool) -> KeyUnion {
+        let mut union = KeyUnion::default();
+        add_runs(&mut union, runs, stored);
+        union
+    }
+
+    /// Adds `runs` to `union`, their names stored lists (made for this
+    /// call: other `Arc`s than another call's) or their own.
+    fn add_runs(union: &mut KeyUnion, runs: &[Run], stored: bool) {
         let names_of = |map: &[(&str, ValueKinds)]| -> Vec<String> {
             map.iter().map(|(k, _)| k.to_string()).collect()
         };
@@ -239,7 +222,6 @@ mod tests {
                 .expect("every map's list was made");
             MapNames::Stored(list)
         };
-        let mut union = KeyUnion::default();
         for r in runs {
             let kinds = ShapeKinds {
                 hparams: r.hparams.iter().map(|(_, k)| *k).collect(),
@@ -252,7 +234,6 @@ mod tests {
             };
             union.add(&shape, &kinds);
         }
-        union
     }
 
     fn runs() -> Vec<Run> {
@@ -320,9 +301,17 @@ mod tests {
     #[test]
     fn a_union_that_merged_still_takes_runs_of_its_own() {
         let runs = runs();
-        let mut union = union_of(&runs[..2], true);
-        union.merge(union_of(&runs[2..4], false));
-        union.merge(union_of(&runs[4..], true));
-        assert_eq!(union.finish(), union_of(&runs, false).finish());
+        for stored in [false, true] {
+            let mut union = union_of(&runs[..2], true);
+            union.merge(union_of(&runs[2..4], false));
+            // Runs added after a merge, some with names met before it.
+            add_runs(&mut union, &runs[4..], stored);
+            add_runs(&mut union, &runs[..1], stored);
+            assert_eq!(
+                union.finish(),
+                union_of(&runs, false).finish(),
+                "stored lists: {stored}"
+            );
+        }
     }
 }

@@ -9,7 +9,6 @@ use std::io::{self, Write};
 
 use bincode::error::DecodeError;
 use bincode::{BorrowDecode, Decode};
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter};
 
@@ -18,7 +17,7 @@ use super::run_fields::{ColdHead, Decoder, Head, MapNames, decoder, end_of_secti
 use super::run_view::RunView;
 use crate::record::RunRecord;
 use crate::value::non_finite_name;
-use crate::value_map::KeyList;
+use crate::value_map::{ByKeyList, KeyList};
 
 /// How the JSON text of a run is laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,10 +65,8 @@ pub enum JsonLayout {
 /// ```
 pub struct JsonWriter {
     layout: JsonLayout,
-    /// The laid-out names of the stored key lists met, by the list's
-    /// address, with the list (kept, so that no other list takes that
-    /// address; a list loaded again by another snapshot is another one).
-    names: FxHashMap<usize, (KeyList, Names)>,
+    /// The laid-out names of the stored key lists met.
+    names: ByKeyList<Names>,
 }
 
 /// The names of a map laid out for one [`JsonLayout`]: each entry's text up
@@ -109,7 +106,7 @@ impl JsonWriter {
     pub fn new(layout: JsonLayout) -> JsonWriter {
         JsonWriter {
             layout,
-            names: FxHashMap::default(),
+            names: ByKeyList::default(),
         }
     }
 
@@ -157,15 +154,15 @@ impl JsonWriter {
         } else {
             ColdHead::default()
         };
-        let field_level = self.level(1);
+        let field_level = self.layout.level(1);
         out.push(b'{');
         for (i, name) in FIELDS.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            self.newline(out, field_level);
+            self.layout.newline(out, field_level);
             string(out, name);
-            self.colon(out);
+            self.layout.colon(out);
             match i {
                 0 => string(out, run.run_id()),
                 1 => string(out, head.status.as_str()),
@@ -189,34 +186,13 @@ impl JsonWriter {
                 _ => string(out, cold_head.notes),
             }
         }
-        self.newline(out, self.level(0));
+        self.layout.newline(out, self.layout.level(0));
         out.push(b'}');
         Ok(())
     }
 
     /// The indent level of what is `depth` levels inside a run's object (0:
     /// the object's own brackets); 0 when compact.
-    fn level(&self, depth: usize) -> usize {
-        match self.layout {
-            JsonLayout::Compact => 0,
-            JsonLayout::PrettyElement => 1 + depth,
-        }
-    }
-
-    fn newline(&self, out: &mut Vec<u8>, level: usize) {
-        if self.layout == JsonLayout::PrettyElement {
-            out.push(b'\n');
-            out.extend(std::iter::repeat_n(b' ', 2 * level));
-        }
-    }
-
-    fn colon(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(match self.layout {
-            JsonLayout::Compact => b":",
-            JsonLayout::PrettyElement => b": ",
-        });
-    }
-
     fn tags(&self, tags: &[&str], out: &mut Vec<u8>) {
         if tags.is_empty() {
             return out.extend_from_slice(b"[]");
@@ -226,10 +202,10 @@ impl JsonWriter {
             if i > 0 {
                 out.push(b',');
             }
-            self.newline(out, self.level(2));
+            self.layout.newline(out, self.layout.level(2));
             string(out, tag);
         }
-        self.newline(out, self.level(1));
+        self.layout.newline(out, self.layout.level(1));
         out.push(b']');
     }
 
@@ -255,15 +231,15 @@ impl JsonWriter {
                     if i > 0 {
                         out.push(b',');
                     }
-                    self.newline(out, self.level(2));
+                    self.layout.newline(out, self.layout.level(2));
                     string(out, name);
-                    self.colon(out);
+                    self.layout.colon(out);
                     value(layout, d, out)?;
                 }
             }
         }
         if names.len() > 0 {
-            self.newline(out, self.level(1));
+            self.layout.newline(out, self.layout.level(1));
             out.push(b'}');
         }
         end_of_section(d)
@@ -271,15 +247,38 @@ impl JsonWriter {
 
     /// The laid-out names of a stored list, laid out the first time.
     fn names_of(&mut self, list: &KeyList) -> &Names {
-        let at = std::sync::Arc::as_ptr(list) as usize;
-        if !self.names.contains_key(&at) {
-            let names = self.lay_out(list);
-            self.names.insert(at, (list.clone(), names));
+        let layout = self.layout;
+        self.names.get_or_make(list, |list| layout.lay_out(list))
+    }
+}
+
+impl JsonLayout {
+    /// The indentation of a line at `depth` within an element.
+    fn level(self, depth: usize) -> usize {
+        match self {
+            JsonLayout::Compact => 0,
+            JsonLayout::PrettyElement => 1 + depth,
         }
-        &self.names[&at].1
     }
 
-    fn lay_out(&self, list: &KeyList) -> Names {
+    /// A new line indented to `level` (nothing when compact).
+    fn newline(self, out: &mut Vec<u8>, level: usize) {
+        if self == JsonLayout::PrettyElement {
+            out.push(b'\n');
+            out.extend(std::iter::repeat_n(b' ', 2 * level));
+        }
+    }
+
+    /// What follows a name.
+    fn colon(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(match self {
+            JsonLayout::Compact => b":",
+            JsonLayout::PrettyElement => b": ",
+        });
+    }
+
+    /// The names of `list` laid out as entries of a map.
+    fn lay_out(self, list: &KeyList) -> Names {
         let mut names = Names::default();
         for key in list.iter() {
             names.text.push(b',');

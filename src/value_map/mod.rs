@@ -1,5 +1,6 @@
 //! [`ValueMap`]: a run's flat `name -> value` maps (hparams, summary, config).
 
+mod by_list;
 mod keys;
 
 use std::borrow::Cow;
@@ -11,6 +12,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::value::Value;
 
+pub(crate) use by_list::ByKeyList;
 pub(crate) use keys::{MapKind, recent_keys, remember_keys, shared_str};
 
 /// A map from names to [`Value`]s, sorted by name: a run's `hparams`,
