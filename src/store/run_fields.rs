@@ -4,7 +4,8 @@
 //! names of a map are the stored list many runs share. Also the pieces of
 //! the record's layout that every borrowed reader of it starts from (the
 //! head of the hot section, the start of the cold one, a map's names and
-//! values): `RunView`'s serde and `JsonWriter` use them too.
+//! values): `RunView`'s serde, `JsonWriter` and the query's `HotRef` use
+//! them too.
 
 // `RunFields` is read by the columnar builder alone (the `arrow` feature).
 #![cfg_attr(not(feature = "arrow"), allow(dead_code))]

@@ -1,16 +1,15 @@
 //! Borrowed views of a record's sections: what a query needs to filter and
 //! sort, decoded without allocating a string or a map per entry.
 
-use bincode::de::read::SliceReader;
 use bincode::de::read::{BorrowReader, Reader as _};
-use bincode::de::{BorrowDecoder as _, Decoder as _, DecoderImpl};
+use bincode::de::{BorrowDecoder as _, Decoder as _};
 use bincode::error::DecodeError;
 use bincode::{BorrowDecode, Decode};
 
 use super::codec::{
-    CorruptRecord, FALSE, FLOAT, INT, Lists, NULL, RecordBytes, STR, TRUE, config, skip_value,
-    stored_keys,
+    CorruptRecord, FALSE, FLOAT, INT, NULL, RecordBytes, STR, TRUE, skip_value, stored_keys,
 };
+use super::run_fields::{Decoder, Head, decoder, read_tags};
 use crate::status::Status;
 use crate::value::Value;
 
@@ -77,12 +76,6 @@ impl<'a> HotRef<'a> {
     }
 }
 
-type Decoder<'a> = DecoderImpl<SliceReader<'a>, super::codec::Config, Lists<'a>>;
-
-fn decoder<'a>(bytes: &'a [u8], lists: Lists<'a>) -> Decoder<'a> {
-    DecoderImpl::new(SliceReader::new(bytes), config(), lists)
-}
-
 fn value_ref<'a>(d: &mut Decoder<'a>) -> Result<ValueRef<'a>, DecodeError> {
     let tag = u8::decode(d)?;
     Ok(match tag {
@@ -132,29 +125,18 @@ impl<'a> RecordBytes<'a> {
     /// neither skips the larger part of the section).
     pub fn hot_ref(self, tags_and_summary: bool) -> Result<HotRef<'a>, CorruptRecord> {
         let mut d = decoder(self.sections()?.hot, self.lists);
-        let d = &mut d;
-        let status = super::codec::decode_status(d)?;
-        let created_at = f64::decode(d)?;
-        let updated_at = f64::decode(d)?;
-        let ended_at = Option::<f64>::decode(d)?;
-        let heartbeat_at = Option::<f64>::decode(d)?;
+        let head = Head::read(&mut d)?;
         let (tags, summary) = if tags_and_summary {
-            let len = usize::decode(&mut *d)?;
-            d.claim_container_read::<&str>(len)?;
-            let mut tags = Vec::with_capacity(len);
-            for _ in 0..len {
-                tags.push(<&str>::borrow_decode(&mut *d)?);
-            }
-            (tags, entries(d)?)
+            (read_tags(&mut d)?, entries(&mut d)?)
         } else {
             (Vec::new(), Vec::new())
         };
         Ok(HotRef {
-            status,
-            created_at,
-            updated_at,
-            ended_at,
-            heartbeat_at,
+            status: head.status,
+            created_at: head.created_at,
+            updated_at: head.updated_at,
+            ended_at: head.ended_at,
+            heartbeat_at: head.heartbeat_at,
             tags,
             summary,
         })
