@@ -260,8 +260,11 @@ impl PyRegistry {
         let runs = self.with(py, |r| r.query(&query))?;
         let columns = frame_columns(py, &runs);
         // Freeing a hundred thousand records takes a tenth of a second: it
-        // is done on another thread while pandas builds the frame.
-        std::thread::spawn(move || drop(runs));
+        // is done on another thread while pandas builds the frame (here,
+        // when no thread can be started: the failed spawn drops them).
+        let _ = std::thread::Builder::new()
+            .name("runreg-free".into())
+            .spawn(move || drop(runs));
         columns
     }
 
