@@ -5,9 +5,8 @@
 //! and keeps `(sort values, run_id)` for the matches; after sorting and
 //! paging, the second decodes whole records for the runs returned.
 
-use super::fetch::{fetch, for_each_of, is_dense, with_bytes_of};
+use super::fetch::{fetch, is_dense};
 use super::filter::{CmpOp, Filter, Literal, RunView};
-use super::in_order::cores;
 use super::keys::{AnswerKeys, KeyUnion};
 use super::page::Page;
 use super::sort::SortSpec;
@@ -54,70 +53,45 @@ fn for_each_in_chunks(
     Ok(page.len())
 }
 
-/// The run ids of the answer to `query`, in its order, and the hparams and
-/// summary keys those runs hold ([`AnswerKeys`]), read from borrowed views
-/// (no record is materialized).
+/// The run ids of the answer to `query`, in its order, and the keys those
+/// runs hold ([`AnswerKeys`]: summary keys always, hparams keys for
+/// [`Detail::Full`]), read from the runs' hot rows, which keep the shape
+/// of their hparams (no record is read or materialized).
 pub(crate) fn page_and_keys(
     reader: &Reader<'_>,
     query: &Query,
     ctx: &Context,
     detail: Detail,
 ) -> Result<(Page, AnswerKeys)> {
-    if detail == Detail::Summary && query.offset == 0 && query.limit.is_none() {
+    let hparams = detail == Detail::Full;
+    if query.offset == 0 && query.limit.is_none() {
         // Every match is in the answer: the first pass, which reads each
-        // match's hot section anyway, gathers the keys too.
+        // match's hot row anyway, gathers the keys too.
         let mut union = KeyUnion::default();
-        let (page, _) = page_counted(reader, query, ctx, Some(&mut union))?;
+        let (page, _) = page_counted(reader, query, ctx, Some((&mut union, hparams)))?;
         return Ok((page, union.finish()));
     }
     let page = page(reader, query, ctx)?;
-    let full = detail == Detail::Full;
     let add = |union: &mut KeyUnion,
                kinds: &mut ShapeKinds,
                run_id: &str,
-               bytes: RecordBytes<'_>|
+               row: RecordBytes<'_>|
      -> Result<()> {
-        let shape = RunShape::read(bytes, full, kinds).map_err(|e| reader.corrupt(run_id, e))?;
+        let shape = RunShape::read(row, hparams, kinds).map_err(|e| reader.corrupt(run_id, e))?;
         union.add(&shape, kinds);
         Ok(())
     };
-    let mut union = KeyUnion::default();
+    let (mut union, mut kinds) = Default::default();
     if is_dense(page.len() as u64, reader.len()?) {
-        // One ordered pass over the runs table, its parts on every core.
+        // One ordered pass over the hot table.
         let mut sorted: Vec<&str> = page.iter().collect();
         sorted.sort_unstable();
-        let share = sorted.len().div_ceil(cores()).max(1);
-        let parts: Vec<&[&str]> = sorted.chunks(share).collect();
-        let unions = std::thread::scope(|scope| {
-            let threads: Vec<_> = parts
-                .iter()
-                .map(|part| {
-                    scope.spawn(move || {
-                        let (mut union, mut kinds) = Default::default();
-                        let visit = |_, run_id: &str, bytes: RecordBytes<'_>| {
-                            add(&mut union, &mut kinds, run_id, bytes)
-                        };
-                        for_each_of(reader, detail, part, visit).map(|()| union)
-                    })
-                })
-                .collect();
-            threads
-                .into_iter()
-                .map(|t| {
-                    t.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect::<Vec<_>>()
-        });
-        for part in unions {
-            union.merge(part?);
-        }
+        reader.for_each_hot_of(&sorted, |_, run_id, row| {
+            add(&mut union, &mut kinds, run_id, row)
+        })?;
     } else {
-        let mut kinds = ShapeKinds::default();
         for run_id in page.iter() {
-            with_bytes_of(reader, detail, run_id, |bytes| {
-                add(&mut union, &mut kinds, run_id, bytes)
-            })?;
+            reader.with_hot(run_id, |row| add(&mut union, &mut kinds, run_id, row))?;
         }
     }
     Ok((page, union.finish()))
@@ -144,13 +118,13 @@ pub(crate) fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<
 }
 
 /// [`page`], and how many runs matched before the offset and limit; the
-/// summary keys and statuses of every match go to `summary_keys` when
-/// given.
+/// keys and statuses of every match go to `keys`' union when given, its
+/// hparams keys too when its flag says so.
 fn page_counted(
     reader: &Reader<'_>,
     query: &Query,
     ctx: &Context,
-    mut summary_keys: Option<&mut KeyUnion>,
+    mut answer_keys: Option<(&mut KeyUnion, bool)>,
 ) -> Result<(Page, usize)> {
     let default_sort = [SortSpec::desc(Field::CreatedAt)];
     let specs: &[SortSpec] = if query.sort.is_empty() {
@@ -230,8 +204,8 @@ fn page_counted(
         if matched {
             total += 1;
             top.offer(run_id, &mut keys);
-            if let Some(union) = summary_keys.as_deref_mut() {
-                let shape = RunShape::read(hot_bytes, false, &mut kinds)
+            if let Some((union, hparams)) = answer_keys.as_mut() {
+                let shape = RunShape::read(hot_bytes, *hparams, &mut kinds)
                     .map_err(|e| reader.corrupt(run_id, e))?;
                 union.add(&shape, &kinds);
             }
@@ -528,7 +502,10 @@ mod properties {
 
     use proptest::prelude::*;
 
+    use std::collections::{BTreeMap, BTreeSet};
+
     use super::*;
+    use crate::ValueKinds;
     use crate::query::filter::tests::filter;
     use crate::status::Status;
     use crate::store::{Cold, Hot, Store, StoredRun};
@@ -616,6 +593,104 @@ mod properties {
             .unwrap_err();
         assert_eq!(seen, 5);
         assert!(err.to_string().contains("disk full"), "{err}");
+    }
+
+    /// Each key of `map` with the kind of its value, added to `keys`.
+    fn add_kinds(keys: &mut BTreeMap<String, ValueKinds>, map: &ValueMap) {
+        for (name, value) in map.iter() {
+            let kind = match value {
+                Value::Null => ValueKinds::NULL,
+                Value::Bool(_) => ValueKinds::BOOL,
+                Value::Int(_) => ValueKinds::INT,
+                Value::Float(_) => ValueKinds::FLOAT,
+                Value::Str(_) => ValueKinds::STR,
+                Value::List(_) | Value::Map(_) => ValueKinds::NESTED,
+            };
+            *keys.entry(name.to_owned()).or_default() |= kind;
+        }
+    }
+
+    /// The keys of an answer, read from the hot rows (by the first pass for
+    /// a whole answer; for a page, by lookups or by one pass over the hot
+    /// table when the page is a good part of it), are those of the records
+    /// it returns, hparams for the full detail only.
+    #[test]
+    fn the_keys_of_an_answer_are_those_of_its_records() {
+        let ctx = || Context {
+            liveness: crate::liveness::Liveness::default(),
+            now: 0.0,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("c.redb"), Duration::from_secs(5));
+        // More than `is_dense`'s smallest cache.
+        let runs = 5000u32;
+        store
+            .write(|w, _| {
+                for i in 0..runs {
+                    let metric = (i % 7 != 3).then_some((i % 13) as i8 - 6);
+                    let mut run = stored((i % 5) as u8, &[(i % 3) as u8], metric, (i % 200) as u8);
+                    run.hot.created_at = f64::from(i % 977);
+                    if i % 1000 == 7 {
+                        run.hparams.insert("lr", Value::Float(0.5));
+                    }
+                    if i % 1200 == 11 {
+                        run.hparams.insert("opt", Value::from("sgd"));
+                        run.hot.summary.insert("note", Value::Null);
+                    }
+                    if i == 0 {
+                        run.hparams.insert("warmup", Value::Bool(true));
+                        run.hot.summary.insert("first", Value::Int(1));
+                    }
+                    w.upsert(&format!("r{i:04}"), &run)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let sorted = Query::new().sort(SortSpec::desc("summary.acc".parse().unwrap()));
+        for query in [
+            Query::new(),
+            sorted.clone(),
+            // Pages: by lookups, and by one pass (more than a quarter).
+            sorted.clone().limit(3),
+            sorted.clone().offset(2).limit(1),
+            Query::new().offset(4990),
+            sorted.clone().limit(3000),
+            Query::new().offset(1000).limit(2000),
+            Query::new().sort(SortSpec::asc(Field::RunId)).limit(2000),
+            Query::new().filter(Filter::parse("hparams.opt = 'sgd'").unwrap()),
+            Query::new().limit(0),
+        ] {
+            for detail in [Detail::Full, Detail::Summary] {
+                let query = query.clone().detail(detail);
+                let (page, keys) = store
+                    .read(|r| page_and_keys(r, &query, &ctx(), detail))
+                    .unwrap();
+                let records = store.read(|r| run(r, &query, &ctx())).unwrap();
+                let ids: Vec<&str> = records.iter().map(|r| r.run_id.as_str()).collect();
+                assert_eq!(page.iter().collect::<Vec<_>>(), ids, "{query:?}");
+                let (mut hparams, mut summary) = (BTreeMap::new(), BTreeMap::new());
+                let mut statuses = BTreeSet::new();
+                for record in &records {
+                    add_kinds(&mut hparams, &record.hparams);
+                    add_kinds(&mut summary, &record.summary);
+                    statuses.insert(record.status.clone());
+                }
+                if detail == Detail::Summary {
+                    assert!(hparams.is_empty());
+                }
+                assert_eq!(
+                    keys.hparams,
+                    hparams.into_iter().collect::<Vec<_>>(),
+                    "{query:?}"
+                );
+                assert_eq!(
+                    keys.summary,
+                    summary.into_iter().collect::<Vec<_>>(),
+                    "{query:?}"
+                );
+                assert_eq!(keys.statuses, statuses.into_iter().collect::<Vec<_>>());
+            }
+        }
     }
 
     /// The first pass decodes a run's tags and summary only for a query

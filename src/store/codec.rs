@@ -120,20 +120,6 @@ pub(crate) fn encode_record_with(
     out
 }
 
-/// The hot section of an encoded record, framed as a record whose other
-/// sections are empty (what the `hot` table holds).
-pub(crate) fn hot_only(record: &[u8]) -> Vec<u8> {
-    let len = record
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, |b| u32::from_le_bytes(b) as usize);
-    let end = (4 + len).min(record.len());
-    let mut out = Vec::with_capacity(end + 4);
-    out.extend_from_slice(&record[..end]);
-    out.extend_from_slice(&[0; 4]);
-    out
-}
-
 fn put_section(out: &mut Vec<u8>, section: &impl Encode) {
     let at = out.len();
     out.extend_from_slice(&[0; 4]);
@@ -191,9 +177,7 @@ impl<'a> RecordBytes<'a> {
     }
 
     pub(crate) fn sections(self) -> Result<Sections<'a>, CorruptRecord> {
-        let (hot, rest) = take_section(self.bytes)?;
-        let (hparams, cold) = take_section(rest)?;
-        Ok(Sections { hot, hparams, cold })
+        sections(self.bytes)
     }
 
     pub fn hot(self) -> Result<Hot, CorruptRecord> {
@@ -215,6 +199,13 @@ impl<'a> RecordBytes<'a> {
             cold: self.cold()?,
         })
     }
+}
+
+/// The three sections of an encoded record.
+pub(crate) fn sections(record: &[u8]) -> Result<Sections<'_>, CorruptRecord> {
+    let (hot, rest) = take_section(record)?;
+    let (hparams, cold) = take_section(rest)?;
+    Ok(Sections { hot, hparams, cold })
 }
 
 fn take_section(bytes: &[u8]) -> Result<(&[u8], &[u8]), CorruptRecord> {

@@ -8,6 +8,7 @@
 
 mod codec;
 mod files;
+mod hot_row;
 mod key_lists;
 mod lock;
 mod memory;
@@ -38,11 +39,12 @@ use redb::{Database, DatabaseError, ReadableDatabase};
 pub(crate) use codec::encode_record;
 pub(crate) use codec::{Cold, Hot, Lists, RecordBytes, StoredRun};
 pub(crate) use files::{DirState, FileStamp, FileState, FileStates};
+pub(crate) use hot_row::{RunShape, ShapeKinds};
 pub(crate) use memory::{Memory, Remembers};
 pub(crate) use reader::Reader;
+pub(crate) use run_fields::MapNames;
 #[cfg(feature = "arrow")]
 pub(crate) use run_fields::{MapFields, Scalar};
-pub(crate) use run_fields::{MapNames, RunShape, ShapeKinds};
 pub use run_json::{JsonLayout, JsonWriter};
 pub use run_view::RunView;
 pub(crate) use view::{HotRef, ValueRef, lookup};
@@ -54,7 +56,7 @@ use record_cache::RecordCache;
 
 /// Version of the cache's layout. A cache written with another version is
 /// moved aside and rebuilt from the sidecars.
-pub(crate) const FORMAT_VERSION: u32 = 5;
+pub(crate) const FORMAT_VERSION: u32 = 6;
 
 /// Mode of the cache file and its lock when created, before the umask:
 /// the user's umask decides, except that they are never world-writable

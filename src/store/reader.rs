@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 
 use super::FORMAT_VERSION;
 use super::codec::{self, RecordBytes};
+use super::hot_row::hot_row;
 use super::key_lists::StoredKeyLists;
 use super::record_cache::{GENERATION_KEY, RecordCache};
 use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, HOT, KEY_LISTS, META, RUNS};
@@ -347,7 +348,7 @@ impl Reader<'_> {
             let (id, bytes) = entry.map_err(|e| self.err(e))?;
             hot_rows += 1;
             // Compared as bytes: a NaN metric is not equal to itself.
-            let in_runs = self.with_run(id.value(), |full| Ok(codec::hot_only(full.bytes)))?;
+            let in_runs = self.with_run(id.value(), |full| Ok(hot_row(full.bytes)))?;
             if in_runs.as_deref() != Some(bytes.value()) {
                 problems.push(format!(
                     "hot table: run {} differs from its record",

@@ -21,7 +21,6 @@ use super::codec::{
 };
 use crate::status::Status;
 use crate::value::{Value, serialize_f64};
-use crate::value_kinds::ValueKinds;
 use crate::value_map::KeyList;
 
 /// A run's fields, borrowed; for a view of the summary detail, `hparams`
@@ -215,94 +214,6 @@ impl<'a> RunFields<'a> {
     }
 }
 
-/// A run's status and the names of its summary and hparams: what the keys
-/// of an answer are gathered from. The kind of each value goes to a
-/// [`ShapeKinds`] the caller keeps from run to run; no string is decoded.
-pub(crate) struct RunShape<'a> {
-    pub status: Status,
-    pub summary: MapNames<'a>,
-    /// Empty for a hot row.
-    pub hparams: MapNames<'a>,
-}
-
-/// The kind of each value of a [`RunShape`]'s maps, in the order of their
-/// names.
-#[derive(Default)]
-pub(crate) struct ShapeKinds {
-    pub summary: Vec<ValueKinds>,
-    pub hparams: Vec<ValueKinds>,
-}
-
-impl<'a> RunShape<'a> {
-    /// The shape of a stored record (its hot row only unless `full`), the
-    /// kinds of its values in `kinds`.
-    pub(crate) fn read(
-        bytes: RecordBytes<'a>,
-        full: bool,
-        kinds: &mut ShapeKinds,
-    ) -> Result<RunShape<'a>, CorruptRecord> {
-        let sections = bytes.sections()?;
-        let mut hot = decoder(sections.hot, bytes.lists);
-        let status = Head::read(&mut hot)?.status;
-        skip_tags(&mut hot)?;
-        let summary = map_kinds(&mut hot, &mut kinds.summary)?;
-        let hparams = if full {
-            map_kinds(
-                &mut decoder(sections.hparams, bytes.lists),
-                &mut kinds.hparams,
-            )?
-        } else {
-            kinds.hparams.clear();
-            MapNames::Inline(Vec::new())
-        };
-        Ok(RunShape {
-            status,
-            summary,
-            hparams,
-        })
-    }
-}
-
-/// The names of the map a section ends with, the kind of each value in
-/// `kinds`.
-fn map_kinds<'a>(
-    d: &mut Decoder<'a>,
-    kinds: &mut Vec<ValueKinds>,
-) -> Result<MapNames<'a>, DecodeError> {
-    let names = MapNames::read(d)?;
-    kinds.clear();
-    for _ in 0..names.len() {
-        kinds.push(value_kind(d)?);
-    }
-    end_of_section(d)?;
-    Ok(names)
-}
-
-/// The kind of the next value of a map, skipped (a string's bytes are not
-/// checked: the readers that use them do).
-fn value_kind(d: &mut Decoder<'_>) -> Result<ValueKinds, DecodeError> {
-    Ok(match u8::decode(&mut *d)? {
-        NULL => ValueKinds::NULL,
-        FALSE | TRUE => ValueKinds::BOOL,
-        INT => {
-            i64::decode(&mut *d)?;
-            ValueKinds::INT
-        }
-        FLOAT => {
-            f64::decode(&mut *d)?;
-            ValueKinds::FLOAT
-        }
-        STR => {
-            <&[u8]>::borrow_decode(&mut *d)?;
-            ValueKinds::STR
-        }
-        tag => {
-            codec::skip_value(d, tag)?;
-            ValueKinds::NESTED
-        }
-    })
-}
-
 pub(super) type Decoder<'a> = DecoderImpl<SliceReader<'a>, codec::Config, Lists<'a>>;
 
 pub(super) fn decoder<'a>(bytes: &'a [u8], lists: Lists<'a>) -> Decoder<'a> {
@@ -349,7 +260,7 @@ impl<'a> ColdHead<'a> {
     }
 }
 
-fn skip_tags(d: &mut Decoder<'_>) -> Result<(), DecodeError> {
+pub(super) fn skip_tags(d: &mut Decoder<'_>) -> Result<(), DecodeError> {
     let len = usize::decode(&mut *d)?;
     d.claim_container_read::<&str>(len)?;
     for _ in 0..len {
@@ -374,7 +285,7 @@ mod tests {
 
     use super::*;
     use crate::store::RecordBytes;
-    use crate::store::codec::hot_only;
+    use crate::store::hot_row::hot_row;
     use crate::store::run_view::RunView;
     use crate::store::run_view::tests::{StoredLists, encoded, record_of, stored_run};
     use crate::value_map::ValueMap;
@@ -400,7 +311,7 @@ mod tests {
         fn the_fields_of_a_view_are_its_record_s(run in stored_run(), stored_lists: bool) {
             let lists = StoredLists::default();
             let bytes = encoded(&run, &lists, stored_lists);
-            let hot = hot_only(&bytes);
+            let hot = hot_row(&bytes);
             for (full, bytes) in [(true, &bytes), (false, &hot)] {
                 let view = RunView::new("r", RecordBytes::new(bytes, &lists), full, |_, _| false).unwrap();
                 let fields = view.fields().unwrap();
@@ -433,55 +344,6 @@ mod tests {
         }
     }
 
-    /// The kinds of each value of `map`, in key order.
-    fn kinds_of(map: &ValueMap) -> Vec<(String, ValueKinds)> {
-        map.iter()
-            .map(|(name, value)| {
-                let kind = match value {
-                    Value::Null => ValueKinds::NULL,
-                    Value::Bool(_) => ValueKinds::BOOL,
-                    Value::Int(_) => ValueKinds::INT,
-                    Value::Float(_) => ValueKinds::FLOAT,
-                    Value::Str(_) => ValueKinds::STR,
-                    Value::List(_) | Value::Map(_) => ValueKinds::NESTED,
-                };
-                (name.to_owned(), kind)
-            })
-            .collect()
-    }
-
-    fn named(names: &MapNames<'_>, kinds: &[ValueKinds]) -> Vec<(String, ValueKinds)> {
-        assert_eq!(names.len(), kinds.len());
-        (0..names.len())
-            .map(|i| (names.get(i).to_owned(), kinds[i]))
-            .collect()
-    }
-
-    proptest! {
-        #[test]
-        fn the_shape_of_a_run_is_its_record_s_names_and_kinds(
-            run in stored_run(),
-            stored_lists: bool,
-        ) {
-            let lists = StoredLists::default();
-            let bytes = encoded(&run, &lists, stored_lists);
-            let hot = hot_only(&bytes);
-            // One buffer for both reads, as a pass over many runs keeps it.
-            let mut kinds = ShapeKinds::default();
-            for (full, bytes) in [(true, &bytes), (false, &hot), (true, &bytes)] {
-                let shape = RunShape::read(RecordBytes::new(bytes, &lists), full, &mut kinds).unwrap();
-                let record = record_of("r", &run, false, full);
-                prop_assert_eq!(&shape.status, &record.status);
-                prop_assert_eq!(named(&shape.summary, &kinds.summary), kinds_of(&record.summary));
-                prop_assert_eq!(named(&shape.hparams, &kinds.hparams), kinds_of(&record.hparams));
-                prop_assert_eq!(
-                    matches!(shape.summary, MapNames::Stored(_)),
-                    stored_lists && !record.summary.is_empty()
-                );
-            }
-        }
-    }
-
     #[test]
     fn damaged_records_give_an_error_never_a_panic() {
         let lists = StoredLists::default();
@@ -501,14 +363,6 @@ mod tests {
             }
         }
         assert!(refused > 0);
-        let mut kinds = ShapeKinds::default();
-        let shapes_refused = (0..bytes.len())
-            .filter(|&end| {
-                RunShape::read(RecordBytes::new(&bytes[..end], &lists), true, &mut kinds).is_err()
-            })
-            .count();
-        // Every cut short of the hparams section's end is refused.
-        assert!(shapes_refused > 0);
         for at in 0..bytes.len() {
             let mut damaged = bytes.clone();
             damaged[at] ^= 0xff;
@@ -517,11 +371,6 @@ mod tests {
             {
                 let _ = view.fields();
             }
-            let _ = RunShape::read(
-                RecordBytes::new(&damaged, &lists),
-                true,
-                &mut ShapeKinds::default(),
-            );
         }
     }
 }

@@ -425,7 +425,7 @@ mod tests {
 
     use super::*;
     use crate::store::RecordBytes;
-    use crate::store::codec::hot_only;
+    use crate::store::hot_row::hot_row;
     use crate::store::run_view::tests::{StoredLists, encoded, record_of, stored_run};
 
     /// What one writer writes for `runs`, elements of an array in the
@@ -459,7 +459,7 @@ mod tests {
             // hot rows.
             let lists = StoredLists::default();
             let bytes: Vec<Vec<u8>> = runs.iter().map(|r| encoded(r, &lists, stored_lists)).collect();
-            let hot: Vec<Vec<u8>> = bytes.iter().map(|b| hot_only(b)).collect();
+            let hot: Vec<Vec<u8>> = bytes.iter().map(|b| hot_row(b)).collect();
             for (full, bytes) in [(true, &bytes), (false, &hot)] {
                 let views: Vec<RunView<'_>> = bytes
                     .iter()

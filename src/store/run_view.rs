@@ -203,7 +203,8 @@ pub(super) mod tests {
 
     use super::*;
     use crate::record::RunRecord;
-    use crate::store::codec::{Cold, Hot, StoredRun, encode_record, encode_record_with, hot_only};
+    use crate::store::codec::{Cold, Hot, StoredRun, encode_record, encode_record_with};
+    use crate::store::hot_row::hot_row;
     use crate::value::Value;
     use crate::value_map::ValueMap;
 
@@ -340,7 +341,7 @@ pub(super) mod tests {
         fn a_view_serializes_as_its_record(run in stored_run(), alive: bool, stored_lists: bool) {
             let lists = StoredLists::default();
             let bytes = encoded(&run, &lists, stored_lists);
-            let hot = hot_only(&bytes);
+            let hot = hot_row(&bytes);
             for (full, bytes) in [(true, &bytes), (false, &hot)] {
                 let view = RunView::new("r\"1", RecordBytes::new(bytes, &lists), full, |_, _| alive).unwrap();
                 let record = record_of("r\"1", &run, alive, full);

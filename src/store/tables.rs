@@ -10,9 +10,11 @@ use redb::{MultimapTableDefinition, TableDefinition};
 
 /// run_id -> encoded record (see `codec`).
 pub(super) const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs");
-/// run_id -> the hot section of its record (in the record framing, other
-/// sections empty): what filters and metric sorts read, a tenth of the
-/// record, so a pass over every run reads a tenth of the bytes.
+/// run_id -> its hot row (see `hot_row`): the hot section of its record,
+/// then the shape of its hparams (names and the kind of each value, not
+/// the values). What filters and metric sorts read, and what the keys of a
+/// columnar answer are gathered from: a pass over every run reads a
+/// fraction of the bytes of the records.
 pub(super) const HOT: TableDefinition<&str, &[u8]> = TableDefinition::new("hot");
 /// tag -> run_ids carrying it.
 pub(super) const BY_TAG: MultimapTableDefinition<&str, &str> =

@@ -11,6 +11,7 @@ use redb::{
 use super::FORMAT_VERSION;
 use super::codec::{self, Hot, RecordBytes, StoredRun};
 use super::files::{DirState, FileState, FileStates};
+use super::hot_row::hot_row;
 use super::key_lists::KeyDictionary;
 use super::memory::{self, Remembers};
 use super::pending::{IndexKeys, Pending, PendingRun};
@@ -97,7 +98,7 @@ fn insert_records(
 ) -> StorageResult {
     for (id, run) in runs {
         records.insert(&**id, run.record.as_slice())?;
-        hot.insert(&**id, codec::hot_only(&run.record).as_slice())?;
+        hot.insert(&**id, hot_row(&run.record).as_slice())?;
     }
     Ok(())
 }
@@ -383,7 +384,7 @@ impl<'txn> Writer<'txn> {
             .insert(run_id, bytes.as_slice())
             .map_err(|e| Error::store(&self.path, e))?;
         self.hot
-            .insert(run_id, codec::hot_only(&bytes).as_slice())
+            .insert(run_id, hot_row(&bytes).as_slice())
             .map_err(|e| Error::store(&self.path, e))?;
         Ok(())
     }

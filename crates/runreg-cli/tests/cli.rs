@@ -1270,7 +1270,7 @@ fn cache_errors_say_which_command_puts_them_right() {
         f.runreg().args(["--no-scan", "ls"]),
         1,
         &format!(
-            "cache {}: cache format unknown is not this runreg's (5): run `runreg scan` to rebuild it",
+            "cache {}: cache format unknown is not this runreg's (6): run `runreg scan` to rebuild it",
             db.display()
         ),
     );
