@@ -3,10 +3,14 @@
 //! Two passes: the first decodes only what the filters and sort keys name
 //! (the hot section always, hparams or the cold section only when asked)
 //! and keeps `(sort values, run_id)` for the matches; after sorting and
-//! paging, the second decodes whole records for the runs returned.
+//! paging, the second decodes whole records for the runs returned. On a
+//! large cache the first pass is cut in ranges of run ids (or slices of the
+//! candidates the indexes give), taken by every core, each thread keeping
+//! its own best rows, count and keys, merged at the end.
 
 use super::fetch::{fetch, is_dense};
 use super::filter::{CmpOp, Filter, Literal, RunView};
+use super::in_order::{cores, fold_parts};
 use super::keys::{AnswerKeys, KeyUnion};
 use super::page::Page;
 use super::sort::SortSpec;
@@ -68,7 +72,7 @@ pub(crate) fn page_and_keys(
         // Every match is in the answer: the first pass, which reads each
         // match's hot row anyway, gathers the keys too.
         let mut union = KeyUnion::default();
-        let (page, _) = page_counted(reader, query, ctx, Some((&mut union, hparams)))?;
+        let (page, _) = page_counted(reader, query, ctx, Some((&mut union, hparams)), None)?;
         return Ok((page, union.finish()));
     }
     let page = page(reader, query, ctx)?;
@@ -104,7 +108,7 @@ pub(crate) fn run_counted(
     query: &Query,
     ctx: &Context,
 ) -> Result<(Vec<RunRecord>, usize)> {
-    let (page, total) = page_counted(reader, query, ctx, None)?;
+    let (page, total) = page_counted(reader, query, ctx, None, None)?;
     Ok((
         fetch(reader, &page.ids(0..page.len()), ctx, query.detail)?,
         total,
@@ -114,7 +118,7 @@ pub(crate) fn run_counted(
 /// The run ids of the page `query` asks for, in its order: the first pass,
 /// which decodes only what the filters and sort keys name.
 pub(crate) fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Page> {
-    page_counted(reader, query, ctx, None).map(|(page, _)| page)
+    page_counted(reader, query, ctx, None, None).map(|(page, _)| page)
 }
 
 /// [`page`], and how many runs matched before the offset and limit; the
@@ -124,7 +128,8 @@ fn page_counted(
     reader: &Reader<'_>,
     query: &Query,
     ctx: &Context,
-    mut answer_keys: Option<(&mut KeyUnion, bool)>,
+    answer_keys: Option<(&mut KeyUnion, bool)>,
+    parts: Option<usize>,
 ) -> Result<(Page, usize)> {
     let default_sort = [SortSpec::desc(Field::CreatedAt)];
     let specs: &[SortSpec] = if query.sort.is_empty() {
@@ -183,11 +188,15 @@ fn page_counted(
         Ok(true)
     };
     let wanted = query.limit.map(|l| l.saturating_add(query.offset));
-    let mut top = TopRows::new(specs, wanted);
-    let mut keys = Vec::new();
-    let mut kinds = ShapeKinds::default();
-    let mut total = 0;
-    let mut visit = |run_id: &str, hot_bytes: RecordBytes<'_>| -> Result<()> {
+    let hparams_keys = answer_keys.as_ref().map(|(_, hparams)| *hparams);
+    let start = || Pass {
+        top: TopRows::new(specs, wanted),
+        keys: Vec::new(),
+        kinds: ShapeKinds::default(),
+        total: 0,
+        union: hparams_keys.map(|_| KeyUnion::default()),
+    };
+    let visit = |pass: &mut Pass<'_>, run_id: &str, hot_bytes: RecordBytes<'_>| -> Result<()> {
         let hot = hot_bytes
             .hot_ref(needs_hot)
             .map_err(|e| reader.corrupt(run_id, e))?;
@@ -196,34 +205,90 @@ fn page_counted(
         }
         let matched = if needs_hparams || needs_cold {
             reader
-                .with_run(run_id, |full| evaluate(run_id, &hot, Some(full), &mut keys))?
+                .with_run(run_id, |full| {
+                    evaluate(run_id, &hot, Some(full), &mut pass.keys)
+                })?
                 .unwrap_or(false)
         } else {
-            evaluate(run_id, &hot, None, &mut keys)?
+            evaluate(run_id, &hot, None, &mut pass.keys)?
         };
         if matched {
-            total += 1;
-            top.offer(run_id, &mut keys);
-            if let Some((union, hparams)) = answer_keys.as_mut() {
-                let shape = RunShape::read(hot_bytes, *hparams, &mut kinds)
+            pass.total += 1;
+            pass.top.offer(run_id, &mut pass.keys);
+            if let Some(union) = pass.union.as_mut() {
+                let hparams = hparams_keys == Some(true);
+                let shape = RunShape::read(hot_bytes, hparams, &mut pass.kinds)
                     .map_err(|e| reader.corrupt(run_id, e))?;
-                union.add(&shape, &kinds);
+                union.add(&shape, &pass.kinds);
             }
         }
         Ok(())
     };
 
-    match candidates(reader, query, ctx.now)? {
+    // The pass is cut in parts, taken by every core: runs by id range, or
+    // the candidates the indexes give in slices.
+    let candidates = candidates(reader, query, ctx.now)?;
+    let count = match &candidates {
+        Some(ids) => ids.len(),
+        None => reader.len()? as usize,
+    };
+    let parts = parts.unwrap_or(if count >= PARALLEL_PASS_MIN {
+        cores() * PARTS_PER_CORE
+    } else {
+        1
+    });
+    let passes = match &candidates {
         Some(ids) => {
-            for id in &ids {
-                reader.with_hot(id, |bytes| visit(id, bytes))?;
-            }
+            let slices: Vec<&[String]> = ids.chunks(ids.len().div_ceil(parts).max(1)).collect();
+            fold_parts(slices.len(), cores(), start, |part, pass| {
+                for id in slices[part] {
+                    reader.with_hot(id, |bytes| visit(pass, id, bytes))?;
+                }
+                Ok(())
+            })?
         }
-        None => reader.for_each_hot(visit)?,
-    }
+        None => {
+            let cuts = reader.run_id_cuts(parts)?;
+            fold_parts(cuts.len() + 1, cores(), start, |part, pass| {
+                let from = part.checked_sub(1).map(|i| cuts[i].as_str());
+                let to = cuts.get(part).map(String::as_str);
+                reader.for_each_hot_in(from, to, |id, bytes| visit(pass, id, bytes))
+            })?
+        }
+    };
 
-    let page = top.into_page(query.offset, query.limit);
-    Ok((page, total))
+    let mut passes = passes.into_iter();
+    let mut whole = passes.next().unwrap_or_else(start);
+    for pass in passes {
+        whole.total += pass.total;
+        whole.top.merge(pass.top);
+        if let (Some(union), Some(theirs)) = (whole.union.as_mut(), pass.union) {
+            union.merge(theirs);
+        }
+    }
+    if let (Some((union, _)), Some(gathered)) = (answer_keys, whole.union) {
+        union.merge(gathered);
+    }
+    let page = whole.top.into_page(query.offset, query.limit);
+    Ok((page, whole.total))
+}
+
+/// Runs from which a first pass is cut in parts for every core.
+const PARALLEL_PASS_MIN: usize = 8192;
+/// Parts a core: many, so that parts of uneven size even out (the cuts
+/// are spread over the range of the ids' bytes, and hex ids use 16 of the
+/// 55 values from `0` to `f`: a third of the parts hold them all).
+const PARTS_PER_CORE: usize = 32;
+
+/// What one thread of a first pass gathers.
+struct Pass<'s> {
+    top: TopRows<'s>,
+    /// The sort values of the run at hand.
+    keys: Vec<Option<Value>>,
+    kinds: ShapeKinds,
+    /// Matches.
+    total: usize,
+    union: Option<KeyUnion>,
 }
 
 /// The run ids the indexes allow, sorted; `None` when no indexed filter is
@@ -821,9 +886,36 @@ mod properties {
         // index can serve: every record is decoded and evaluated.
         let plain = ids(
             &store,
-            &Query::new().filter(Filter::Not(Box::new(Filter::Not(Box::new(filter))))),
+            &Query::new().filter(Filter::Not(Box::new(Filter::Not(Box::new(filter.clone()))))),
         );
         prop_assert_eq!(indexed, plain);
+        // A first pass cut in parts (on every core) finds what one pass
+        // finds: the page, the count and the keys.
+        let ctx = Context {
+            liveness: crate::liveness::Liveness::default(),
+            now: 0.0,
+        };
+        let by_acc = SortSpec::desc("summary.acc".parse().unwrap());
+        for query in [
+            Query::new().filter(filter.clone()),
+            Query::new().filter(filter).sort(by_acc).offset(1).limit(3),
+        ] {
+            let cut_in = |parts| {
+                store
+                    .read(|r| {
+                        let mut union = KeyUnion::default();
+                        let (page, total) =
+                            page_counted(r, &query, &ctx, Some((&mut union, true)), Some(parts))?;
+                        let ids: Vec<String> = page.iter().map(str::to_owned).collect();
+                        Ok((ids, total, union.finish()))
+                    })
+                    .unwrap()
+            };
+            let whole = cut_in(1);
+            for parts in [2, 3, 7, 64] {
+                prop_assert_eq!(&cut_in(parts), &whole, "{} parts", parts);
+            }
+        }
         Ok(())
     }
 

@@ -1,11 +1,14 @@
-//! Chunks of an answer made on several threads and taken in the answer's
-//! order: how a large answer's records are read, decoded and turned into
-//! text or columns on every core while one consumer writes them out.
+//! Work on several threads: chunks of an answer made on every core and
+//! taken in the answer's order (how a large answer's records are read,
+//! decoded and turned into text or columns while one consumer writes them
+//! out), and parts of a pass folded into one state a thread (how a first
+//! pass over a large cache runs on every core).
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use super::page::Page;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The threads worth starting for work on every core.
 pub(crate) fn cores() -> usize {
@@ -73,10 +76,74 @@ pub(crate) fn map_in_order<C: Sync, T: Send>(
     })
 }
 
+/// Calls `visit` on each of `parts` parts of some work, on `threads`
+/// threads, each thread folding the parts it takes (the next one not yet
+/// taken, so a slow part does not hold the others back) into a state of
+/// its own, made by `start`; returns the states, for the caller to merge.
+/// On an error, the threads take no new part, and the error of the first
+/// part (in part order) that failed is returned: every earlier part was
+/// taken before it and ends, so the error is the one a pass over the
+/// parts in order would meet first. A panic on a thread is resumed here.
+pub(crate) fn fold_parts<S: Send>(
+    parts: usize,
+    threads: usize,
+    start: impl Fn() -> S + Sync,
+    visit: impl Fn(usize, &mut S) -> Result<()> + Sync,
+) -> Result<Vec<S>> {
+    let threads = threads.clamp(1, parts.max(1));
+    if threads == 1 {
+        let mut state = start();
+        (0..parts).try_for_each(|part| visit(part, &mut state))?;
+        return Ok(vec![state]);
+    }
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let folded: Vec<(S, Option<(usize, Error)>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut state = start();
+                    while !failed.load(Ordering::Relaxed) {
+                        let part = next.fetch_add(1, Ordering::Relaxed);
+                        if part >= parts {
+                            break;
+                        }
+                        if let Err(e) = visit(part, &mut state) {
+                            failed.store(true, Ordering::Relaxed);
+                            return (state, Some((part, e)));
+                        }
+                    }
+                    (state, None)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut states = Vec::with_capacity(folded.len());
+    let mut first_error: Option<(usize, Error)> = None;
+    for (state, error) in folded {
+        states.push(state);
+        if let Some((part, e)) = error
+            && first_error.as_ref().is_none_or(|(first, _)| part < *first)
+        {
+            first_error = Some((part, e));
+        }
+    }
+    match first_error {
+        Some((_, e)) => Err(e),
+        None => Ok(states),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Error;
 
     fn failure(what: &str) -> Error {
         Error::io("chunk", std::io::Error::other(what.to_owned()))
@@ -161,5 +228,52 @@ mod tests {
         )
         .unwrap();
         assert_eq!(visits, 0);
+    }
+
+    #[test]
+    fn parts_fold_into_states_that_together_saw_each_part_once() {
+        for (parts, threads) in [(0, 2), (1, 2), (37, 1), (37, 2), (37, 5), (3, 100)] {
+            let states = fold_parts(parts, threads, Vec::new, |part, seen: &mut Vec<usize>| {
+                std::thread::sleep(std::time::Duration::from_micros((part % 4) as u64 * 50));
+                seen.push(part);
+                Ok(())
+            })
+            .unwrap();
+            assert!(
+                states.len() <= threads.max(1),
+                "{parts} parts, {threads} threads"
+            );
+            let mut all: Vec<usize> = states.concat();
+            all.sort_unstable();
+            assert_eq!(
+                all,
+                (0..parts).collect::<Vec<_>>(),
+                "{parts} parts, {threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_part_that_fails_gives_the_error() {
+        for threads in [1, 2, 4] {
+            let err = fold_parts(
+                40,
+                threads,
+                || (),
+                |part, _| {
+                    // Later failures come first in time.
+                    std::thread::sleep(std::time::Duration::from_micros((40 - part as u64) * 30));
+                    match part {
+                        9 | 13 | 30 => Err(failure(&format!("part {part}"))),
+                        _ => Ok(()),
+                    }
+                },
+            )
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("part 9"),
+                "{threads} threads: {err}"
+            );
+        }
     }
 }

@@ -44,6 +44,13 @@ impl KeyUnion {
         }
     }
 
+    /// Adds what another union gathered (from other runs).
+    pub fn merge(&mut self, other: KeyUnion) {
+        self.hparams.merge(other.hparams);
+        self.summary.merge(other.summary);
+        self.statuses.extend(other.statuses);
+    }
+
     pub fn finish(self) -> AnswerKeys {
         AnswerKeys {
             hparams: self.hparams.finish(),
@@ -122,6 +129,16 @@ impl MapUnion {
                 let slot = self.slot(name.as_bytes());
                 self.kinds[slot] |= kind;
             }
+        }
+    }
+
+    fn merge(&mut self, mut other: MapUnion) {
+        self.settle();
+        other.settle();
+        self.last.clear();
+        for (key, slot) in other.slots {
+            let mine = self.slot(&key);
+            self.kinds[mine] |= other.kinds[slot];
         }
     }
 
@@ -264,6 +281,36 @@ mod tests {
                     Status::Failed,
                     Status::Interrupted
                 ]
+            );
+        }
+    }
+
+    #[test]
+    fn unions_of_parts_merge_into_the_union_of_the_whole() {
+        let runs = runs();
+        for stored in [false, true] {
+            let whole = union_of(&runs, stored).finish();
+            for split in 0..=runs.len() {
+                let mut merged = union_of(&runs[..split], stored);
+                merged.merge(union_of(&runs[split..], stored));
+                assert_eq!(merged.finish(), whole, "split at {split}, stored {stored}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_union_that_merged_still_takes_runs_of_its_own() {
+        let runs = runs();
+        for stored in [false, true] {
+            let mut union = union_of(&runs[..2], true);
+            union.merge(union_of(&runs[2..4], false));
+            // Runs added after a merge, some with names met before it.
+            add_runs(&mut union, &runs[4..], stored);
+            add_runs(&mut union, &runs[..1], stored);
+            assert_eq!(
+                union.finish(),
+                union_of(&runs, false).finish(),
+                "stored lists: {stored}"
             );
         }
     }

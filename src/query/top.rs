@@ -69,6 +69,18 @@ impl<'s> TopRows<'s> {
         }
     }
 
+    /// Offers every row another collector kept (of other runs): the rows
+    /// kept are those one collector offered every run would have kept.
+    pub fn merge(&mut self, mut other: TopRows<'_>) {
+        let k = self.specs.len();
+        let mut keys = Vec::with_capacity(k);
+        for i in 0..other.len() {
+            keys.extend(other.keys[i * k..(i + 1) * k].iter_mut().map(Option::take));
+            self.offer(other.ids.get(i), &mut keys);
+            keys.clear();
+        }
+    }
+
     fn push(&mut self, run_id: &str, keys: &mut Vec<Option<Value>>) {
         self.ids.push(run_id);
         self.keys.append(keys);

@@ -1,5 +1,6 @@
 //! Reading the cache: point lookups, index lookups and full passes.
 
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use redb::{
@@ -152,16 +153,40 @@ impl<'txn> Reader<'txn> {
         }
     }
 
-    /// Calls `visit` with the hot section of every run, in run_id order.
-    pub fn for_each_hot(
+    /// Calls `visit` with the hot row of every run whose id is in
+    /// `from..to` (`None`: unbounded), in run_id order.
+    pub fn for_each_hot_in(
         &self,
+        from: Option<&str>,
+        to: Option<&str>,
         mut visit: impl FnMut(&str, RecordBytes<'_>) -> Result<()>,
     ) -> Result<()> {
-        for entry in self.hot.iter().map_err(|e| self.err(e))? {
+        let bounds = (
+            from.map_or(Bound::Unbounded, Bound::Included),
+            to.map_or(Bound::Unbounded, Bound::Excluded),
+        );
+        for entry in self.hot.range::<&str>(bounds).map_err(|e| self.err(e))? {
             let (id, bytes) = entry.map_err(|e| self.err(e))?;
             visit(id.value(), RecordBytes::new(bytes.value(), &self.key_lists))?;
         }
         Ok(())
+    }
+
+    /// Up to `parts - 1` run ids, sorted and distinct, that cut the runs
+    /// into about `parts` ranges of about as many runs, for passes on
+    /// several threads: spread evenly between the first and last id (as
+    /// numbers of their first eight bytes after the prefix they share),
+    /// which suits ids drawn at random, as most are. Any cut is correct;
+    /// only the balance depends on the ids.
+    pub fn run_id_cuts(&self, parts: usize) -> Result<Vec<String>> {
+        let first = self.hot.first().map_err(|e| self.err(e))?;
+        let first = first.map(|(id, _)| id.value().to_owned());
+        let last = self.hot.last().map_err(|e| self.err(e))?;
+        let last = last.map(|(id, _)| id.value().to_owned());
+        Ok(match (first, last) {
+            (Some(first), Some(last)) => cuts_between(&first, &last, parts),
+            _ => Vec::new(),
+        })
     }
 
     /// Calls `visit` for every run, in run_id order.
@@ -382,5 +407,97 @@ impl Reader<'_> {
             want_updated == have_updated,
         );
         Ok(problems)
+    }
+}
+
+/// Up to `parts - 1` distinct strings, sorted, evenly spread between
+/// `first` and `last` (see [`Reader::run_id_cuts`]). From the first byte
+/// past ASCII on, a cut's bytes are `0x7f`: that keeps the cuts in order,
+/// and makes them text.
+fn cuts_between(first: &str, last: &str, parts: usize) -> Vec<String> {
+    let mut shared = first
+        .bytes()
+        .zip(last.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    while !first.is_char_boundary(shared) {
+        shared -= 1;
+    }
+    let number = |s: &str| {
+        let mut bytes = [0u8; 8];
+        for (to, from) in bytes.iter_mut().zip(&s.as_bytes()[shared..]) {
+            *to = *from;
+        }
+        u64::from_be_bytes(bytes)
+    };
+    let (low, high) = (number(first), number(last));
+    let parts = parts.max(1) as u64;
+    let mut cuts: Vec<String> = (1..parts)
+        .map(|k| {
+            let at = low + ((u128::from(high - low) * u128::from(k)) / u128::from(parts)) as u64;
+            let mut cut = first[..shared].to_owned();
+            let mut past_ascii = false;
+            for byte in at.to_be_bytes() {
+                past_ascii |= byte > 0x7f;
+                cut.push(char::from(if past_ascii { 0x7f } else { byte }));
+            }
+            let end = cut.trim_end_matches('\0').len();
+            cut.truncate(end);
+            cut
+        })
+        .collect();
+    cuts.dedup();
+    cuts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids of 12 hex digits, as stable-pretraining draws them.
+    fn hex_ids(n: u64) -> Vec<String> {
+        let mut ids: Vec<String> = (0..n)
+            .map(|i| format!("{:012x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn cuts_are_sorted_distinct_and_even_for_random_ids() {
+        let ids = hex_ids(20_000);
+        let cuts = cuts_between(&ids[0], ids.last().unwrap(), 64);
+        assert!(cuts.windows(2).all(|w| w[0] < w[1]), "{cuts:?}");
+        let mut sizes = vec![0usize; cuts.len() + 1];
+        for id in &ids {
+            sizes[cuts.partition_point(|c| c.as_str() <= id.as_str())] += 1;
+        }
+        // Hex digits use 16 of the 55 byte values from '0' to 'f': parts
+        // over the gap hold nothing, the others about the same (~5%).
+        let big = sizes.iter().max().unwrap();
+        assert!(*big < ids.len() / 12, "{sizes:?}");
+    }
+
+    #[test]
+    fn cuts_of_any_ids_are_text_in_order() {
+        for (first, last) in [
+            ("r00", "r39"),
+            ("\u{e9}a", "\u{e8}z"),
+            ("a\u{e9}\u{1f600}", "a\u{e9}\u{1f601}"),
+            ("same", "same"),
+            ("", "\u{10ffff}"),
+        ] {
+            let (first, last) = if first <= last {
+                (first, last)
+            } else {
+                (last, first)
+            };
+            for parts in [0, 1, 2, 7, 100] {
+                let cuts = cuts_between(first, last, parts);
+                assert!(cuts.len() < parts.max(1), "{first:?}..{last:?}: {cuts:?}");
+                assert!(cuts.windows(2).all(|w| w[0] < w[1]), "{cuts:?}");
+            }
+        }
+        assert_eq!(cuts_between("r00", "r40", 4), ["r10", "r20", "r30"]);
     }
 }
