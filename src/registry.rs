@@ -652,10 +652,11 @@ impl Registry {
 
     /// The hparams and summary keys of the runs matching `query`, each
     /// with the kinds of values found under it, in key order: the columns a
-    /// table or a columnar file of the answer needs. Read from borrowed views
-    /// of the records, without materializing them. For a query of
-    /// [`Detail::Summary`], the summary keys alone (`hparams` is empty),
-    /// read from a tenth of the bytes.
+    /// table or a columnar file of the answer needs. Read from the runs'
+    /// rows in the hot table (which keep the names of a run's hparams and
+    /// the kind of each value), by the query's first pass when the answer
+    /// has no offset or limit; no record is read. For a query of
+    /// [`Detail::Summary`], the summary keys alone (`hparams` is empty).
     ///
     /// ```
     /// # fn main() -> runreg::Result<()> {
@@ -721,21 +722,79 @@ impl Registry {
     ) -> Result<usize> {
         let ctx = self.context();
         self.store.read(|reader| {
-            let (page, keys) = query::page_and_keys(reader, query, &ctx, query::Detail::Full)?;
-            let layout = crate::columnar::Layout::new(&keys, &options.metadata);
+            let (page, layout) = answer_layout(reader, query, options, &ctx)?;
             sink.schema(layout.schema())?;
             // Each batch is read and built on one of every core, in the one
-            // snapshot, and handed to the sink in order.
+            // snapshot, and handed to the sink in order; its runs are looked
+            // up in id order (runs sharing a leaf page read it once).
             let build = |ids: &[&str]| {
+                let copied = query::CopiedRecords::copy(reader, ids, query::Detail::Full, 1)?;
                 let mut batch = layout.builder(ids.len())?;
-                query::for_each_view_by_id(reader, ids, &ctx, query::Detail::Full, |run| {
-                    batch.add(run)
-                })?;
+                copied.for_each_view(reader, ids, 0..ids.len(), &ctx, |run| batch.add(run))?;
                 batch.finish()
             };
             query::map_page_in_order(&page, options.rows, query::cores(), build, |batch| {
                 sink.batch(batch)
             })
+        })
+    }
+
+    /// The runs matching `query` as Arrow record batches, all in memory:
+    /// what [`Registry::for_each_batch`] hands a [`Batches`] sink
+    /// (`crate::columnar::Batches`), the same batches, made faster when the
+    /// answer is a good part of the cache. Its records are then read in one
+    /// ordered pass over the cache, on every core, and copied (about half
+    /// a kilobyte a run, held while the batches are built), where a
+    /// streamed answer looks each run up. Needs the `arrow` feature.
+    ///
+    /// ```
+    /// # fn main() -> runreg::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # for (id, acc) in [("a", "0.5"), ("b", "NaN")] {
+    /// #     let run = dir.path().join("runs/20261101/120000").join(id);
+    /// #     std::fs::create_dir_all(&run).unwrap();
+    /// #     let sidecar = format!(r#"{{"run_id": "{id}", "summary": {{"val_acc": {acc}}}}}"#);
+    /// #     std::fs::write(run.join("sidecar.json"), sidecar).unwrap();
+    /// # }
+    /// use runreg::columnar::{BatchOptions, Batches};
+    /// use runreg::{Query, Registry};
+    ///
+    /// let registry = Registry::open(dir.path())?;
+    /// let options = BatchOptions::default().rows(1);
+    /// let answer = registry.batches(&Query::new(), &options)?;
+    /// assert_eq!(answer.batches.len(), 2);
+    /// let mut streamed = Batches::default();
+    /// registry.for_each_batch(&Query::new(), &options, &mut streamed)?;
+    /// assert_eq!(answer.batches, streamed.batches);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "arrow")]
+    pub fn batches(
+        &self,
+        query: &Query,
+        options: &crate::columnar::BatchOptions,
+    ) -> Result<crate::columnar::Batches> {
+        let ctx = self.context();
+        self.store.read(|reader| {
+            let (page, layout) = answer_layout(reader, query, options, &ctx)?;
+            let ids: Vec<&str> = page.iter().collect();
+            let threads = query::cores();
+            let copied = query::CopiedRecords::copy(reader, &ids, query::Detail::Full, threads)?;
+            let mut answer = crate::columnar::Batches {
+                schema: Some(layout.schema().clone()),
+                batches: Vec::new(),
+            };
+            let build = |places: &std::ops::Range<usize>| {
+                let mut batch = layout.builder(places.len())?;
+                copied.for_each_view(reader, &ids, places.clone(), &ctx, |run| batch.add(run))?;
+                batch.finish()
+            };
+            query::map_in_order(&page.ranges(options.rows), threads, build, |batch| {
+                answer.batches.push(batch);
+                Ok(())
+            })?;
+            Ok(answer)
         })
     }
 
@@ -898,6 +957,20 @@ impl Registry {
     pub fn check(&self) -> Result<Vec<String>> {
         self.store.read(|reader| reader.verify_indexes())
     }
+}
+
+/// The run ids of the answer to `query` and the columns of its batches
+/// (found by the same first pass).
+#[cfg(feature = "arrow")]
+fn answer_layout(
+    reader: &crate::store::Reader<'_>,
+    query: &Query,
+    options: &crate::columnar::BatchOptions,
+    ctx: &query::Context,
+) -> Result<(query::Page, crate::columnar::Layout)> {
+    let (page, keys) = query::page_and_keys(reader, query, ctx, query::Detail::Full)?;
+    let layout = crate::columnar::Layout::new(&keys, &options.metadata);
+    Ok((page, layout))
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ pub(crate) fn for_each_view(
 /// Calls `render` with the view of run `run_id` stored as `bytes`; a
 /// `render` error on a record that cannot be decoded is reported as that
 /// record's damage.
-fn render_view(
+pub(super) fn render_view(
     reader: &Reader<'_>,
     run_id: &str,
     bytes: RecordBytes<'_>,
@@ -91,41 +91,6 @@ fn render_view(
         Err(damage) => damage,
         Ok(_) => e,
     })
-}
-
-/// [`for_each_view`] for a chunk of many runs (a record batch): they are
-/// looked up in id order, so that runs sharing a leaf page of the table
-/// read it once (it is still in redb's cache for the next), their bytes
-/// copied out, then visited in the order of `run_ids`. For 100,000 runs in
-/// batches of 4,096, a tenth less time than lookups in the answer's order;
-/// for the 1,024 runs of a chunk of text, too few share a page to pay for
-/// the copy.
-#[cfg(any(feature = "arrow", test))]
-pub(crate) fn for_each_view_by_id(
-    reader: &Reader<'_>,
-    run_ids: &[&str],
-    ctx: &Context,
-    detail: Detail,
-    mut render: impl FnMut(&RunView<'_>) -> Result<()>,
-) -> Result<()> {
-    let mut order: Vec<usize> = (0..run_ids.len()).collect();
-    order.sort_unstable_by_key(|&i| run_ids[i]);
-    let mut copied: Vec<u8> = Vec::new();
-    let mut spans: Vec<Option<(usize, usize)>> = vec![None; run_ids.len()];
-    for &i in &order {
-        with_bytes_of(reader, detail, run_ids[i], |bytes| {
-            let start = copied.len();
-            copied.extend_from_slice(bytes.bytes);
-            spans[i] = Some((start, copied.len()));
-            Ok(())
-        })?;
-    }
-    for (run_id, span) in run_ids.iter().zip(spans) {
-        let Some((start, end)) = span else { continue };
-        let bytes = RecordBytes::new(&copied[start..end], reader.key_lists());
-        render_view(reader, run_id, bytes, ctx, detail, &mut render)?;
-    }
-    Ok(())
 }
 
 /// A chunk's `T`: started by `start`, then made by `render` from the view of
@@ -464,7 +429,7 @@ fn next_batch(queue: &Mutex<Receiver<Batch>>) -> Option<Batch> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use super::*;
@@ -473,7 +438,7 @@ mod tests {
     use crate::store::{Store, StoredRun};
     use crate::value::Value;
 
-    fn ctx() -> Context {
+    pub(crate) fn ctx() -> Context {
         Context {
             liveness: Liveness::default(),
             now: 0.0,
@@ -518,7 +483,7 @@ mod tests {
 
     /// A store of `count` runs `r0000`, `r0001`, ..., where the runs named
     /// in `corrupt` have undecodable records.
-    fn store(count: usize, corrupt: &[usize]) -> (tempfile::TempDir, Store) {
+    pub(crate) fn store(count: usize, corrupt: &[usize]) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().join("c.redb"), Duration::from_secs(5));
         store
@@ -584,57 +549,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    /// The runs' JSON text as `visit` sees them, one per view, in order.
-    fn visited(
-        store: &Store,
-        ids: &[&str],
-        detail: Detail,
-        by_id: bool,
-    ) -> crate::error::Result<Vec<String>> {
-        let mut seen = Vec::new();
-        let visit = |run: &RunView<'_>| {
-            seen.push(serde_json::to_string(run).map_err(|e| crate::Error::io("-", e.into()))?);
-            Ok(())
-        };
-        store.read(|r| match by_id {
-            true => for_each_view_by_id(r, ids, &ctx(), detail, visit),
-            false => for_each_view(r, ids, &ctx(), detail, visit),
-        })?;
-        Ok(seen)
-    }
-
-    #[test]
-    fn views_looked_up_in_id_order_come_in_the_order_asked() {
-        let (_dir, store) = store(300, &[]);
-        // No table order, a run the table lacks, and one asked twice.
-        let mut ids: Vec<String> = (0..300)
-            .map(|i| format!("r{:04}", (i * 37) % 300))
-            .collect();
-        ids.insert(17, "r9999".to_owned());
-        ids.push("r0005".to_owned());
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        for detail in [Detail::Full, Detail::Summary] {
-            let expected = visited(&store, &ids, detail, false).unwrap();
-            assert_eq!(expected.len(), 301);
-            assert!(expected[0].starts_with(r#"{"run_id":"r0000""#));
-            assert!(expected[1].starts_with(r#"{"run_id":"r0037""#));
-            assert_eq!(visited(&store, &ids, detail, true).unwrap(), expected);
-        }
-    }
-
-    #[test]
-    fn a_corrupt_record_among_views_looked_up_in_id_order_is_reported() {
-        let (_dir, store) = store(50, &[31]);
-        let ids: Vec<String> = (0..50).rev().map(|i| format!("r{i:04}")).collect();
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let err = visited(&store, &ids, Detail::Full, true)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("run r0031") && err.contains("undecodable"),
-            "{err}"
-        );
     }
 }

@@ -1,5 +1,7 @@
 //! Queries: which runs to return, in which order, how many.
 
+#[cfg(any(feature = "arrow", test))]
+mod copied;
 mod exec;
 mod fetch;
 pub(crate) mod filter;
@@ -10,9 +12,10 @@ mod sort;
 mod top;
 
 pub use crate::value_kinds::ValueKinds;
-pub(crate) use exec::{for_each, page, page_and_keys, run, run_counted};
 #[cfg(feature = "arrow")]
-pub(crate) use fetch::for_each_view_by_id;
+#[cfg(any(feature = "arrow", test))]
+pub(crate) use copied::CopiedRecords;
+pub(crate) use exec::{for_each, page, page_and_keys, run, run_counted};
 pub(crate) use fetch::get;
 pub(crate) use fetch::{fetch, render_views};
 pub use filter::{CmpOp, Filter, FilterError, Literal, TimeLiteral};
@@ -21,6 +24,8 @@ pub(crate) use in_order::cores;
 pub(crate) use in_order::map_page_in_order;
 pub use keys::AnswerKeys;
 pub use sort::SortSpec;
+#[cfg(feature = "arrow")]
+pub(crate) use {in_order::map_in_order, page::Page};
 
 use crate::field::{Field, Part};
 use crate::liveness::Liveness;
@@ -82,7 +87,8 @@ pub struct Query {
 }
 
 /// What each record of an answer carries: every field, or the fields a
-/// scan keeps apart for filters and sorts, read from a tenth of the bytes.
+/// scan keeps apart for filters and sorts, read from a fraction of the
+/// bytes (the hot table).
 ///
 /// Which runs match, and in which order, is the same either way; filters
 /// and sorts on any field still apply.

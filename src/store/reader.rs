@@ -265,8 +265,8 @@ impl<'txn> Reader<'txn> {
         self.for_each_of(&self.runs, run_ids, visit)
     }
 
-    /// [`Reader::for_each_run_of`] over the hot table: each run's hot
-    /// section, a tenth of its record.
+    /// [`Reader::for_each_run_of`] over the hot table: each run's hot row
+    /// (see `hot_row`), a fraction of its record.
     pub fn for_each_hot_of(
         &self,
         run_ids: &[&str],

@@ -7,7 +7,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
-use runreg::columnar::{BatchOptions, Batches};
+use runreg::columnar::BatchOptions;
 use runreg::{RunRecord, ScanMode, ScanReport};
 
 use crate::arrow_stream::RunTable;
@@ -235,12 +235,10 @@ impl PyRegistry {
     #[pyo3(signature = (**query))]
     fn to_arrow(&self, py: Python<'_>, query: Option<&Bound<'_, PyDict>>) -> PyResult<RunTable> {
         let query = query_from_kwargs(query)?;
+        // Batches are built on every core: small enough that each has its
+        // share (two batches of 65,536 rows left one core idle).
         let answer = self.with(py, |r| {
-            let mut answer = Batches::default();
-            // Batches are built on every core: small enough that each has
-            // its share (two batches of 65,536 rows left one core idle).
-            r.for_each_batch(&query, &BatchOptions::default().rows(8_192), &mut answer)?;
-            Ok(answer)
+            r.batches(&query, &BatchOptions::default().rows(8_192))
         })?;
         let schema = answer
             .schema
