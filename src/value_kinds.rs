@@ -2,6 +2,8 @@
 //! string, nested) were found under a key, as a set; what types a column
 //! of an answer.
 
+use crate::value::Value;
+
 /// The kinds of values found under one key across the runs of an answer.
 ///
 /// ```
@@ -27,6 +29,25 @@ impl ValueKinds {
     pub const STR: ValueKinds = ValueKinds(16);
     /// A list or an object.
     pub const NESTED: ValueKinds = ValueKinds(32);
+
+    /// The kind of `value`.
+    ///
+    /// ```
+    /// use runreg::{Value, ValueKinds};
+    ///
+    /// assert_eq!(ValueKinds::of(&Value::Float(f64::NAN)), ValueKinds::FLOAT);
+    /// assert_eq!(ValueKinds::of(&Value::List(vec![])), ValueKinds::NESTED);
+    /// ```
+    pub fn of(value: &Value) -> ValueKinds {
+        match value {
+            Value::Null => ValueKinds::NULL,
+            Value::Bool(_) => ValueKinds::BOOL,
+            Value::Int(_) => ValueKinds::INT,
+            Value::Float(_) => ValueKinds::FLOAT,
+            Value::Str(_) => ValueKinds::STR,
+            Value::List(_) | Value::Map(_) => ValueKinds::NESTED,
+        }
+    }
 
     /// Whether every kind of `other` is among these.
     pub fn contains(self, other: ValueKinds) -> bool {

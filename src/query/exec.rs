@@ -663,15 +663,7 @@ mod properties {
     /// Each key of `map` with the kind of its value, added to `keys`.
     fn add_kinds(keys: &mut BTreeMap<String, ValueKinds>, map: &ValueMap) {
         for (name, value) in map.iter() {
-            let kind = match value {
-                Value::Null => ValueKinds::NULL,
-                Value::Bool(_) => ValueKinds::BOOL,
-                Value::Int(_) => ValueKinds::INT,
-                Value::Float(_) => ValueKinds::FLOAT,
-                Value::Str(_) => ValueKinds::STR,
-                Value::List(_) | Value::Map(_) => ValueKinds::NESTED,
-            };
-            *keys.entry(name.to_owned()).or_default() |= kind;
+            *keys.entry(name.to_owned()).or_default() |= ValueKinds::of(value);
         }
     }
 

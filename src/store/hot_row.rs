@@ -157,23 +157,12 @@ mod tests {
     use super::*;
     use crate::store::run_view::RunView;
     use crate::store::run_view::tests::{StoredLists, encoded, record_of, stored_run};
-    use crate::value::Value;
     use crate::value_map::ValueMap;
 
     /// The kinds of each value of `map`, in key order.
     fn kinds_of(map: &ValueMap) -> Vec<(String, ValueKinds)> {
         map.iter()
-            .map(|(name, value)| {
-                let kind = match value {
-                    Value::Null => ValueKinds::NULL,
-                    Value::Bool(_) => ValueKinds::BOOL,
-                    Value::Int(_) => ValueKinds::INT,
-                    Value::Float(_) => ValueKinds::FLOAT,
-                    Value::Str(_) => ValueKinds::STR,
-                    Value::List(_) | Value::Map(_) => ValueKinds::NESTED,
-                };
-                (name.to_owned(), kind)
-            })
+            .map(|(name, value)| (name.to_owned(), ValueKinds::of(value)))
             .collect()
     }
 
