@@ -121,9 +121,11 @@ pub(crate) fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<
     page_counted(reader, query, ctx, None, None).map(|(page, _)| page)
 }
 
-/// [`page`], and how many runs matched before the offset and limit; the
-/// keys and statuses of every match go to `keys`' union when given, its
-/// hparams keys too when its flag says so.
+/// [`page`], and how many runs matched before the offset and limit. The
+/// summary keys and statuses of every match go to `answer_keys`' union
+/// when given, their hparams keys too when its flag says so. The pass is
+/// cut in `parts` parts (`None`: one, or for [`PARALLEL_PASS_MIN`] runs
+/// and more, [`PARTS_PER_CORE`] a core).
 fn page_counted(
     reader: &Reader<'_>,
     query: &Query,
