@@ -656,7 +656,8 @@ impl Registry {
     /// rows in the hot table (which keep the names of a run's hparams and
     /// the kind of each value), by the query's first pass when the answer
     /// has no offset or limit; no record is read. For a query of
-    /// [`Detail::Summary`](crate::Detail::Summary), the summary keys alone (`hparams` is empty).
+    /// [`Detail::Summary`](crate::Detail::Summary), the summary keys alone
+    /// (`hparams` is empty).
     ///
     /// ```
     /// # fn main() -> runreg::Result<()> {
