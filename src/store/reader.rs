@@ -432,9 +432,10 @@ fn cuts_between(first: &str, last: &str, parts: usize) -> Vec<String> {
     };
     let (low, high) = (number(first), number(last));
     let parts = parts.max(1) as u64;
+    let span = u128::from(high.saturating_sub(low));
     let mut cuts: Vec<String> = (1..parts)
         .map(|k| {
-            let at = low + ((u128::from(high.saturating_sub(low)) * u128::from(k)) / u128::from(parts)) as u64;
+            let at = low + (span * u128::from(k) / u128::from(parts)) as u64;
             let mut cut = first[..shared].to_owned();
             let mut past_ascii = false;
             for byte in at.to_be_bytes() {
