@@ -391,13 +391,19 @@ impl Store {
     }
 }
 
-/// Decodes arbitrary bytes as a record (for the fuzz targets).
+/// Decodes arbitrary bytes as a record, and as a hot row, and reads the
+/// shape of the hot row made of them (for the fuzz targets).
 #[cfg(feature = "fuzzing")]
 pub(crate) fn decode_for_fuzzing(bytes: &[u8]) -> bool {
     let record = RecordBytes::plain(bytes);
     let hot = record.hot().is_ok();
     let hparams = record.hparams().is_ok();
     let cold = record.cold().is_ok();
+    // The bytes as a record (its hot row made of it) and as a hot row.
+    let mut kinds = ShapeKinds::default();
+    let row = hot_row::hot_row(bytes);
+    let _ = RunShape::read(RecordBytes::plain(&row), true, &mut kinds);
+    let _ = RunShape::read(record, true, &mut kinds);
     hot && hparams && cold
 }
 
