@@ -259,24 +259,30 @@ mod tests {
     #[test]
     fn the_first_part_that_fails_gives_the_error() {
         for threads in [1, 2, 4] {
-            let err = fold_parts(
-                40,
-                threads,
-                || (),
-                |part, _| {
-                    // Later failures come first in time.
-                    std::thread::sleep(std::time::Duration::from_micros((40 - part as u64) * 30));
-                    match part {
-                        9 | 13 | 30 => Err(failure(&format!("part {part}"))),
-                        _ => Ok(()),
-                    }
-                },
-            )
-            .unwrap_err();
-            assert!(
-                err.to_string().contains("part 9"),
-                "{threads} threads: {err}"
-            );
+            // Parts `first..first + threads` fail, each on whichever thread
+            // took it, the later ones sooner in time.
+            for first in 3..13 {
+                let err = fold_parts(
+                    40,
+                    threads,
+                    || (),
+                    |part, _| {
+                        std::thread::sleep(std::time::Duration::from_micros(
+                            (40 - part as u64) * 20,
+                        ));
+                        match part >= first && part < first + threads {
+                            true => Err(failure(&format!("part {part}"))),
+                            false => Ok(()),
+                        }
+                    },
+                )
+                .unwrap_err();
+                let expected = format!("part {first}");
+                assert!(
+                    err.to_string().contains(&expected),
+                    "{threads} threads: {err}"
+                );
+            }
         }
     }
 }

@@ -13,7 +13,6 @@ mod top;
 
 pub use crate::value_kinds::ValueKinds;
 #[cfg(feature = "arrow")]
-#[cfg(any(feature = "arrow", test))]
 pub(crate) use copied::CopiedRecords;
 pub(crate) use exec::{for_each, page, page_and_keys, run, run_counted};
 pub(crate) use fetch::get;
