@@ -156,7 +156,9 @@ mod tests {
 
     use super::*;
     use crate::store::run_view::RunView;
-    use crate::store::run_view::tests::{StoredLists, encoded, record_of, stored_run};
+    use crate::store::run_view::tests::{
+        StoredLists, a_stored_run, encoded, record_of, stored_run,
+    };
     use crate::value_map::ValueMap;
 
     /// The kinds of each value of `map`, in key order.
@@ -220,9 +222,7 @@ mod tests {
     #[test]
     fn damaged_rows_give_an_error_never_a_panic() {
         let lists = StoredLists::default();
-        let mut runner = proptest::test_runner::TestRunner::deterministic();
-        let run =
-            proptest::strategy::ValueTree::current(&stored_run().new_tree(&mut runner).unwrap());
+        let run = a_stored_run();
         let row = hot_row(&encoded(&run, &lists, false));
         let mut kinds = ShapeKinds::default();
         for end in 0..row.len() {

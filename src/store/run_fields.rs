@@ -287,7 +287,9 @@ mod tests {
     use crate::store::RecordBytes;
     use crate::store::hot_row::hot_row;
     use crate::store::run_view::RunView;
-    use crate::store::run_view::tests::{StoredLists, encoded, record_of, stored_run};
+    use crate::store::run_view::tests::{
+        StoredLists, a_stored_run, encoded, record_of, stored_run,
+    };
     use crate::value_map::ValueMap;
 
     fn owned(map: &MapFields<'_>) -> ValueMap {
@@ -347,9 +349,7 @@ mod tests {
     #[test]
     fn damaged_records_give_an_error_never_a_panic() {
         let lists = StoredLists::default();
-        let mut runner = proptest::test_runner::TestRunner::deterministic();
-        let run =
-            proptest::strategy::ValueTree::current(&stored_run().new_tree(&mut runner).unwrap());
+        let run = a_stored_run();
         let bytes = encoded(&run, &lists, false);
         let mut refused = 0;
         for end in 0..bytes.len() {

@@ -421,12 +421,13 @@ impl Formatter for PrettyAt {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use proptest::strategy::ValueTree as _;
 
     use super::*;
     use crate::store::RecordBytes;
     use crate::store::hot_row::hot_row;
-    use crate::store::run_view::tests::{StoredLists, encoded, record_of, stored_run};
+    use crate::store::run_view::tests::{
+        StoredLists, a_stored_run, encoded, record_of, stored_run,
+    };
 
     /// What one writer writes for `runs`, elements of an array in the
     /// pretty layout, lines in the compact one.
@@ -498,8 +499,7 @@ mod tests {
     #[test]
     fn a_damaged_record_fails_naming_the_run_and_never_panics() {
         let lists = StoredLists::default();
-        let mut runner = proptest::test_runner::TestRunner::deterministic();
-        let run = stored_run().new_tree(&mut runner).unwrap().current();
+        let run = a_stored_run();
         let bytes = encoded(&run, &lists, false);
         for layout in [JsonLayout::Compact, JsonLayout::PrettyElement] {
             let mut writer = JsonWriter::new(layout);

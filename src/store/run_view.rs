@@ -302,6 +302,13 @@ pub(super) mod tests {
         }
     }
 
+    /// One run of [`stored_run`], the same at every call: for the tests
+    /// that damage a record byte by byte.
+    pub(crate) fn a_stored_run() -> StoredRun {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        proptest::strategy::ValueTree::current(&stored_run().new_tree(&mut runner).unwrap())
+    }
+
     /// Key lists as a cache stores them: every map's names under an id.
     #[derive(Default)]
     pub(crate) struct StoredLists(
