@@ -724,19 +724,7 @@ impl Registry {
         let ctx = self.context();
         self.store.read(|reader| {
             let (page, layout) = answer_layout(reader, query, options, &ctx)?;
-            sink.schema(layout.schema())?;
-            // Each batch is read and built on one of every core, in the one
-            // snapshot, and handed to the sink in order; its runs are looked
-            // up in id order (runs sharing a leaf page read it once).
-            let build = |ids: &[&str]| {
-                let copied = query::CopiedRecords::copy(reader, ids, query::Detail::Full, 1)?;
-                let mut batch = layout.builder(ids.len())?;
-                copied.for_each_view(reader, ids, 0..ids.len(), &ctx, |run| batch.add(run))?;
-                batch.finish()
-            };
-            query::map_page_in_order(&page, options.rows, query::cores(), build, |batch| {
-                sink.batch(batch)
-            })
+            build_batches(reader, &page, &layout, &ctx, options.rows, false, sink)
         })
     }
 
@@ -779,22 +767,16 @@ impl Registry {
         let ctx = self.context();
         self.store.read(|reader| {
             let (page, layout) = answer_layout(reader, query, options, &ctx)?;
-            let ids: Vec<&str> = page.iter().collect();
-            let threads = query::cores();
-            let copied = query::CopiedRecords::copy(reader, &ids, query::Detail::Full, threads)?;
-            let mut answer = crate::columnar::Batches {
-                schema: Some(layout.schema().clone()),
-                batches: Vec::new(),
-            };
-            let build = |places: &std::ops::Range<usize>| {
-                let mut batch = layout.builder(places.len())?;
-                copied.for_each_view(reader, &ids, places.clone(), &ctx, |run| batch.add(run))?;
-                batch.finish()
-            };
-            query::map_in_order(&page.ranges(options.rows), threads, build, |batch| {
-                answer.batches.push(batch);
-                Ok(())
-            })?;
+            let mut answer = crate::columnar::Batches::default();
+            build_batches(
+                reader,
+                &page,
+                &layout,
+                &ctx,
+                options.rows,
+                true,
+                &mut answer,
+            )?;
             Ok(answer)
         })
     }
@@ -960,6 +942,53 @@ impl Registry {
     }
 }
 
+/// The batches of `page`, `rows` runs each, built on every core and handed
+/// to `sink` in order, its schema first. When the caller keeps every batch
+/// anyway (`whole`) and the page is a good part of the cache, its records
+/// are first copied in one ordered pass over the cache; else each batch
+/// copies its own, looked up in id order (runs sharing a leaf page read it
+/// once). Returns how many runs.
+#[cfg(feature = "arrow")]
+fn build_batches(
+    reader: &crate::store::Reader<'_>,
+    page: &query::Page,
+    layout: &crate::columnar::Layout,
+    ctx: &query::Context,
+    rows: usize,
+    whole: bool,
+    sink: &mut dyn crate::columnar::BatchSink,
+) -> Result<usize> {
+    use query::{CopiedRecords, Detail};
+    sink.schema(layout.schema())?;
+    let threads = query::cores();
+    let all: Vec<&str> = if whole {
+        page.iter().collect()
+    } else {
+        Vec::new()
+    };
+    let copied_all = match whole && query::is_dense(page.len() as u64, reader.len()?) {
+        true => Some(CopiedRecords::copy(reader, &all, Detail::Full, threads)?),
+        false => None,
+    };
+    let build = |places: &std::ops::Range<usize>| {
+        let mut batch = layout.builder(places.len())?;
+        let mut add = |run: &RunView<'_>| batch.add(run);
+        match &copied_all {
+            Some(copied) => copied.for_each_view(reader, &all, places.clone(), ctx, &mut add)?,
+            None => {
+                let ids = page.ids(places.clone());
+                let copied = CopiedRecords::copy(reader, &ids, Detail::Full, 1)?;
+                copied.for_each_view(reader, &ids, 0..ids.len(), ctx, &mut add)?;
+            }
+        }
+        batch.finish()
+    };
+    query::map_in_order(&page.ranges(rows), threads, build, |batch| {
+        sink.batch(batch)
+    })?;
+    Ok(page.len())
+}
+
 /// The run ids of the answer to `query` and the columns of its batches
 /// (found by the same first pass).
 #[cfg(feature = "arrow")]
@@ -977,6 +1006,49 @@ fn answer_layout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `batches` (a dense answer copied in one pass) and `for_each_batch`
+    /// (each batch looked up) give the same batches, for answers that are
+    /// most of a large cache and for ones that are a small part of it.
+    #[cfg(feature = "arrow")]
+    #[test]
+    fn whole_and_streamed_batches_are_the_same() {
+        use crate::SortSpec;
+        use crate::columnar::{BatchOptions, Batches};
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..4200 {
+            let run = dir.path().join(format!("runs/20261101/{:06}/r{i}", i % 97));
+            std::fs::create_dir_all(&run).unwrap();
+            let sidecar = format!(
+                r#"{{"run_id": "r{i}", "status": "{}", "created_at": {}, "tags": ["t{}"], "hparams": {{"lr": {}}}, "summary": {{"acc": {}}}}}"#,
+                ["completed", "failed"][i % 2],
+                i * 7919 % 4200,
+                i % 10,
+                i % 13,
+                f64::from(i as u32) / 7.0,
+            );
+            std::fs::write(run.join("sidecar.json"), sidecar).unwrap();
+        }
+        let registry = Registry::open(dir.path()).unwrap();
+        let options = BatchOptions::default().rows(1000);
+        let by_acc = Query::new().sort(SortSpec::desc("summary.acc".parse().unwrap()));
+        for query in [
+            Query::new(),
+            by_acc.clone(),
+            by_acc.tag("t3"),
+            Query::new().limit(5),
+        ] {
+            let whole = registry.batches(&query, &options).unwrap();
+            let mut streamed = Batches::default();
+            let runs = registry
+                .for_each_batch(&query, &options, &mut streamed)
+                .unwrap();
+            assert_eq!(whole.schema, streamed.schema);
+            assert_eq!(whole.batches, streamed.batches, "{query:?}");
+            let rows: usize = whole.batches.iter().map(|b| b.num_rows()).sum();
+            assert_eq!(rows, runs);
+        }
+    }
 
     #[test]
     fn a_corrupt_record_names_its_run_and_a_full_scan_rewrites_it() {

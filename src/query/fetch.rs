@@ -20,7 +20,7 @@ use crate::value_map::ValueMap;
 
 /// Whether `count` runs of `total` are enough that one pass over a whole
 /// table costs less than a lookup each. Small caches always use lookups.
-pub(super) fn is_dense(count: u64, total: u64) -> bool {
+pub(crate) fn is_dense(count: u64, total: u64) -> bool {
     total >= 4096 && count.saturating_mul(4) > total
 }
 

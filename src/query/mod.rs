@@ -12,8 +12,6 @@ mod sort;
 mod top;
 
 pub use crate::value_kinds::ValueKinds;
-#[cfg(feature = "arrow")]
-pub(crate) use copied::CopiedRecords;
 pub(crate) use exec::{for_each, page, page_and_keys, run, run_counted};
 pub(crate) use fetch::get;
 pub(crate) use fetch::{fetch, render_views};
@@ -23,6 +21,8 @@ pub(crate) use in_order::cores;
 pub(crate) use in_order::map_page_in_order;
 pub use keys::AnswerKeys;
 pub use sort::SortSpec;
+#[cfg(feature = "arrow")]
+pub(crate) use {copied::CopiedRecords, fetch::is_dense};
 #[cfg(feature = "arrow")]
 pub(crate) use {in_order::map_in_order, page::Page};
 
