@@ -19,7 +19,7 @@ use crate::scan::{
 };
 use crate::snapshot::Snapshot;
 use crate::status::Status;
-use crate::store::{Memory, Peek, RunView, Store};
+use crate::store::{Memory, Peek, RunKey, RunView, Store};
 use crate::writer::METRICS_CSV_NAME;
 use crate::writer::run_files::open_existing;
 
@@ -573,22 +573,28 @@ impl Registry {
         visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
         let ctx = self.context();
-        let page = match keys {
-            None => self.store.read(|reader| query::page(reader, query, &ctx))?,
+        let (page, in_one_pass) = match keys {
+            None => self.store.read(|reader| {
+                let page = query::page(reader, query, &ctx)?;
+                let in_one_pass = query::reads_in_one_pass(reader, &page, query.detail)?;
+                Ok((page, in_one_pass))
+            })?,
             Some(keys) => {
-                let (page, answer_keys) = self
-                    .store
-                    .read(|reader| query::page_and_keys(reader, query, &ctx, query.detail))?;
+                let (page, answer_keys, in_one_pass) = self.store.read(|reader| {
+                    let (page, keys) = query::page_and_keys(reader, query, &ctx, query.detail)?;
+                    let in_one_pass = query::reads_in_one_pass(reader, &page, query.detail)?;
+                    Ok((page, keys, in_one_pass))
+                })?;
                 keys(&answer_keys)?;
-                page
+                (page, in_one_pass)
             }
         };
         // Each chunk is read under its own lock: every thread waits for
         // `visit` with the cache released.
-        let read = |ids: &[&str]| {
+        let read = |runs: &[RunKey<'_>]| {
             render(
                 self.store
-                    .read(|reader| query::fetch(reader, ids, &ctx, query.detail))?,
+                    .read(|reader| query::fetch(reader, runs, &ctx, query.detail, in_one_pass))?,
             )
         };
         query::map_page_in_order(&page, chunk, threads, read, visit)
@@ -641,10 +647,15 @@ impl Registry {
         visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
         let ctx = self.context();
-        let page = self.store.read(|reader| query::page(reader, query, &ctx))?;
-        let read = |ids: &[&str]| {
+        let (page, in_one_pass) = self.store.read(|reader| {
+            let page = query::page(reader, query, &ctx)?;
+            let in_one_pass = query::reads_in_one_pass(reader, &page, query.detail)?;
+            Ok((page, in_one_pass))
+        })?;
+        let read = |runs: &[RunKey<'_>]| {
             self.store.read(|reader| {
-                query::render_views(reader, ids, &ctx, query.detail, &start, &render)
+                let detail = query.detail;
+                query::render_views(reader, runs, &ctx, detail, in_one_pass, &start, &render)
             })
         };
         query::map_page_in_order(&page, chunk, threads, read, visit)
@@ -961,24 +972,31 @@ fn build_batches(
     use query::{CopiedRecords, Detail};
     sink.schema(layout.schema())?;
     let threads = query::cores();
-    let all: Vec<&str> = if whole {
-        page.iter().collect()
+    let all: Vec<RunKey<'_>> = if whole {
+        page.keys(0..page.len())
     } else {
         Vec::new()
     };
     let copied_all = match whole && query::is_dense(page.len() as u64, reader.len()?) {
-        true => Some(CopiedRecords::copy(reader, &all, Detail::Full, threads)?),
+        true => Some(CopiedRecords::copy(
+            reader,
+            &all,
+            Detail::Full,
+            threads,
+            false,
+        )?),
         false => None,
     };
+    let in_one_pass = query::reads_in_one_pass(reader, page, Detail::Full)?;
     let build = |places: &std::ops::Range<usize>| {
         let mut batch = layout.builder(places.len())?;
         let mut add = |run: &RunView<'_>| batch.add(run);
         match &copied_all {
             Some(copied) => copied.for_each_view(reader, &all, places.clone(), ctx, &mut add)?,
             None => {
-                let ids = page.ids(places.clone());
-                let copied = CopiedRecords::copy(reader, &ids, Detail::Full, 1)?;
-                copied.for_each_view(reader, &ids, 0..ids.len(), ctx, &mut add)?;
+                let keys = page.keys(places.clone());
+                let copied = CopiedRecords::copy(reader, &keys, Detail::Full, 1, in_one_pass)?;
+                copied.for_each_view(reader, &keys, 0..keys.len(), ctx, &mut add)?;
             }
         }
         batch.finish()

@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::query::{self, Context, Query};
 use crate::record::RunRecord;
-use crate::store::{Reader, RunView};
+use crate::store::{Reader, RunKey, RunView};
 
 /// One consistent view of the cache, open for the length of
 /// [`Registry::read`](crate::Registry::read).
@@ -119,7 +119,11 @@ impl<'a> Snapshot<'a> {
         visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
         let page = query::page(self.reader, query, &self.ctx)?;
-        let read = |ids: &[&str]| render(query::fetch(self.reader, ids, &self.ctx, query.detail)?);
+        let in_one_pass = query::reads_in_one_pass(self.reader, &page, query.detail)?;
+        let read = |runs: &[RunKey<'_>]| {
+            let (ctx, detail) = (&self.ctx, query.detail);
+            render(query::fetch(self.reader, runs, ctx, detail, in_one_pass)?)
+        };
         query::map_page_in_order(&page, chunk, threads, read, visit)
     }
 
@@ -165,8 +169,10 @@ impl<'a> Snapshot<'a> {
         visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
         let page = query::page(self.reader, query, &self.ctx)?;
-        let read = |ids: &[&str]| {
-            query::render_views(self.reader, ids, &self.ctx, query.detail, &start, &render)
+        let in_one_pass = query::reads_in_one_pass(self.reader, &page, query.detail)?;
+        let read = |runs: &[RunKey<'_>]| {
+            let (ctx, detail) = (&self.ctx, query.detail);
+            query::render_views(self.reader, runs, ctx, detail, in_one_pass, &start, &render)
         };
         query::map_page_in_order(&page, chunk, threads, read, visit)
     }

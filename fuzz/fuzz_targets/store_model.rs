@@ -13,6 +13,7 @@ enum Op {
         status: u8,
         tags: u8,
         updated: u8,
+        created: u8,
         metric: Option<f64>,
     },
     Remove {
@@ -34,12 +35,14 @@ fuzz_target!(|ops: Vec<Op>| {
                 status,
                 tags,
                 updated,
+                created,
                 metric,
             } => ModelOp::Upsert {
                 id: id % 16,
                 status,
                 tags,
                 updated: updated % 8,
+                created,
                 metric,
             },
             Op::Remove { id } => ModelOp::Remove { id: id % 16 },

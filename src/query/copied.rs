@@ -14,11 +14,11 @@
 
 use std::ops::Range;
 
-use super::fetch::{for_each_of, is_dense, render_view, with_bytes_of};
+use super::fetch::{for_each_of, is_dense, render_view, table_order, with_bytes_of};
 use super::in_order::fold_parts;
 use super::{Context, Detail};
 use crate::error::Result;
-use crate::store::{Reader, RecordBytes, RunView};
+use crate::store::{Reader, RecordBytes, RunKey, RunView};
 
 /// The records of some runs, copied, each found by its place among them.
 pub(crate) struct CopiedRecords {
@@ -35,29 +35,32 @@ pub(crate) struct CopiedRecords {
 const PARTS_PER_CORE: usize = 4;
 
 impl CopiedRecords {
-    /// The records of `run_ids` (distinct when they are a good part of the
-    /// cache), or their hot rows for [`Detail::Summary`], copied: in one
-    /// ordered pass over the table, on `threads` threads, when they are a
-    /// good part of it (`is_dense`), else looked up one by one in id order
-    /// (runs that share a leaf page then read it once: it is still in
-    /// redb's cache for the next).
+    /// The records of the runs of `keys` (distinct when they are a good
+    /// part of the cache), or their hot rows for [`Detail::Summary`],
+    /// copied: in one ordered pass over the table, on `threads` threads,
+    /// when they are a good part of it (`is_dense`) or `in_one_pass` says
+    /// they are a stretch of such an answer in the table's order
+    /// (`reads_in_one_pass`), else looked up one by one in the table's
+    /// order (runs that share a leaf page then read it once: it is still
+    /// in redb's cache for the next).
     pub fn copy(
         reader: &Reader<'_>,
-        run_ids: &[&str],
+        keys: &[RunKey<'_>],
         detail: Detail,
         threads: usize,
+        in_one_pass: bool,
     ) -> Result<CopiedRecords> {
-        let mut order: Vec<usize> = (0..run_ids.len()).collect();
-        order.sort_unstable_by_key(|&i| run_ids[i]);
-        let sorted: Vec<&str> = order.iter().map(|&i| run_ids[i]).collect();
-        let dense = is_dense(sorted.len() as u64, reader.len()?);
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by(|&a, &b| table_order(detail, &keys[a], &keys[b]));
+        let sorted: Vec<RunKey<'_>> = order.iter().map(|&i| keys[i]).collect();
+        let dense = in_one_pass || is_dense(sorted.len() as u64, reader.len()?);
         let parts = if dense { threads * PARTS_PER_CORE } else { 1 };
         let share = sorted.len().div_ceil(parts).max(1);
         let slices: Vec<Range<usize>> = (0..sorted.len())
             .step_by(share)
             .map(|start| start..(start + share).min(sorted.len()))
             .collect();
-        // Each part: its copies, and (place in `run_ids`, span) of each.
+        // Each part: its copies, and (place in `keys`, span) of each.
         type Part = (usize, Vec<u8>, Vec<(usize, Range<usize>)>);
         let copied: Vec<Vec<Part>> = fold_parts(
             slices.len(),
@@ -71,15 +74,15 @@ impl CopiedRecords {
                     bytes.extend_from_slice(record.bytes);
                     spans.push((order[slice.start + k], start..bytes.len()));
                 };
-                let ids = &sorted[slice.clone()];
+                let keys = &sorted[slice.clone()];
                 if dense {
-                    for_each_of(reader, detail, ids, |k, _, record| {
+                    for_each_of(reader, detail, keys, |k, _, record| {
                         keep(k, record);
                         Ok(())
                     })?;
                 } else {
-                    for (k, id) in ids.iter().enumerate() {
-                        with_bytes_of(reader, detail, id, |record| {
+                    for (k, key) in keys.iter().enumerate() {
+                        with_bytes_of(reader, detail, *key, |record| {
                             keep(k, record);
                             Ok(())
                         })?;
@@ -92,7 +95,7 @@ impl CopiedRecords {
         let mut records = CopiedRecords {
             detail,
             parts: vec![Vec::new(); slices.len()],
-            spans: vec![None; run_ids.len()],
+            spans: vec![None; keys.len()],
         };
         for (part, bytes, spans) in copied.into_iter().flatten() {
             records.parts[part] = bytes;
@@ -104,14 +107,13 @@ impl CopiedRecords {
     }
 
     /// Calls `render` with the view of each run of `places` (places in the
-    /// `run_ids` the records were copied for) that was cached, in that
-    /// order; as [`for_each_view`](super::fetch::for_each_view) does, a
+    /// `keys` the records were copied for) that was cached, in that order; as [`for_each_view`](super::fetch::for_each_view) does, a
     /// `render` error on a record that cannot be decoded is reported as
     /// that record's damage.
     pub fn for_each_view(
         &self,
         reader: &Reader<'_>,
-        run_ids: &[&str],
+        keys: &[RunKey<'_>],
         places: Range<usize>,
         ctx: &Context,
         mut render: impl FnMut(&RunView<'_>) -> Result<()>,
@@ -121,7 +123,14 @@ impl CopiedRecords {
                 continue;
             };
             let bytes = RecordBytes::new(&self.parts[*part][span.clone()], reader.key_lists());
-            render_view(reader, run_ids[place], bytes, ctx, self.detail, &mut render)?;
+            render_view(
+                reader,
+                keys[place].run_id,
+                bytes,
+                ctx,
+                self.detail,
+                &mut render,
+            )?;
         }
         Ok(())
     }
@@ -131,7 +140,7 @@ impl CopiedRecords {
 mod tests {
     use super::*;
     use crate::query::fetch::for_each_view;
-    use crate::query::fetch::tests::{ctx, store};
+    use crate::query::fetch::tests::{ctx, keys_in, store};
     use crate::store::Store;
 
     /// The runs' JSON text as `visit` sees them, one per view, in order:
@@ -149,13 +158,14 @@ mod tests {
             Ok(())
         };
         store.read(|r| {
+            let keys = keys_in(r, ids);
             if threads == 0 {
-                return for_each_view(r, ids, &ctx(), detail, visit);
+                return for_each_view(r, &keys, &ctx(), detail, false, visit);
             }
-            let copied = CopiedRecords::copy(r, ids, detail, threads)?;
+            let copied = CopiedRecords::copy(r, &keys, detail, threads, false)?;
             let half = ids.len() / 2;
-            copied.for_each_view(r, ids, 0..half, &ctx(), &mut visit)?;
-            copied.for_each_view(r, ids, half..ids.len(), &ctx(), &mut visit)
+            copied.for_each_view(r, &keys, 0..half, &ctx(), &mut visit)?;
+            copied.for_each_view(r, &keys, half..ids.len(), &ctx(), &mut visit)
         })?;
         Ok(seen)
     }

@@ -8,7 +8,7 @@
 //! candidates the indexes give), taken by every core, each thread keeping
 //! its own best rows, count and keys, merged at the end.
 
-use super::fetch::{fetch, is_dense};
+use super::fetch::{fetch, is_dense, reads_in_one_pass};
 use super::filter::{CmpOp, Filter, Literal, RunView};
 use super::in_order::{cores, fold_parts};
 use super::keys::{AnswerKeys, KeyUnion};
@@ -19,13 +19,13 @@ use super::{Context, Detail, Query};
 use crate::error::Result;
 use crate::field::{Field, Part};
 use crate::record::RunRecord;
-use crate::store::{HotRef, Reader, RecordBytes, RunShape, ShapeKinds, lookup};
+use crate::store::{HotRef, Reader, RecordBytes, RunKey, RunShape, ShapeKinds, lookup};
 use crate::value::Value;
 
 /// The runs matching `query`, sorted and paged.
 pub(crate) fn run(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Vec<RunRecord>> {
     let page = page(reader, query, ctx)?;
-    fetch(reader, &page.ids(0..page.len()), ctx, query.detail)
+    fetch(reader, &page.keys(0..page.len()), ctx, query.detail, false)
 }
 
 /// Records materialized at a time by [`for_each`].
@@ -50,8 +50,9 @@ fn for_each_in_chunks(
     mut visit: impl FnMut(RunRecord) -> Result<()>,
 ) -> Result<usize> {
     let page = page(reader, query, ctx)?;
+    let in_one_pass = reads_in_one_pass(reader, &page, query.detail)?;
     for range in page.ranges(chunk) {
-        let records = fetch(reader, &page.ids(range), ctx, query.detail)?;
+        let records = fetch(reader, &page.keys(range), ctx, query.detail, in_one_pass)?;
         records.into_iter().try_for_each(&mut visit)?;
     }
     Ok(page.len())
@@ -110,7 +111,7 @@ pub(crate) fn run_counted(
 ) -> Result<(Vec<RunRecord>, usize)> {
     let (page, total) = page_counted(reader, query, ctx, None, None)?;
     Ok((
-        fetch(reader, &page.ids(0..page.len()), ctx, query.detail)?,
+        fetch(reader, &page.keys(0..page.len()), ctx, query.detail, false)?,
         total,
     ))
 }
@@ -205,9 +206,10 @@ fn page_counted(
         if !matches_hot(&hot, query, ctx) {
             return Ok(());
         }
+        let at = RunKey::new(hot.created_at, run_id);
         let matched = if needs_hparams || needs_cold {
             reader
-                .with_run(run_id, |full| {
+                .with_run_at(at, |full| {
                     evaluate(run_id, &hot, Some(full), &mut pass.keys)
                 })?
                 .unwrap_or(false)
@@ -216,7 +218,7 @@ fn page_counted(
         };
         if matched {
             pass.total += 1;
-            pass.top.offer(run_id, &mut pass.keys);
+            pass.top.offer(at, &mut pass.keys);
             if let Some(union) = pass.union.as_mut() {
                 let hparams = hparams_keys == Some(true);
                 let shape = RunShape::read(hot_bytes, hparams, &mut pass.kinds)

@@ -11,11 +11,12 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, PoisonError};
 use std::thread;
 
+use super::page::Page;
 use super::{Context, Detail};
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
 use crate::status::Status;
-use crate::store::{Cold, Hot, Lists, Reader, RecordBytes, RunView};
+use crate::store::{Cold, Hot, Lists, Reader, RecordBytes, RunKey, RunView};
 use crate::value_map::ValueMap;
 
 /// Whether `count` runs of `total` are enough that one pass over a whole
@@ -30,44 +31,66 @@ const PARALLEL_MIN: usize = 2048;
 /// Records per batch handed to a decoding thread.
 const BATCH_LEN: usize = 256;
 
-/// The records of `run_ids`, in that order, carrying `detail`.
+/// The records of the runs of `keys`, in that order, carrying `detail`:
+/// in one ordered pass over the table when they are a good part of the
+/// cache, or when `in_one_pass` says they are a stretch of such an answer
+/// in the table's order ([`reads_in_one_pass`]), else looked up one by one.
 pub(crate) fn fetch(
     reader: &Reader<'_>,
-    run_ids: &[&str],
+    keys: &[RunKey<'_>],
     ctx: &Context,
     detail: Detail,
+    in_one_pass: bool,
 ) -> Result<Vec<RunRecord>> {
-    if !is_dense(run_ids.len() as u64, reader.len()?) {
-        let mut records = Vec::with_capacity(run_ids.len());
-        for run_id in run_ids {
-            records.extend(with_bytes_of(reader, detail, run_id, |bytes| {
-                record(reader, run_id, bytes, ctx, detail)
+    if !in_one_pass && !is_dense(keys.len() as u64, reader.len()?) {
+        let mut records = Vec::with_capacity(keys.len());
+        for &key in keys {
+            records.extend(with_bytes_of(reader, detail, key, |bytes| {
+                record(reader, key.run_id, bytes, ctx, detail)
             })?);
         }
         return Ok(records);
     }
-    let threads = if run_ids.len() >= PARALLEL_MIN {
+    let threads = if keys.len() >= PARALLEL_MIN {
         super::in_order::cores()
     } else {
         1
     };
-    fetch_in_one_pass(reader, run_ids, ctx, detail, threads, BATCH_LEN)
+    fetch_in_one_pass(reader, keys, ctx, detail, threads, BATCH_LEN)
 }
 
-/// Calls `render` with a view of each of `run_ids` that is cached, in that
-/// order, looked up one by one: the views borrow the cache, so they are
-/// visited where they are read. A `render` error on a record that cannot be
-/// decoded is reported as that record's damage.
+/// Whether the records of each stretch of `page` are best read in one pass
+/// over the range of the runs table they lie in: the page comes in the
+/// table's order (newest first: an answer with no sort key) and holds a
+/// good part of the cache, so that range holds few other runs.
+pub(crate) fn reads_in_one_pass(reader: &Reader<'_>, page: &Page, detail: Detail) -> Result<bool> {
+    Ok(detail == Detail::Full
+        && is_dense(page.len() as u64, reader.len()?)
+        && page.in_table_order())
+}
+
+/// Calls `render` with a view of each of the runs of `keys` that is
+/// cached, in that order: in one pass over their range of the runs table
+/// when `in_one_pass` says so (see [`reads_in_one_pass`]) and they ascend,
+/// else looked up one by one. The views borrow the cache, so they are
+/// visited where they are read. A `render` error on a record that cannot
+/// be decoded is reported as that record's damage.
 pub(crate) fn for_each_view(
     reader: &Reader<'_>,
-    run_ids: &[&str],
+    keys: &[RunKey<'_>],
     ctx: &Context,
     detail: Detail,
+    in_one_pass: bool,
     mut render: impl FnMut(&RunView<'_>) -> Result<()>,
 ) -> Result<()> {
-    for run_id in run_ids {
-        with_bytes_of(reader, detail, run_id, |bytes| {
+    if in_one_pass && detail == Detail::Full && keys.windows(2).all(|w| w[0] < w[1]) {
+        return reader.for_each_run_of(keys, |_, run_id, bytes| {
             render_view(reader, run_id, bytes, ctx, detail, &mut render)
+        });
+    }
+    for &key in keys {
+        with_bytes_of(reader, detail, key, |bytes| {
+            render_view(reader, key.run_id, bytes, ctx, detail, &mut render)
         })?;
     }
     Ok(())
@@ -94,17 +117,18 @@ pub(super) fn render_view(
 }
 
 /// A chunk's `T`: started by `start`, then made by `render` from the view of
-/// each of `run_ids` in turn ([`for_each_view`]).
+/// each of the runs of `keys` in turn ([`for_each_view`]).
 pub(crate) fn render_views<T>(
     reader: &Reader<'_>,
-    run_ids: &[&str],
+    keys: &[RunKey<'_>],
     ctx: &Context,
     detail: Detail,
+    in_one_pass: bool,
     start: impl Fn() -> T,
     render: impl Fn(&mut T, &RunView<'_>) -> Result<()>,
 ) -> Result<T> {
     let mut rendered = start();
-    for_each_view(reader, run_ids, ctx, detail, |run| {
+    for_each_view(reader, keys, ctx, detail, in_one_pass, |run| {
         render(&mut rendered, run)
     })?;
     Ok(rendered)
@@ -118,23 +142,32 @@ pub(crate) fn get(reader: &Reader<'_>, run_id: &str, ctx: &Context) -> Result<Op
     })
 }
 
-/// The records of `run_ids`, in that order, read in one ordered pass over
-/// the runs table (the hot table for [`Detail::Summary`]) and decoded on
-/// `threads` threads, `batch_len` records at a time. With one thread, each
-/// record is decoded where it is read.
+/// Whether run `a` comes before run `b` in the table `detail` reads: the
+/// runs table is in key order, the hot table in run id order.
+pub(super) fn table_order(detail: Detail, a: &RunKey<'_>, b: &RunKey<'_>) -> std::cmp::Ordering {
+    match detail {
+        Detail::Full => a.cmp(b),
+        Detail::Summary => a.run_id.cmp(b.run_id),
+    }
+}
+
+/// The records of the runs of `keys`, in that order, read in one ordered
+/// pass over the runs table (the hot table for [`Detail::Summary`]) and
+/// decoded on `threads` threads, `batch_len` records at a time. With one
+/// thread, each record is decoded where it is read.
 fn fetch_in_one_pass(
     reader: &Reader<'_>,
-    run_ids: &[&str],
+    keys: &[RunKey<'_>],
     ctx: &Context,
     detail: Detail,
     threads: usize,
     batch_len: usize,
 ) -> Result<Vec<RunRecord>> {
-    let mut order: Vec<usize> = (0..run_ids.len()).collect();
-    order.sort_unstable_by_key(|&i| run_ids[i]);
-    let sorted: Vec<&str> = order.iter().map(|&i| run_ids[i]).collect();
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_unstable_by(|&a, &b| table_order(detail, &keys[a], &keys[b]));
+    let sorted: Vec<RunKey<'_>> = order.iter().map(|&i| keys[i]).collect();
     let mut slots: Vec<Option<RunRecord>> = Vec::new();
-    slots.resize_with(run_ids.len(), || None);
+    slots.resize_with(keys.len(), || None);
     if threads > 1 {
         let decoded = decode_in_parallel(reader, &sorted, ctx, detail, threads, batch_len.max(1))?;
         for (k, record) in decoded {
@@ -149,31 +182,35 @@ fn fetch_in_one_pass(
     Ok(slots.into_iter().flatten().collect())
 }
 
-/// Calls `visit` with the bytes `detail` reads of run `run_id`, if it is
-/// cached: its whole record, or its hot row for [`Detail::Summary`].
+/// Calls `visit` with the bytes `detail` reads of the run of `key`, if it
+/// is cached: its whole record, or its hot row for [`Detail::Summary`].
 pub(super) fn with_bytes_of<T>(
     reader: &Reader<'_>,
     detail: Detail,
-    run_id: &str,
+    key: RunKey<'_>,
     visit: impl FnOnce(RecordBytes<'_>) -> Result<T>,
 ) -> Result<Option<T>> {
     match detail {
-        Detail::Full => reader.with_run(run_id, visit),
-        Detail::Summary => reader.with_hot(run_id, visit),
+        Detail::Full => reader.with_run_at(key, visit),
+        Detail::Summary => reader.with_hot(key.run_id, visit),
     }
 }
 
-/// [`with_bytes_of`] for each of `run_ids` (sorted) that is cached, in one
-/// ordered pass over the table `detail` reads.
+/// [`with_bytes_of`] for each of the runs of `keys` (sorted by
+/// [`table_order`], distinct) that is cached, in one ordered pass over the
+/// table `detail` reads.
 pub(super) fn for_each_of(
     reader: &Reader<'_>,
     detail: Detail,
-    run_ids: &[&str],
+    keys: &[RunKey<'_>],
     visit: impl FnMut(usize, &str, RecordBytes<'_>) -> Result<()>,
 ) -> Result<()> {
     match detail {
-        Detail::Full => reader.for_each_run_of(run_ids, visit),
-        Detail::Summary => reader.for_each_hot_of(run_ids, visit),
+        Detail::Full => reader.for_each_run_of(keys, visit),
+        Detail::Summary => {
+            let ids: Vec<&str> = keys.iter().map(|key| key.run_id).collect();
+            reader.for_each_hot_of(&ids, visit)
+        }
     }
 }
 
@@ -227,16 +264,17 @@ fn into_record(run_id: &str, hot: Hot, hparams: ValueMap, cold: Cold, ctx: &Cont
     }
 }
 
-/// The records of `run_ids` (sorted) that exist, each with its index in
-/// `run_ids`, in no particular order, decoded on `threads` threads.
+/// The records of the runs of `keys` (sorted by [`table_order`]) that
+/// exist, each with its index in `keys`, in no particular order, decoded
+/// on `threads` threads.
 ///
 /// Fails as the sequential pass would: with the error of the first record
-/// (in run id order) that cannot be decoded, else with the table's error.
+/// (in the table's order) that cannot be decoded, else with the table's error.
 /// A panic on a decoding thread is resumed on this one, once every thread
 /// has stopped.
 fn decode_in_parallel(
     reader: &Reader<'_>,
-    run_ids: &[&str],
+    keys: &[RunKey<'_>],
     ctx: &Context,
     detail: Detail,
     threads: usize,
@@ -244,7 +282,7 @@ fn decode_in_parallel(
 ) -> Result<Vec<(usize, RunRecord)>> {
     let decoding = Decoding {
         reader,
-        run_ids,
+        keys,
         ctx,
         detail,
         failed: AtomicUsize::new(usize::MAX),
@@ -275,7 +313,7 @@ fn decode_in_parallel(
         outcomes.extend(helpers.into_iter().map(|helper| helper.join()));
         (pass, outcomes)
     });
-    let mut records = Vec::with_capacity(run_ids.len());
+    let mut records = Vec::with_capacity(keys.len());
     let mut first_error: Option<(usize, Error)> = None;
     for outcome in outcomes {
         let decoded = outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -333,7 +371,7 @@ impl Batch {
 /// What the decoding threads share.
 struct Decoding<'a, 'txn> {
     reader: &'a Reader<'txn>,
-    run_ids: &'a [&'a str],
+    keys: &'a [RunKey<'a>],
     ctx: &'a Context,
     detail: Detail,
     /// The index of the earliest batch known to hold an undecodable record
@@ -366,7 +404,13 @@ impl Decoding<'_, '_> {
             return;
         }
         for (k, bytes) in batch.iter(self.reader.key_lists()) {
-            match record(self.reader, self.run_ids[k], bytes, self.ctx, self.detail) {
+            match record(
+                self.reader,
+                self.keys[k].run_id,
+                bytes,
+                self.ctx,
+                self.detail,
+            ) {
                 Ok(record) => out.records.push((k, record)),
                 Err(e) => {
                     self.failed.fetch_min(batch.index, Ordering::Relaxed);
@@ -400,7 +444,7 @@ fn read_batches(
     let pass = for_each_of(
         decoding.reader,
         decoding.detail,
-        decoding.run_ids,
+        decoding.keys,
         |k, _, bytes| {
             // After an undecodable record the pass goes on (it cannot stop
             // early without an error of its own) but copies nothing.
@@ -481,6 +525,18 @@ pub(crate) mod tests {
         }
     }
 
+    /// The keys of runs `ids` in the cache `r` reads: a run not cached, or
+    /// whose hot row cannot be read, is given order 0 (where a record
+    /// that cannot be read is stored).
+    pub(crate) fn keys_in<'a>(r: &Reader<'_>, ids: &[&'a str]) -> Vec<RunKey<'a>> {
+        ids.iter()
+            .map(|&run_id| {
+                let order = r.key_of(run_id).ok().flatten().map_or(0, |k| k.order);
+                RunKey { order, run_id }
+            })
+            .collect()
+    }
+
     /// A store of `count` runs `r0000`, `r0001`, ..., where the runs named
     /// in `corrupt` have undecodable records.
     pub(crate) fn store(count: usize, corrupt: &[usize]) -> (tempfile::TempDir, Store) {
@@ -502,6 +558,138 @@ pub(crate) mod tests {
         (dir, store)
     }
 
+    /// The JSON text of the views of `keys`, one per run, as
+    /// [`for_each_view`] gives them.
+    fn views(r: &Reader<'_>, keys: &[RunKey<'_>], in_one_pass: bool) -> Result<Vec<String>> {
+        let mut seen = Vec::new();
+        for_each_view(r, keys, &ctx(), Detail::Full, in_one_pass, |run| {
+            seen.push(serde_json::to_string(run).unwrap());
+            Ok(())
+        })?;
+        Ok(seen)
+    }
+
+    /// Stretches of an answer in the table's order, read in one pass over
+    /// their range, give the runs lookups give, in the same order: runs
+    /// of the range not asked for are left out, a run not cached is
+    /// skipped, and stretches out of order are looked up.
+    #[test]
+    fn runs_read_in_one_pass_over_their_range_are_those_looked_up() {
+        let (_dir, store) = store(5000, &[]);
+        store
+            .read(|r| {
+                let mut table = Vec::new();
+                r.for_each_run(|key, _| {
+                    table.push((key.order, key.run_id.to_owned()));
+                    Ok(())
+                })?;
+                // Newest first: r4999 (created last) leads.
+                assert_eq!(table[0].1, "r4999");
+                // Every third run, and one the cache lacks.
+                let mut keys: Vec<RunKey<'_>> = table
+                    .iter()
+                    .step_by(3)
+                    .map(|(order, run_id)| RunKey {
+                        order: *order,
+                        run_id,
+                    })
+                    .collect();
+                keys.insert(
+                    40,
+                    RunKey {
+                        order: keys[40].order,
+                        run_id: "r4878x",
+                    },
+                );
+                let mut stretches = 0;
+                for stretch in keys.chunks(97) {
+                    let looked_up = views(r, stretch, false)?;
+                    assert_eq!(views(r, stretch, true)?, looked_up);
+                    let records = fetch(r, stretch, &ctx(), Detail::Full, false)?;
+                    assert_eq!(fetch(r, stretch, &ctx(), Detail::Full, true)?, records);
+                    let ids: Vec<&str> = records.iter().map(|r| r.run_id.as_str()).collect();
+                    let asked: Vec<&str> = stretch.iter().map(|k| k.run_id).collect();
+                    let cached: Vec<&str> =
+                        asked.into_iter().filter(|id| *id != "r4878x").collect();
+                    assert_eq!(ids, cached);
+                    assert_eq!(looked_up.len(), cached.len());
+                    stretches += 1;
+                }
+                assert_eq!(stretches, 18);
+                // Out of the table's order: the views still come as asked.
+                let backwards: Vec<RunKey<'_>> = keys[..50].iter().rev().copied().collect();
+                let seen = views(r, &backwards, true)?;
+                assert_eq!(seen, views(r, &backwards, false)?);
+                assert!(seen[0].starts_with(&format!(r#"{{"run_id":"{}""#, backwards[0].run_id)));
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// Pages are read a stretch at a time in one pass when they hold a
+    /// good part of the cache in the table's order, and only then.
+    #[test]
+    fn only_large_pages_in_the_table_order_are_read_in_passes() {
+        let (_dir, store) = store(5000, &[]);
+        store
+            .read(|r| {
+                let mut table = Vec::new();
+                r.for_each_run(|key, _| {
+                    table.push((key.order, key.run_id.to_owned()));
+                    Ok(())
+                })?;
+                let page = |step: usize, backwards: bool| -> Page {
+                    let keys = table.iter().step_by(step);
+                    let keys: Vec<RunKey<'_>> = keys
+                        .map(|(order, run_id)| RunKey {
+                            order: *order,
+                            run_id,
+                        })
+                        .collect();
+                    match backwards {
+                        true => keys.into_iter().rev().collect(),
+                        false => keys.into_iter().collect(),
+                    }
+                };
+                assert!(reads_in_one_pass(r, &page(1, false), Detail::Full)?);
+                assert!(reads_in_one_pass(r, &page(3, false), Detail::Full)?);
+                assert!(!reads_in_one_pass(r, &page(1, false), Detail::Summary)?);
+                assert!(!reads_in_one_pass(r, &page(1, true), Detail::Full)?);
+                assert!(!reads_in_one_pass(r, &page(5, false), Detail::Full)?);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// A record that cannot be decoded, met by a pass over a range, is
+    /// reported with its run id.
+    #[test]
+    fn a_corrupt_record_read_in_one_pass_is_reported() {
+        let (_dir, store) = store(300, &[7]);
+        let err = store
+            .read(|r| {
+                let mut keys = Vec::new();
+                r.for_each_run(|key, _| {
+                    keys.push((key.order, key.run_id.to_owned()));
+                    Ok(())
+                })?;
+                let keys: Vec<RunKey<'_>> = keys
+                    .iter()
+                    .map(|(order, run_id)| RunKey {
+                        order: *order,
+                        run_id,
+                    })
+                    .collect();
+                views(r, &keys, true)
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("run r0007") && err.contains("undecodable"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn decoding_in_parallel_returns_what_the_sequential_pass_returns() {
         let (_dir, store) = store(500, &[]);
@@ -513,7 +701,7 @@ pub(crate) mod tests {
         ids.insert(100, "r9999".to_owned());
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let sequential = store
-            .read(|r| fetch_in_one_pass(r, &ids, &ctx(), Detail::Full, 1, BATCH_LEN))
+            .read(|r| fetch_in_one_pass(r, &keys_in(r, &ids), &ctx(), Detail::Full, 1, BATCH_LEN))
             .unwrap();
         assert_eq!(sequential.len(), 400);
         assert_eq!(sequential[0].run_id, "r0000");
@@ -521,7 +709,10 @@ pub(crate) mod tests {
         assert_eq!(sequential[1].hparams, run(14).hparams);
         for (threads, batch_len) in [(2, 1), (2, 64), (3, 7), (8, 1000)] {
             let parallel = store
-                .read(|r| fetch_in_one_pass(r, &ids, &ctx(), Detail::Full, threads, batch_len))
+                .read(|r| {
+                    let keys = keys_in(r, &ids);
+                    fetch_in_one_pass(r, &keys, &ctx(), Detail::Full, threads, batch_len)
+                })
                 .unwrap();
             assert!(
                 parallel == sequential,
@@ -532,15 +723,18 @@ pub(crate) mod tests {
 
     #[test]
     fn a_corrupt_record_decoded_on_any_thread_is_reported_with_its_run_id() {
-        // Two bad records in different batches: the first in run id order
-        // is the one reported, whichever thread meets it and whenever.
+        // Two bad records in different batches: the first in the table's
+        // order is the one reported, whichever thread meets it and when.
         let (_dir, store) = store(400, &[130, 290]);
         let ids: Vec<String> = (0..400).rev().map(|i| format!("r{i:04}")).collect();
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         for (threads, batch_len) in [(1, BATCH_LEN), (2, 8), (3, 1), (4, 50)] {
             for _ in 0..10 {
                 let err = store
-                    .read(|r| fetch_in_one_pass(r, &ids, &ctx(), Detail::Full, threads, batch_len))
+                    .read(|r| {
+                        let keys = keys_in(r, &ids);
+                        fetch_in_one_pass(r, &keys, &ctx(), Detail::Full, threads, batch_len)
+                    })
                     .unwrap_err()
                     .to_string();
                 assert!(

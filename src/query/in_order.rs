@@ -9,6 +9,7 @@ use std::sync::{OnceLock, mpsc};
 
 use super::page::Page;
 use crate::error::{Error, Result};
+use crate::store::RunKey;
 
 /// The threads worth starting for work on every core: asked once a
 /// process (the standard library reads the cgroup's quota each time, ~30
@@ -19,15 +20,15 @@ pub(crate) fn cores() -> usize {
 }
 
 /// [`map_in_order`] over the chunks of `page`, `chunk` runs each: `make`
-/// gets each chunk's run ids. Returns the page's length.
+/// gets the keys of each chunk's runs. Returns the page's length.
 pub(crate) fn map_page_in_order<T: Send>(
     page: &Page,
     chunk: usize,
     threads: usize,
-    make: impl Fn(&[&str]) -> Result<T> + Sync,
+    make: impl Fn(&[RunKey<'_>]) -> Result<T> + Sync,
     visit: impl FnMut(T) -> Result<()>,
 ) -> Result<usize> {
-    let make = |range: &std::ops::Range<usize>| make(&page.ids(range.clone()));
+    let make = |range: &std::ops::Range<usize>| make(&page.keys(range.clone()));
     map_in_order(&page.ranges(chunk), threads, make, visit)?;
     Ok(page.len())
 }

@@ -1,22 +1,27 @@
-//! The run ids of an answer, in its order, packed.
+//! The runs of an answer, in its order, packed.
 
 use std::ops::Range;
 
-/// Run ids back to back in one string, with where each ends: an answer of
-/// a million runs costs its ids' bytes and eight more a run, not a
-/// `String` (and an allocation) each. What a query's first pass hands to
-/// the second.
+use crate::store::RunKey;
+
+/// The keys of an answer's runs (see `store::RunKey`), packed: run ids
+/// back to back in one string, with where each ends, and the order of
+/// each key. An answer of a million runs costs its ids' bytes and sixteen
+/// more a run, not a `String` (and an allocation) each. What a query's
+/// first pass hands to the second, which finds the records by these keys.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Page {
     text: String,
     ends: Vec<usize>,
+    orders: Vec<u64>,
 }
 
 impl Page {
-    /// Appends `run_id`.
-    pub fn push(&mut self, run_id: &str) {
-        self.text.push_str(run_id);
+    /// Appends the run of key `key`.
+    pub fn push(&mut self, key: RunKey<'_>) {
+        self.text.push_str(key.run_id);
         self.ends.push(self.text.len());
+        self.orders.push(key.order);
     }
 
     pub fn len(&self) -> usize {
@@ -29,14 +34,29 @@ impl Page {
         &self.text[start..self.ends[i]]
     }
 
+    /// The key of the `i`th run; panics past the end.
+    pub fn key(&self, i: usize) -> RunKey<'_> {
+        RunKey {
+            order: self.orders[i],
+            run_id: self.get(i),
+        }
+    }
+
     /// The run ids in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         (0..self.len()).map(|i| self.get(i))
     }
 
-    /// The run ids of `range`.
-    pub fn ids(&self, range: Range<usize>) -> Vec<&str> {
-        range.map(|i| self.get(i)).collect()
+    /// The keys of the runs of `range`.
+    pub fn keys(&self, range: Range<usize>) -> Vec<RunKey<'_>> {
+        range.map(|i| self.key(i)).collect()
+    }
+
+    /// Whether the runs come in the runs table's order (newest first, the
+    /// order of an answer with no sort key): then the records of any
+    /// stretch of them lie in one range of the table.
+    pub fn in_table_order(&self) -> bool {
+        (1..self.len()).all(|i| self.key(i - 1) < self.key(i))
     }
 
     /// The page cut in ranges of `chunk` ids (the last may hold fewer).
@@ -49,10 +69,10 @@ impl Page {
     }
 }
 
-impl<'a> FromIterator<&'a str> for Page {
-    fn from_iter<I: IntoIterator<Item = &'a str>>(ids: I) -> Page {
+impl<'a> FromIterator<RunKey<'a>> for Page {
+    fn from_iter<I: IntoIterator<Item = RunKey<'a>>>(keys: I) -> Page {
         let mut page = Page::default();
-        ids.into_iter().for_each(|id| page.push(id));
+        keys.into_iter().for_each(|key| page.push(key));
         page
     }
 }
@@ -62,16 +82,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_come_back_as_pushed_in_ranges_of_any_size() {
+    fn keys_come_back_as_pushed_in_ranges_of_any_size() {
         let ids = ["b", "", "a12", "é", "zz"];
-        let page: Page = ids.iter().copied().collect();
+        let keys = |orders: [u64; 5]| -> Vec<RunKey<'_>> {
+            ids.iter()
+                .zip(orders)
+                .map(|(run_id, order)| RunKey { order, run_id })
+                .collect()
+        };
+        let page: Page = keys([9, 3, 3, 0, u64::MAX]).into_iter().collect();
         assert_eq!(page.len(), 5);
         assert_eq!(page.iter().collect::<Vec<_>>(), ids);
         assert_eq!(page.get(3), "é");
-        assert_eq!(page.ids(1..3), ["", "a12"]);
+        assert_eq!(
+            page.key(3),
+            RunKey {
+                order: 0,
+                run_id: "é"
+            }
+        );
+        assert_eq!(page.keys(1..3), keys([9, 3, 3, 0, 0])[1..3]);
+        assert!(!page.in_table_order());
         assert_eq!(page.ranges(2), [0..2, 2..4, 4..5]);
         assert_eq!(page.ranges(0), [0..1, 1..2, 2..3, 3..4, 4..5]);
         assert_eq!(page.ranges(9), vec![Range { start: 0, end: 5 }]);
         assert_eq!(Page::default().ranges(3), Vec::<Range<usize>>::new());
+    }
+
+    #[test]
+    fn a_page_is_in_table_order_when_its_keys_ascend() {
+        let page = |keys: &[(u64, &'static str)]| -> Page {
+            keys.iter()
+                .map(|&(order, run_id)| RunKey { order, run_id })
+                .collect()
+        };
+        assert!(page(&[]).in_table_order());
+        assert!(page(&[(5, "z")]).in_table_order());
+        assert!(page(&[(1, "b"), (1, "c"), (2, "a")]).in_table_order());
+        // Same order, ids down; orders down; a key twice.
+        assert!(!page(&[(1, "c"), (1, "b")]).in_table_order());
+        assert!(!page(&[(2, "a"), (1, "b")]).in_table_order());
+        assert!(!page(&[(1, "a"), (1, "a")]).in_table_order());
     }
 }

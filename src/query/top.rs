@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 
 use super::page::Page;
 use super::sort::{SortSpec, compare};
+use crate::store::{RunKey, float_order};
 use crate::value::Value;
 
 /// Collects the matches of a first pass (a run id and what it sorts by);
@@ -50,20 +51,22 @@ impl<'s> TopRows<'s> {
         (&self.keys[i * k..(i + 1) * k], self.ids.get(i))
     }
 
-    /// Offers a matching run with its sort values (one a spec), which are
-    /// taken (`keys` is left empty) when the row is kept.
-    pub fn offer(&mut self, run_id: &str, keys: &mut Vec<Option<Value>>) {
+    /// Offers a matching run (its key in the cache) with its sort values
+    /// (one a spec), which are taken (`keys` is left empty) when the row is
+    /// kept.
+    pub fn offer(&mut self, run: RunKey<'_>, keys: &mut Vec<Option<Value>>) {
         debug_assert_eq!(keys.len(), self.specs.len());
         let Some(wanted) = self.wanted else {
-            return self.push(run_id, keys);
+            return self.push(run, keys);
         };
         if wanted == 0 {
             return;
         }
-        if self.cut && order(self.specs, (keys, run_id), self.row(wanted - 1)) != Ordering::Less {
+        let row = (keys.as_slice(), run.run_id);
+        if self.cut && order(self.specs, row, self.row(wanted - 1)) != Ordering::Less {
             return;
         }
-        self.push(run_id, keys);
+        self.push(run, keys);
         if self.len() >= wanted.saturating_mul(2).max(64) {
             self.cut_to(wanted);
         }
@@ -76,13 +79,13 @@ impl<'s> TopRows<'s> {
         let mut keys = Vec::with_capacity(k);
         for i in 0..other.len() {
             keys.extend(other.keys[i * k..(i + 1) * k].iter_mut().map(Option::take));
-            self.offer(other.ids.get(i), &mut keys);
+            self.offer(other.ids.key(i), &mut keys);
             keys.clear();
         }
     }
 
-    fn push(&mut self, run_id: &str, keys: &mut Vec<Option<Value>>) {
-        self.ids.push(run_id);
+    fn push(&mut self, run: RunKey<'_>, keys: &mut Vec<Option<Value>>) {
+        self.ids.push(run);
         self.keys.append(keys);
     }
 
@@ -137,7 +140,7 @@ impl<'s> TopRows<'s> {
         for &i in &kept {
             keys.extend(self.keys[i * k..(i + 1) * k].iter_mut().map(Option::take));
         }
-        self.ids = kept.iter().map(|&i| self.ids.get(i)).collect();
+        self.ids = kept.iter().map(|&i| self.ids.key(i)).collect();
         self.keys = keys;
         self.cut = true;
     }
@@ -158,7 +161,7 @@ impl<'s> TopRows<'s> {
         order_of
             .iter()
             .skip(offset)
-            .map(|&i| self.ids.get(i))
+            .map(|&i| self.ids.key(i))
             .collect()
     }
 }
@@ -167,22 +170,11 @@ impl<'s> TopRows<'s> {
 /// does: missing and `NaN` last whatever the direction, `-0.0` equal to
 /// `0.0`; `None` for a value that is not a float.
 fn float_key(value: Option<&Value>, descending: bool) -> Option<u64> {
-    let f = match value {
-        None | Some(Value::Null) => return Some(u64::MAX),
-        Some(Value::Float(f)) if f.is_nan() => return Some(u64::MAX),
-        Some(Value::Float(f)) => *f + 0.0,
-        Some(_) => return None,
-    };
-    // Flipping the sign bit of a positive float, and every bit of a
-    // negative one, orders the bits as the numbers. No number's key, nor
-    // its complement, is `u64::MAX` (that would be a NaN's bits).
-    let bits = f.to_bits();
-    let key = if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | 1 << 63
-    };
-    Some(if descending { !key } else { key })
+    match value {
+        None | Some(Value::Null) => Some(u64::MAX),
+        Some(Value::Float(f)) => Some(float_order(*f, descending)),
+        Some(_) => None,
+    }
 }
 
 /// Sort specs in turn, then run_id: a total order on rows.
@@ -206,6 +198,11 @@ mod tests {
 
     use super::*;
     use crate::field::Field;
+
+    /// A run's key; the rows here sort by their values and ids only.
+    fn at(run_id: &str) -> RunKey<'_> {
+        RunKey { order: 0, run_id }
+    }
 
     fn ids(page: &Page) -> Vec<&str> {
         page.iter().collect()
@@ -242,8 +239,8 @@ mod tests {
                     }
                     key
                 };
-                top.offer(&id, &mut key());
-                all.offer(&id, &mut key());
+                top.offer(at(&id), &mut key());
+                all.offer(at(&id), &mut key());
                 every.push((key(), id));
             }
             // The expected order, by a plain sort of every row.
@@ -295,7 +292,7 @@ mod tests {
                 // Unique ids, in an order unrelated to the rows'.
                 let id = format!("r{id:02}-{i}");
                 let value = if an_int && i == 0 { Some(Value::Int(1)) } else { value.clone() };
-                all.offer(&id, &mut vec![value.clone()]);
+                all.offer(at(&id), &mut vec![value.clone()]);
                 every.push((vec![value], id));
             }
             prop_assert_eq!(all.float_keys().is_some(), !an_int || values.is_empty());
@@ -311,10 +308,10 @@ mod tests {
         let specs = [SortSpec::desc(Field::Summary("m".into()))];
         let mut top = TopRows::new(&specs, Some(1));
         for i in 0..64 {
-            top.offer(&format!("r{i:02}"), &mut vec![Some(Value::Int(i))]);
+            top.offer(at(&format!("r{i:02}")), &mut vec![Some(Value::Int(i))]);
         }
         let mut worse = vec![Some(Value::Int(-1))];
-        top.offer("late", &mut worse);
+        top.offer(at("late"), &mut worse);
         assert_eq!(worse.len(), 1, "keys of a rejected row are left alone");
         assert_eq!(ids(&top.into_page(0, None)), ["r63"]);
     }

@@ -32,7 +32,7 @@ pub(crate) trait Remembers {
 /// The scanner's tables in one read snapshot.
 pub(crate) struct Memory {
     path: PathBuf,
-    runs: ReadOnlyTable<&'static str, &'static [u8]>,
+    runs: ReadOnlyTable<(u64, &'static str), &'static [u8]>,
     files: ReadOnlyTable<&'static [u8], &'static [u8]>,
     dirs: ReadOnlyTable<&'static [u8], &'static [u8]>,
     meta: ReadOnlyTable<&'static str, &'static [u8]>,

@@ -19,6 +19,7 @@ mod reader;
 mod record_cache;
 mod run_fields;
 mod run_json;
+mod run_key;
 mod run_view;
 mod tables;
 mod view;
@@ -46,6 +47,7 @@ pub(crate) use run_fields::MapNames;
 #[cfg(feature = "arrow")]
 pub(crate) use run_fields::{MapFields, Scalar};
 pub use run_json::{JsonLayout, JsonWriter};
+pub(crate) use run_key::{RunKey, float_order};
 pub use run_view::RunView;
 pub(crate) use view::{HotRef, ValueRef, lookup};
 pub(crate) use writer::Writer;
@@ -56,7 +58,7 @@ use record_cache::RecordCache;
 
 /// Version of the cache's layout. A cache written with another version is
 /// moved aside and rebuilt from the sidecars.
-pub(crate) const FORMAT_VERSION: u32 = 6;
+pub(crate) const FORMAT_VERSION: u32 = 7;
 
 /// Mode of the cache file and its lock when created, before the umask:
 /// the user's umask decides, except that they are never world-writable
@@ -498,8 +500,8 @@ mod tests {
     fn op() -> impl Strategy<Value = model::ModelOp> {
         use model::ModelOp;
         prop_oneof![
-            6 => (0u8..8, 0u8..6, any::<u8>(), 0u8..4, proptest::option::of(prop_oneof![-1.0f64..1.0, Just(f64::NAN)]))
-                .prop_map(|(id, status, tags, updated, metric)| ModelOp::Upsert { id, status, tags, updated, metric }),
+            6 => (0u8..8, 0u8..6, any::<u8>(), 0u8..4, 0u8..5, proptest::option::of(prop_oneof![-1.0f64..1.0, Just(f64::NAN)]))
+                .prop_map(|(id, status, tags, updated, created, metric)| ModelOp::Upsert { id, status, tags, updated, created, metric }),
             2 => (0u8..8).prop_map(|id| ModelOp::Remove { id }),
             1 => Just(ModelOp::Commit),
             1 => Just(ModelOp::Flush),

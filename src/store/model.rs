@@ -25,6 +25,9 @@ pub enum ModelOp {
         tags: u8,
         /// The run's updated_at, in hundreds of seconds.
         updated: u8,
+        /// Picks the run's created_at among a few, NaN and `-0.0` among
+        /// them: a run whose created_at changes moves in the runs table.
+        created: u8,
         /// A summary metric.
         metric: Option<f64>,
     },
@@ -46,11 +49,14 @@ fn status_of(n: u8) -> Status {
         .unwrap_or_else(|| Status::Other("paused".into()))
 }
 
-fn stored(status: u8, tags: u8, updated: u8, metric: Option<f64>) -> StoredRun {
+/// The created_at times a modelled run may have.
+const CREATED: [f64; 5] = [1.0, 2.0, 0.0, -0.0, f64::NAN];
+
+fn stored(status: u8, tags: u8, updated: u8, created: u8, metric: Option<f64>) -> StoredRun {
     StoredRun {
         hot: Hot {
             status: status_of(status),
-            created_at: 1.0,
+            created_at: CREATED[usize::from(created) % CREATED.len()],
             updated_at: f64::from(updated) * 100.0,
             ended_at: None,
             heartbeat_at: None,
@@ -101,9 +107,10 @@ pub fn check(dir: &Path, ops: &[ModelOp]) -> Result<(), String> {
                             status,
                             tags,
                             updated,
+                            created,
                             metric,
                         } => {
-                            let run = stored(*status, *tags, *updated, *metric);
+                            let run = stored(*status, *tags, *updated, *created, *metric);
                             w.upsert(&format!("r{id}"), &run)?;
                             pending.insert(format!("r{id}"), run);
                         }
@@ -159,6 +166,29 @@ pub fn check(dir: &Path, ops: &[ModelOp]) -> Result<(), String> {
                         format!("run {id}: stored {got:?}, modelled {want:?}"),
                     ));
                 }
+            }
+            // A pass over the table meets the runs newest first.
+            let mut newest_first: Vec<(u64, &str)> = model
+                .iter()
+                .map(|(id, run)| {
+                    (
+                        super::run_key::created_order(run.hot.created_at),
+                        id.as_str(),
+                    )
+                })
+                .collect();
+            newest_first.sort_unstable();
+            let mut passed = Vec::new();
+            r.for_each_run(|key, _| {
+                passed.push(key.run_id.to_owned());
+                Ok(())
+            })?;
+            let expected: Vec<&str> = newest_first.iter().map(|(_, id)| *id).collect();
+            if passed != expected {
+                return Err(crate::Error::internal(
+                    dir,
+                    format!("the runs table holds {passed:?}, modelled {expected:?}"),
+                ));
             }
             Ok(())
         })

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use super::codec::Hot;
+use super::run_key::created_order;
 use super::tables::updated_key;
 
 /// Bytes of rows held back before they are written. Each flush is sorted,
@@ -27,6 +28,8 @@ pub(super) struct IndexKeys {
     pub tags: Vec<String>,
     pub status: String,
     pub updated: i64,
+    /// The order of the record's key in the runs table (see `run_key`).
+    pub order: u64,
 }
 
 impl IndexKeys {
@@ -35,6 +38,7 @@ impl IndexKeys {
             tags: hot.tags.clone(),
             status: hot.status.as_str().to_owned(),
             updated: updated_key(hot.updated_at),
+            order: created_order(hot.created_at),
         }
     }
 

@@ -15,6 +15,7 @@ use super::codec::{self, RecordBytes};
 use super::hot_row::hot_row;
 use super::key_lists::StoredKeyLists;
 use super::record_cache::{GENERATION_KEY, RecordCache};
+use super::run_key::RunKey;
 use super::tables::{BY_STATUS, BY_TAG, BY_UPDATED, HOT, KEY_LISTS, META, RUNS};
 use crate::error::{Error, Result};
 
@@ -30,7 +31,7 @@ fn other_format(path: &Path, found: Option<u32>) -> Error {
 /// The tables of one read snapshot.
 pub(crate) struct Reader<'txn> {
     path: PathBuf,
-    runs: ReadOnlyTable<&'static str, &'static [u8]>,
+    runs: ReadOnlyTable<(u64, &'static str), &'static [u8]>,
     hot: ReadOnlyTable<&'static str, &'static [u8]>,
     by_tag: ReadOnlyMultimapTable<&'static str, &'static str>,
     by_status: ReadOnlyMultimapTable<&'static str, &'static str>,
@@ -109,13 +110,39 @@ impl<'txn> Reader<'txn> {
         self.runs.len().map_err(|e| self.err(e))
     }
 
-    /// Calls `visit` with the stored record of `run_id`, if any.
+    /// The key of `run_id`'s record in the runs table, read from its hot
+    /// row; `None` when the run is not cached.
+    pub fn key_of<'a>(&self, run_id: &'a str) -> Result<Option<RunKey<'a>>> {
+        match self.hot.get(run_id).map_err(|e| self.err(e))? {
+            Some(row) => RecordBytes::new(row.value(), &self.key_lists)
+                .hot_ref(false)
+                .map(|hot| Some(RunKey::new(hot.created_at, run_id)))
+                .map_err(|e| self.corrupt(run_id, e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Calls `visit` with the stored record of `run_id`, if any: its key
+    /// is looked up first (see [`Reader::key_of`]).
     pub fn with_run<T>(
         &self,
         run_id: &str,
         visit: impl FnOnce(RecordBytes<'_>) -> Result<T>,
     ) -> Result<Option<T>> {
-        match self.runs.get(run_id).map_err(|e| self.err(e))? {
+        match self.key_of(run_id)? {
+            Some(key) => self.with_run_at(key, visit),
+            None => Ok(None),
+        }
+    }
+
+    /// Calls `visit` with the record stored under `key`, if any.
+    pub fn with_run_at<T>(
+        &self,
+        key: RunKey<'_>,
+        visit: impl FnOnce(RecordBytes<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let found = self.runs.get((key.order, key.run_id));
+        match found.map_err(|e| self.err(e))? {
             Some(bytes) => visit(RecordBytes::new(bytes.value(), &self.key_lists)).map(Some),
             None => Ok(None),
         }
@@ -132,10 +159,16 @@ impl<'txn> Reader<'txn> {
         let kept = self.records.lock().get(run_id);
         let bytes = match kept {
             Some(bytes) => bytes,
-            None => match self.runs.get(run_id).map_err(|e| self.err(e))? {
-                Some(bytes) => self.records.lock().insert(run_id, bytes.value()),
-                None => return Ok(None),
-            },
+            None => {
+                let Some(key) = self.key_of(run_id)? else {
+                    return Ok(None);
+                };
+                let found = self.runs.get((key.order, key.run_id));
+                match found.map_err(|e| self.err(e))? {
+                    Some(bytes) => self.records.lock().insert(run_id, bytes.value()),
+                    None => return Ok(None),
+                }
+            }
         };
         visit(RecordBytes::new(&bytes, &self.key_lists)).map(Some)
     }
@@ -189,14 +222,16 @@ impl<'txn> Reader<'txn> {
         })
     }
 
-    /// Calls `visit` for every run, in run_id order.
+    /// Calls `visit` for every run, in the table's order (newest first).
     pub fn for_each_run(
         &self,
-        mut visit: impl FnMut(&str, RecordBytes<'_>) -> Result<()>,
+        mut visit: impl FnMut(RunKey<'_>, RecordBytes<'_>) -> Result<()>,
     ) -> Result<()> {
         for entry in self.runs.iter().map_err(|e| self.err(e))? {
-            let (id, bytes) = entry.map_err(|e| self.err(e))?;
-            visit(id.value(), RecordBytes::new(bytes.value(), &self.key_lists))?;
+            let (key, bytes) = entry.map_err(|e| self.err(e))?;
+            let (order, run_id) = key.value();
+            let bytes = RecordBytes::new(bytes.value(), &self.key_lists);
+            visit(RunKey { order, run_id }, bytes)?;
         }
         Ok(())
     }
@@ -204,7 +239,7 @@ impl<'txn> Reader<'txn> {
     /// Up to `max` run ids starting with `prefix`, sorted.
     pub fn run_ids_with_prefix(&self, prefix: &str, max: usize) -> Result<Vec<String>> {
         let mut ids = Vec::new();
-        for entry in self.runs.range(prefix..).map_err(|e| self.err(e))? {
+        for entry in self.hot.range(prefix..).map_err(|e| self.err(e))? {
             let (id, _) = entry.map_err(|e| self.err(e))?;
             let id = id.value();
             if !id.starts_with(prefix) || ids.len() == max {
@@ -254,30 +289,42 @@ impl<'txn> Reader<'txn> {
         Ok(self.by_status.get(status).map_err(|e| self.err(e))?.len())
     }
 
-    /// Calls `visit` with the record of each of `run_ids` (sorted, unique)
-    /// that exists, in one ordered pass over the runs table: cheaper than a
-    /// lookup each when they are a good part of the table.
+    /// Calls `visit` with the record of each of `keys` (sorted, unique)
+    /// that exists, with its index in `keys`, in one ordered pass over the
+    /// runs table from the first key to the last: cheaper than a lookup
+    /// each when they are a good part of that range.
     pub fn for_each_run_of(
         &self,
-        run_ids: &[&str],
-        visit: impl FnMut(usize, &str, RecordBytes<'_>) -> Result<()>,
+        keys: &[RunKey<'_>],
+        mut visit: impl FnMut(usize, &str, RecordBytes<'_>) -> Result<()>,
     ) -> Result<()> {
-        self.for_each_of(&self.runs, run_ids, visit)
+        let (Some(first), Some(last)) = (keys.first(), keys.last()) else {
+            return Ok(());
+        };
+        let range = (first.order, first.run_id)..=(last.order, last.run_id);
+        let mut wanted = keys.iter().enumerate().peekable();
+        for entry in self.runs.range(range).map_err(|e| self.err(e))? {
+            let (key, bytes) = entry.map_err(|e| self.err(e))?;
+            let (order, run_id) = key.value();
+            let key = RunKey { order, run_id };
+            while wanted.next_if(|(_, w)| **w < key).is_some() {}
+            match wanted.peek() {
+                None => break,
+                Some((i, w)) if **w == key => {
+                    visit(*i, run_id, RecordBytes::new(bytes.value(), &self.key_lists))?;
+                    wanted.next();
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
 
-    /// [`Reader::for_each_run_of`] over the hot table: each run's hot row
-    /// (see `hot_row`), a fraction of its record.
+    /// Calls `visit` with the hot row (see `hot_row`, a fraction of the
+    /// record) of each of `run_ids` (sorted, unique) that exists, with its
+    /// index in `run_ids`, in one ordered pass over the hot table.
     pub fn for_each_hot_of(
         &self,
-        run_ids: &[&str],
-        visit: impl FnMut(usize, &str, RecordBytes<'_>) -> Result<()>,
-    ) -> Result<()> {
-        self.for_each_of(&self.hot, run_ids, visit)
-    }
-
-    fn for_each_of(
-        &self,
-        table: &ReadOnlyTable<&'static str, &'static [u8]>,
         run_ids: &[&str],
         mut visit: impl FnMut(usize, &str, RecordBytes<'_>) -> Result<()>,
     ) -> Result<()> {
@@ -285,7 +332,7 @@ impl<'txn> Reader<'txn> {
             return Ok(());
         };
         let mut wanted = run_ids.iter().enumerate().peekable();
-        for entry in table.range(*first..).map_err(|e| self.err(e))? {
+        for entry in self.hot.range(*first..).map_err(|e| self.err(e))? {
             let (id, bytes) = entry.map_err(|e| self.err(e))?;
             let id = id.value();
             while wanted.next_if(|(_, w)| **w < id).is_some() {}
@@ -335,9 +382,13 @@ impl Reader<'_> {
         let mut want_status = BTreeSet::new();
         let mut want_updated = BTreeSet::new();
         let mut problems = Vec::new();
-        self.for_each_run(|id, bytes| {
+        self.for_each_run(|key, bytes| {
+            let id = key.run_id;
             match bytes.hot() {
                 Ok(hot) => {
+                    if RunKey::new(hot.created_at, id) != key {
+                        problems.push(format!("runs table: run {id} is not under its created_at"));
+                    }
                     for tag in &hot.tags {
                         want_tags.insert((tag.clone(), id.to_owned()));
                     }
@@ -373,7 +424,13 @@ impl Reader<'_> {
             let (id, bytes) = entry.map_err(|e| self.err(e))?;
             hot_rows += 1;
             // Compared as bytes: a NaN metric is not equal to itself.
-            let in_runs = self.with_run(id.value(), |full| Ok(hot_row(full.bytes)))?;
+            let in_runs = match self.with_run(id.value(), |full| Ok(hot_row(full.bytes))) {
+                Ok(in_runs) => in_runs,
+                Err(e) => {
+                    problems.push(format!("hot table: {e}"));
+                    continue;
+                }
+            };
             if in_runs.as_deref() != Some(bytes.value()) {
                 problems.push(format!(
                     "hot table: run {} differs from its record",

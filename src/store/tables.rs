@@ -1,20 +1,23 @@
 //! Every table of the cache, in one place.
 //!
-//! Invariant: for every row of [`RUNS`], [`HOT`] holds its hot section,
-//! [`BY_TAG`] holds `(tag, run_id)` for
-//! each of its tags, [`BY_STATUS`] holds `(status, run_id)` and
-//! [`BY_UPDATED`] holds `(updated_at_ns, run_id)`; nothing else is in them.
-//! All four are written in the same transaction.
+//! Invariant: for every row `(order, run_id)` of [`RUNS`], [`HOT`] holds
+//! the hot row of `run_id`, whose `created_at` gives `order` (see
+//! `run_key`); [`BY_TAG`] holds `(tag, run_id)` for each of its tags,
+//! [`BY_STATUS`] holds `(status, run_id)` and [`BY_UPDATED`] holds
+//! `(updated_at_ns, run_id)`; nothing else is in them. All are written in
+//! the same transaction.
 
 use redb::{MultimapTableDefinition, TableDefinition};
 
-/// run_id -> encoded record (see `codec`).
-pub(super) const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs");
-/// run_id -> its hot row (see `hot_row`): the hot section of its record,
-/// then the shape of its hparams (names and the kind of each value, not
-/// the values). What filters and metric sorts read, and what the keys of a
-/// columnar answer are gathered from: a pass over every run reads a
-/// fraction of the bytes of the records.
+/// (order, run_id) -> encoded record (see `codec`), newest first: the
+/// key is a [`RunKey`](super::RunKey).
+pub(super) const RUNS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("runs");
+/// run_id -> its hot row (see `hot_row`): the hot section of its record
+/// (whose `created_at` gives the record's key in [`RUNS`]), then the shape
+/// of its hparams (names and the kind of each value, not the values).
+/// What filters and metric sorts read, and what the keys of a columnar
+/// answer are gathered from: a pass over every run reads a fraction of the
+/// bytes of the records.
 pub(super) const HOT: TableDefinition<&str, &[u8]> = TableDefinition::new("hot");
 /// tag -> run_ids carrying it.
 pub(super) const BY_TAG: MultimapTableDefinition<&str, &str> =

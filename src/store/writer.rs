@@ -16,6 +16,7 @@ use super::key_lists::KeyDictionary;
 use super::memory::{self, Remembers};
 use super::pending::{IndexKeys, Pending, PendingRun};
 use super::record_cache::{self, GENERATION_KEY};
+use super::run_key::created_order;
 use super::tables::{
     BY_STATUS, BY_TAG, BY_UPDATED, DIRS, FILES, HOT, KEY_LISTS, META, RUNS, updated_key,
 };
@@ -26,7 +27,7 @@ const FORMAT_KEY: &str = "format_version";
 /// The tables of one write transaction.
 pub(crate) struct Writer<'txn> {
     path: PathBuf,
-    runs: Table<'txn, &'static str, &'static [u8]>,
+    runs: Table<'txn, (u64, &'static str), &'static [u8]>,
     hot: Table<'txn, &'static str, &'static [u8]>,
     by_tag: MultimapTable<'txn, &'static str, &'static str>,
     by_status: MultimapTable<'txn, &'static str, &'static str>,
@@ -90,15 +91,23 @@ pub(super) fn format_version_in(txn: &ReadTransaction, path: &Path) -> Result<Op
 
 type StorageResult = std::result::Result<(), redb::StorageError>;
 
-/// Inserts `runs` (sorted by run id) and their hot rows.
+/// Inserts `runs` (sorted by run id) and their hot rows, each table in
+/// key order.
 fn insert_records(
-    records: &mut Table<'_, &'static str, &'static [u8]>,
+    records: &mut Table<'_, (u64, &'static str), &'static [u8]>,
     hot: &mut Table<'_, &'static str, &'static [u8]>,
     runs: &[(Box<str>, PendingRun)],
 ) -> StorageResult {
     for (id, run) in runs {
-        records.insert(&**id, run.record.as_slice())?;
         hot.insert(&**id, hot_row(&run.record).as_slice())?;
+    }
+    let mut by_key: Vec<(u64, &str, &[u8])> = runs
+        .iter()
+        .map(|(id, run)| (run.keys.order, &**id, run.record.as_slice()))
+        .collect();
+    by_key.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    for (order, id, record) in by_key {
+        records.insert((order, id), record)?;
     }
     Ok(())
 }
@@ -333,28 +342,34 @@ impl<'txn> Writer<'txn> {
         self.put_state(true, path, None)
     }
 
-    /// The hot part of a stored run.
+    /// The hot part of a stored run, read from its hot row.
     pub fn hot(&self, run_id: &str) -> Result<Option<Hot>> {
-        self.with_record(run_id, |record| record.hot())
+        let decoded = match self.pending().and_then(|p| p.runs.get(run_id)) {
+            Some(held) => RecordBytes::new(&held.record, &self.dictionary).hot(),
+            None => match self.hot.get(run_id).map_err(|e| self.err(e))? {
+                Some(row) => RecordBytes::new(row.value(), &self.dictionary).hot(),
+                None => return Ok(None),
+            },
+        };
+        decoded
+            .map(Some)
+            .map_err(|e| Error::corrupt_record(&self.path, run_id, e))
     }
 
     /// A stored run, whole.
     pub fn record(&self, run_id: &str) -> Result<Option<StoredRun>> {
-        self.with_record(run_id, |record| record.whole())
-    }
-
-    /// Decodes `run_id`'s record (held back or stored) with `decode`.
-    fn with_record<T, E: std::fmt::Display>(
-        &self,
-        run_id: &str,
-        decode: impl FnOnce(RecordBytes<'_>) -> std::result::Result<T, E>,
-    ) -> Result<Option<T>> {
         let decoded = match self.pending().and_then(|p| p.runs.get(run_id)) {
-            Some(held) => decode(RecordBytes::new(&held.record, &self.dictionary)),
-            None => match self.runs.get(run_id).map_err(|e| self.err(e))? {
-                Some(bytes) => decode(RecordBytes::new(bytes.value(), &self.dictionary)),
-                None => return Ok(None),
-            },
+            Some(held) => RecordBytes::new(&held.record, &self.dictionary).whole(),
+            None => {
+                let Some(hot) = self.hot(run_id)? else {
+                    return Ok(None);
+                };
+                let key = (created_order(hot.created_at), run_id);
+                match self.runs.get(key).map_err(|e| self.err(e))? {
+                    Some(bytes) => RecordBytes::new(bytes.value(), &self.dictionary).whole(),
+                    None => return Ok(None),
+                }
+            }
         };
         decoded
             .map(Some)
@@ -379,13 +394,20 @@ impl<'txn> Writer<'txn> {
             );
             return self.flush_if_full();
         }
-        self.reindex(run_id, Some(&run.hot))?;
+        let order = created_order(run.hot.created_at);
+        let old = self.reindex(run_id, Some(&run.hot))?;
+        let err = |e| Error::store(&self.path, e);
+        if let Some(old) = old
+            && old != order
+        {
+            self.runs.remove((old, run_id)).map_err(err)?;
+        }
         self.runs
-            .insert(run_id, bytes.as_slice())
-            .map_err(|e| Error::store(&self.path, e))?;
+            .insert((order, run_id), bytes.as_slice())
+            .map_err(err)?;
         self.hot
             .insert(run_id, hot_row(&bytes).as_slice())
-            .map_err(|e| Error::store(&self.path, e))?;
+            .map_err(err)?;
         Ok(())
     }
 
@@ -397,21 +419,22 @@ impl<'txn> Writer<'txn> {
         {
             return Ok(build.pending.remove_run(run_id));
         }
-        let existed = self.reindex(run_id, None)?;
-        self.runs
-            .remove(run_id)
-            .map_err(|e| Error::store(&self.path, e))?;
-        self.hot
-            .remove(run_id)
-            .map_err(|e| Error::store(&self.path, e))?;
-        Ok(existed)
+        let old = self.reindex(run_id, None)?;
+        let err = |e| Error::store(&self.path, e);
+        if let Some(old) = old {
+            self.runs.remove((old, run_id)).map_err(err)?;
+        }
+        self.hot.remove(run_id).map_err(err)?;
+        Ok(old.is_some())
     }
 
     /// Brings the index entries of `run_id` from those of its stored record
     /// to those of `new` (none when `None`), touching only the entries that
     /// differ: a rescan that changes a metric rewrites no index. Returns
-    /// whether a record was stored.
-    fn reindex(&mut self, run_id: &str, new: Option<&Hot>) -> Result<bool> {
+    /// the order of the stored record's key in the runs table, if one was
+    /// stored (see `run_key`); a record whose hot row cannot be decoded
+    /// is swept from the runs table and the indexes, and gives `None`.
+    fn reindex(&mut self, run_id: &str, new: Option<&Hot>) -> Result<Option<u64>> {
         // Only runs written to the tables get here (see `upsert`).
         let old = match self.hot(run_id) {
             Ok(old) => old,
@@ -422,7 +445,7 @@ impl<'txn> Writer<'txn> {
                 None
             }
         };
-        let existed = old.is_some();
+        let stored = old.as_ref().map(|h| created_order(h.created_at));
         let path = &self.path;
         let err = |e: redb::StorageError| Error::store(path, e);
         let no_tags: &[String] = &[];
@@ -459,11 +482,11 @@ impl<'txn> Writer<'txn> {
                 self.by_updated.insert((key, run_id), ()).map_err(err)?;
             }
         }
-        Ok(existed)
+        Ok(stored)
     }
 
-    /// Removes every index entry naming `run_id`, whatever its key: the slow
-    /// path for a record that cannot be decoded.
+    /// Removes every index entry and record naming `run_id`, whatever its
+    /// key: the slow path for a record that cannot be decoded.
     fn sweep_indexes(&mut self, run_id: &str) -> Result<()> {
         for table in [&mut self.by_tag, &mut self.by_status] {
             let mut keys = Vec::new();
@@ -497,6 +520,25 @@ impl<'txn> Writer<'txn> {
         for ns in stale {
             self.by_updated
                 .remove((ns, run_id))
+                .map_err(|e| Error::store(&self.path, e))?;
+        }
+        self.sweep_records(run_id)
+    }
+
+    /// Removes every record of `run_id` from the runs table, whatever its
+    /// key: a pass over the whole table.
+    fn sweep_records(&mut self, run_id: &str) -> Result<()> {
+        let mut stale = Vec::new();
+        for entry in self.runs.iter().map_err(|e| Error::store(&self.path, e))? {
+            let (key, _) = entry.map_err(|e| Error::store(&self.path, e))?;
+            let (order, id) = key.value();
+            if id == run_id {
+                stale.push(order);
+            }
+        }
+        for order in stale {
+            self.runs
+                .remove((order, run_id))
                 .map_err(|e| Error::store(&self.path, e))?;
         }
         Ok(())
@@ -580,7 +622,11 @@ impl Writer<'_> {
         if let Some(held) = self.pending().and_then(|p| p.runs.get(run_id)) {
             return Ok((lists, Some(held.record.len())));
         }
-        let record = self.runs.get(run_id).map_err(|e| self.err(e))?;
+        let Some(hot) = self.hot(run_id)? else {
+            return Ok((lists, None));
+        };
+        let key = (created_order(hot.created_at), run_id);
+        let record = self.runs.get(key).map_err(|e| self.err(e))?;
         Ok((lists, record.map(|r| r.value().len())))
     }
 
@@ -590,8 +636,14 @@ impl Writer<'_> {
             build.pending.remove_run(run_id);
             build.written.insert(run_id.into());
         }
+        // In place of its record, under the key its hot part gives if that
+        // can be read (a reader finds it there), else first.
+        self.sweep_records(run_id)?;
+        let order = RecordBytes::new(bytes, &self.dictionary)
+            .hot()
+            .map_or(0, |hot| created_order(hot.created_at));
         self.runs
-            .insert(run_id, bytes)
+            .insert((order, run_id), bytes)
             .map_err(|e| Error::store(&self.path, e))?;
         self.hot
             .insert(run_id, bytes)

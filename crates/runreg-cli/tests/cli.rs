@@ -1270,7 +1270,7 @@ fn cache_errors_say_which_command_puts_them_right() {
         f.runreg().args(["--no-scan", "ls"]),
         1,
         &format!(
-            "cache {}: cache format unknown is not this runreg's (6): run `runreg scan` to rebuild it",
+            "cache {}: cache format unknown is not this runreg's (7): run `runreg scan` to rebuild it",
             db.display()
         ),
     );
@@ -1281,11 +1281,23 @@ fn cache_errors_say_which_command_puts_them_right() {
     {
         let cache = redb::Database::open(&db).unwrap();
         let txn = cache.begin_write().unwrap();
-        let runs: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("runs");
-        txn.open_table(runs)
+        // The runs table is keyed by (order, run id): the record is
+        // overwritten where it is.
+        let runs: redb::TableDefinition<(u64, &str), &[u8]> = redb::TableDefinition::new("runs");
+        let mut table = txn.open_table(runs).unwrap();
+        let order = redb::ReadableTable::iter(&table)
             .unwrap()
-            .insert("a1b2c3", &b"\xff garbage"[..])
+            .map(|entry| entry.unwrap().0.value().0)
+            .find(|&order| {
+                redb::ReadableTable::get(&table, (order, "a1b2c3"))
+                    .unwrap()
+                    .is_some()
+            })
             .unwrap();
+        table
+            .insert((order, "a1b2c3"), &b"\xff garbage"[..])
+            .unwrap();
+        drop(table);
         txn.commit().unwrap();
     }
     let out = f
