@@ -160,12 +160,10 @@ impl<'txn> Reader<'txn> {
         let bytes = match kept {
             Some(bytes) => bytes,
             None => {
-                let Some(key) = self.key_of(run_id)? else {
-                    return Ok(None);
-                };
-                let found = self.runs.get((key.order, key.run_id));
-                match found.map_err(|e| self.err(e))? {
-                    Some(bytes) => self.records.lock().insert(run_id, bytes.value()),
+                let keep =
+                    |record: RecordBytes<'_>| Ok(self.records.lock().insert(run_id, record.bytes));
+                match self.with_run(run_id, keep)? {
+                    Some(bytes) => bytes,
                     None => return Ok(None),
                 }
             }

@@ -67,10 +67,10 @@ impl<W: Write> Printer for JsonPrinter<W> {
     }
 
     fn renderer(&self) -> Option<Renderer> {
-        Some(Renderer::Views(Box::new(|| {
+        Some(Renderer::Views(Box::new(|text| {
             Box::new(Elements {
                 writer: JsonWriter::new(JsonLayout::PrettyElement),
-                text: Vec::with_capacity(1 << 20),
+                text,
             })
         })))
     }

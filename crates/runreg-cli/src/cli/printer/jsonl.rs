@@ -49,10 +49,10 @@ impl<W: Write> Printer for JsonlPrinter<W> {
     }
 
     fn renderer(&self) -> Option<Renderer> {
-        Some(Renderer::Views(Box::new(|| {
+        Some(Renderer::Views(Box::new(|text| {
             Box::new(Lines {
                 writer: JsonWriter::new(JsonLayout::Compact),
-                text: Vec::with_capacity(1 << 20),
+                text,
             })
         })))
     }
