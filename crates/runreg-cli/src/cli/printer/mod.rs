@@ -301,3 +301,23 @@ pub fn print_to_stdout(
 ) -> Result<usize, Failure> {
     print(registry, query, printer, output::write_failure)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_given_back_comes_back_empty_with_its_room() {
+        let buffers = Buffers::default();
+        let mut text = buffers.take();
+        assert!(text.is_empty());
+        text.extend_from_slice(&[b'x'; 3 << 20]);
+        let (room, at) = (text.capacity(), text.as_ptr());
+        buffers.give_back(text);
+        let again = buffers.take();
+        assert!(again.is_empty());
+        assert_eq!((again.capacity(), again.as_ptr()), (room, at));
+        // None free: a new one.
+        assert_ne!(buffers.take().as_ptr(), at);
+    }
+}
