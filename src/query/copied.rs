@@ -2,13 +2,13 @@
 //! built whole in memory (`Registry::batches`): read in the table's order,
 //! visited in the answer's.
 //!
-//! An answer's order (newest first, a metric) is not the runs table's (run
-//! ids), so reading its runs in its order looks each one up: a leaf page of
-//! the table read again for each of the few runs it holds, and a third of
-//! the time of a large answer. When the answer is a good part of the
-//! cache, its records are instead read in one ordered pass over the table,
-//! each core a share of the ids, and their bytes copied; its batches are
-//! then built from the copies in its order. That holds the records' bytes
+//! An answer sorted by a metric is not in the runs table's order (newest
+//! first, then run id), so reading its runs in its order looks each one
+//! up: a leaf page of the table read again for each of the few runs it
+//! holds, and a third of the time of a large answer. When the answer is a
+//! good part of the cache, its records are instead read in one ordered
+//! pass over the table, each core a share of the keys, and their bytes
+//! copied; its batches are then built from the copies in its order. That holds the records' bytes
 //! (about half a kilobyte a run) while the batches are built, which is why
 //! a streamed answer (`for_each_batch`) does not do it.
 

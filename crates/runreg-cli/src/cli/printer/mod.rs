@@ -317,7 +317,9 @@ mod tests {
         let again = buffers.take();
         assert!(again.is_empty());
         assert_eq!((again.capacity(), again.as_ptr()), (room, at));
-        // None free: a new one.
-        assert_ne!(buffers.take().as_ptr(), at);
+        // None free while `again` is out: a new one.
+        let fresh = buffers.take();
+        assert!(fresh.is_empty());
+        assert_ne!(fresh.as_ptr(), again.as_ptr());
     }
 }
