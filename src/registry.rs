@@ -249,8 +249,9 @@ impl Registry {
     }
 
     /// Scans the tree into the cache now. A cache that could not be used is
-    /// moved aside and rebuilt with a full scan ([`ScanReport::rebuilt`]
-    /// says so).
+    /// rebuilt with a full scan ([`ScanReport::rebuilt`] says so): moved
+    /// aside when damaged or not runreg's, deleted when written by another
+    /// format version of runreg.
     pub fn scan(&mut self, mode: ScanMode) -> Result<ScanReport> {
         let report = self.scan_unless(mode, None)?.unwrap_or_default();
         self.remember_scan();
@@ -319,12 +320,17 @@ impl Registry {
             // What the read-only look found holds for this file only.
             let prepared = prepared.filter(|_| !rebuild);
             let mut report = scan::scan(&self.cache_dir, writer, &settings, prepared)?;
-            report.rebuilt = opening.moved_aside.as_ref().map(|(aside, why)| {
-                format!(
-                    "{} was unusable ({why}); moved to {}",
-                    self.store.path().display(),
-                    aside.display()
-                )
+            let path = self.store.path().display();
+            report.rebuilt = opening.replaced.as_ref().map(|replaced| {
+                let why = &replaced.why;
+                match &replaced.moved_to {
+                    Some(aside) => {
+                        format!("{path} was unusable ({why}); moved to {}", aside.display())
+                    }
+                    None => format!(
+                        "{path} was {why} (deleted: a cache holds nothing its sidecars do not)"
+                    ),
+                }
             });
             Ok(Some(report))
         })?;
@@ -957,7 +963,9 @@ impl Registry {
 /// to `sink` in order, its schema first. When the caller keeps every batch
 /// anyway (`whole`) and the page is a good part of the cache, its records
 /// are first copied in one ordered pass over the cache; else each batch
-/// copies its own, looked up in id order (runs sharing a leaf page read it
+/// copies its own: read in one pass over its range of the runs table when
+/// the page is a large answer in the table's order (`reads_in_one_pass`),
+/// else looked up in the table's order (runs sharing a leaf page read it
 /// once). Returns how many runs.
 #[cfg(feature = "arrow")]
 fn build_batches(

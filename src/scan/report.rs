@@ -35,8 +35,9 @@ pub struct ScanReport {
     pub errors: Vec<ScanIssue>,
     /// Rejected sidecars, with the reason.
     pub invalid: Vec<ScanIssue>,
-    /// Set when the cache file could not be used and was moved aside to be
-    /// rebuilt: where it went, and why.
+    /// Set when the cache file could not be used and was rebuilt: why, and
+    /// where the old file was moved (a cache of another runreg format
+    /// version is deleted instead).
     pub rebuilt: Option<String>,
     /// Whether the scan wrote to the cache. A rescan that finds the tree as
     /// the cache remembers it writes nothing (not even its own time): the

@@ -99,10 +99,22 @@ pub(crate) enum Peek<T, S> {
 /// What happened to the cache file when it was opened for writing.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Opening {
-    /// The file was created (it did not exist, or was moved aside).
+    /// The file was created (it did not exist, or was replaced).
     pub fresh: bool,
-    /// Where an unusable cache was moved, and why.
-    pub moved_aside: Option<(PathBuf, String)>,
+    /// The unusable cache this open replaced, if any.
+    pub replaced: Option<Replaced>,
+}
+
+/// An unusable cache file, replaced by a new one.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Replaced {
+    /// Why it could not be used.
+    pub why: String,
+    /// Where it was moved; `None` when it was deleted: a cache written by
+    /// another format version of runreg holds nothing its sidecars do not,
+    /// and keeping it would leave a file the size of the cache behind at
+    /// each upgrade. Anything else (damaged, or not runreg's) is kept.
+    pub moved_to: Option<PathBuf>,
 }
 
 impl Store {
@@ -195,9 +207,11 @@ impl Store {
         match catching(|| self.write_locked(&mut work, None)) {
             Ok(done) => done,
             Err(panic) => {
-                let why = format!("damaged ({})", panic_message(&panic));
-                let aside = self.move_aside()?;
-                match catching(|| self.write_locked(&mut work, Some((aside, why)))) {
+                let replaced = Replaced {
+                    why: format!("damaged ({})", panic_message(&panic)),
+                    moved_to: Some(self.move_aside()?),
+                };
+                match catching(|| self.write_locked(&mut work, Some(replaced))) {
                     Ok(done) => done,
                     // The file is fresh: not damaged, so redb (or runreg)
                     // is at fault.
@@ -210,17 +224,17 @@ impl Store {
         }
     }
 
-    /// One write transaction, the exclusive lock held; `moved` says the file
-    /// was just moved aside.
+    /// One write transaction, the exclusive lock held; `replaced` says the
+    /// file was just moved aside.
     fn write_locked<T>(
         &self,
         work: &mut impl FnMut(&mut Writer<'_>, &Opening) -> Result<T>,
-        moved: Option<(PathBuf, String)>,
+        replaced: Option<Replaced>,
     ) -> Result<(T, Opening)> {
         let (mut db, mut opening) = self.open_writable()?;
-        if moved.is_some() {
+        if replaced.is_some() {
             opening.fresh = true;
-            opening.moved_aside = moved;
+            opening.replaced = replaced;
         }
         let txn = db.begin_write().map_err(|e| Error::store(&self.path, e))?;
         let (value, compact, changed) = {
@@ -326,25 +340,35 @@ impl Store {
         let existed = self.exists();
         let mut opening = Opening {
             fresh: !existed,
-            moved_aside: None,
+            replaced: None,
         };
         if existed {
             match Self::builder().open(&self.path) {
                 Ok(db) => match writer::format_version(&db, &self.path) {
                     Ok(Some(FORMAT_VERSION)) => return Ok((db, opening)),
-                    Ok(other) => {
+                    Ok(Some(version)) => {
                         drop(db);
-                        let why = match other {
-                            Some(v) => format!(
-                                "written by cache format {v}, this runreg uses {FORMAT_VERSION}"
+                        fs::remove_file(&self.path).map_err(|e| Error::io(&self.path, e))?;
+                        opening.replaced = Some(Replaced {
+                            why: format!(
+                                "written by cache format {version}, this runreg uses {FORMAT_VERSION}"
                             ),
-                            None => "has no runreg format version".to_owned(),
-                        };
-                        opening.moved_aside = Some((self.move_aside()?, why));
+                            moved_to: None,
+                        });
+                    }
+                    Ok(None) => {
+                        drop(db);
+                        opening.replaced = Some(Replaced {
+                            why: "has no runreg format version".to_owned(),
+                            moved_to: Some(self.move_aside()?),
+                        });
                     }
                     Err(e) => {
                         drop(db);
-                        opening.moved_aside = Some((self.move_aside()?, e.to_string()));
+                        opening.replaced = Some(Replaced {
+                            why: e.to_string(),
+                            moved_to: Some(self.move_aside()?),
+                        });
                     }
                 },
                 Err(DatabaseError::Storage(redb::StorageError::Io(e))) if is_access_error(&e) => {
@@ -354,7 +378,10 @@ impl Store {
                     return Err(Error::store(&self.path, e));
                 }
                 Err(e) => {
-                    opening.moved_aside = Some((self.move_aside()?, e.to_string()));
+                    opening.replaced = Some(Replaced {
+                        why: e.to_string(),
+                        moved_to: Some(self.move_aside()?),
+                    });
                 }
             }
             opening.fresh = true;
@@ -748,7 +775,7 @@ mod tests {
     }
 
     #[test]
-    fn a_cache_of_another_format_version_is_moved_aside_and_recreated() {
+    fn a_cache_of_another_format_version_is_deleted_and_recreated() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path());
         store
@@ -766,19 +793,19 @@ mod tests {
         let (len, opening) = store.write(|w, _| w.files().map(|f| f.len())).unwrap();
         assert_eq!(len, 0);
         assert!(opening.fresh);
-        let (aside, why) = opening.moved_aside.unwrap();
+        let replaced = opening.replaced.unwrap();
+        let why = &replaced.why;
         assert!(
             why.contains(&format!("cache format {}", FORMAT_VERSION + 1)),
             "{why}"
         );
-        assert!(
-            aside
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("registry.redb.corrupt-")
-        );
-        assert!(aside.exists(), "moved, never deleted");
+        assert_eq!(replaced.moved_to, None);
+        let beside: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| !name.ends_with(".lock") && !name.ends_with(".turnstile"))
+            .collect();
+        assert_eq!(beside, ["registry.redb"], "nothing left beside the cache");
         assert_eq!(store.read(|r| r.len()).unwrap(), 0);
     }
 
@@ -789,7 +816,10 @@ mod tests {
             let store = store(dir.path());
             fs::write(store.path(), garbage).unwrap();
             let ((), opening) = store.write(|_, _| Ok(())).unwrap();
-            let (aside, _) = opening.moved_aside.expect("moved aside");
+            let aside = opening
+                .replaced
+                .and_then(|r| r.moved_to)
+                .expect("moved aside");
             assert_eq!(fs::read(&aside).unwrap(), garbage);
             assert_eq!(store.read(|r| r.len()).unwrap(), 0);
         }
