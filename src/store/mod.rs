@@ -772,6 +772,24 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(got.keys().collect::<Vec<_>>(), ["other"]);
+        // A record made undecodable so is replaced where it is found, its
+        // head naming its key: one record of r1 after, at its new time.
+        let mut moved = with_hparams(&["fresh".to_owned()]);
+        moved.hot.created_at = 7.0;
+        store.write(|w, _| w.upsert("r1", &moved)).unwrap();
+        store
+            .read(|r| {
+                assert_eq!(r.len()?, 2);
+                assert_eq!(r.verify_indexes()?, Vec::<String>::new());
+                let mut keys = Vec::new();
+                r.for_each_run(|key, _| {
+                    keys.push((key.order, key.run_id.to_owned()));
+                    Ok(())
+                })?;
+                assert_eq!(keys[0], (run_key::created_order(7.0), "r1".to_owned()));
+                Ok(())
+            })
+            .unwrap();
     }
 
     #[test]

@@ -432,20 +432,28 @@ impl<'txn> Writer<'txn> {
     /// to those of `new` (none when `None`), touching only the entries that
     /// differ: a rescan that changes a metric rewrites no index. Returns
     /// the order of the stored record's key in the runs table, if one was
-    /// stored (see `run_key`); a record whose hot row cannot be decoded
-    /// is swept from the runs table and the indexes, and gives `None`.
+    /// stored (see `run_key`); `None` too for a record whose hot row cannot
+    /// be read at all, which is swept from the runs table.
     fn reindex(&mut self, run_id: &str, new: Option<&Hot>) -> Result<Option<u64>> {
         // Only runs written to the tables get here (see `upsert`).
-        let old = match self.hot(run_id) {
-            Ok(old) => old,
+        let (old, stored) = match self.hot(run_id) {
+            Ok(old) => {
+                let stored = old.as_ref().map(|h| created_order(h.created_at));
+                (old, stored)
+            }
             // An undecodable record is replaced; its stale index entries are
-            // found by a sweep of the indexes.
+            // found by a sweep of the indexes. Its key, from the head of its
+            // hot row if that still reads (a damaged key list spoils names,
+            // not times), else by a pass over the runs table.
             Err(_) => {
                 self.sweep_indexes(run_id)?;
-                None
+                let stored = self.stored_order(run_id);
+                if stored.is_none() {
+                    self.sweep_records(run_id)?;
+                }
+                (None, stored)
             }
         };
-        let stored = old.as_ref().map(|h| created_order(h.created_at));
         let path = &self.path;
         let err = |e: redb::StorageError| Error::store(path, e);
         let no_tags: &[String] = &[];
@@ -485,8 +493,8 @@ impl<'txn> Writer<'txn> {
         Ok(stored)
     }
 
-    /// Removes every index entry and record naming `run_id`, whatever its
-    /// key: the slow path for a record that cannot be decoded.
+    /// Removes every index entry naming `run_id`, whatever its key: the slow
+    /// path for a record that cannot be decoded.
     fn sweep_indexes(&mut self, run_id: &str) -> Result<()> {
         for table in [&mut self.by_tag, &mut self.by_status] {
             let mut keys = Vec::new();
@@ -522,7 +530,16 @@ impl<'txn> Writer<'txn> {
                 .remove((ns, run_id))
                 .map_err(|e| Error::store(&self.path, e))?;
         }
-        self.sweep_records(run_id)
+        Ok(())
+    }
+
+    /// The order of `run_id`'s key in the runs table, read from the head of
+    /// its stored hot row (status and times, no names); `None` when there is
+    /// no row or its head cannot be read.
+    fn stored_order(&self, run_id: &str) -> Option<u64> {
+        let row = self.hot.get(run_id).ok()??;
+        let head = RecordBytes::new(row.value(), &self.dictionary).hot_ref(false);
+        head.ok().map(|hot| created_order(hot.created_at))
     }
 
     /// Removes every record of `run_id` from the runs table, whatever its
