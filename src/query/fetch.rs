@@ -61,18 +61,19 @@ pub(crate) fn fetch(
 
 /// Whether the records of each stretch of `page` are best read in one pass
 /// over the range of the runs table they lie in: the page comes in the
-/// table's order (newest first: an answer with no sort key) and holds a
-/// good part of the cache, so that range holds few other runs.
+/// table's order (newest first: an answer with no sort key) or its
+/// reverse (oldest first) and holds a good part of the cache, so that
+/// range holds few other runs.
 pub(crate) fn reads_in_one_pass(reader: &Reader<'_>, page: &Page, detail: Detail) -> Result<bool> {
     Ok(detail == Detail::Full
         && is_dense(page.len() as u64, reader.len()?)
-        && page.in_table_order())
+        && (page.in_table_order() || page.in_reverse_table_order()))
 }
 
 /// Calls `render` with a view of each of the runs of `keys` that is
 /// cached, in that order: in one pass over their range of the runs table
-/// when `in_one_pass` says so (see [`reads_in_one_pass`]) and they ascend,
-/// else looked up one by one. The views borrow the cache, so they are
+/// when `in_one_pass` says so (see [`reads_in_one_pass`]) and they come in
+/// the table's order or its reverse, else looked up one by one. The views borrow the cache, so they are
 /// visited where they are read. A `render` error on a record that cannot
 /// be decoded is reported as that record's damage.
 pub(crate) fn for_each_view(
@@ -83,10 +84,13 @@ pub(crate) fn for_each_view(
     in_one_pass: bool,
     mut render: impl FnMut(&RunView<'_>) -> Result<()>,
 ) -> Result<()> {
-    if in_one_pass && detail == Detail::Full && keys.windows(2).all(|w| w[0] < w[1]) {
-        return reader.for_each_run_of(keys, |_, run_id, bytes| {
-            render_view(reader, run_id, bytes, ctx, detail, &mut render)
-        });
+    if in_one_pass && detail == Detail::Full {
+        let forwards = keys.windows(2).all(|w| w[0] < w[1]);
+        if forwards || keys.windows(2).all(|w| w[0] > w[1]) {
+            return reader.for_each_run_of(keys, |_, run_id, bytes| {
+                render_view(reader, run_id, bytes, ctx, detail, &mut render)
+            });
+        }
     }
     for &key in keys {
         with_bytes_of(reader, detail, key, |bytes| {
@@ -627,7 +631,8 @@ pub(crate) mod tests {
     }
 
     /// Pages are read a stretch at a time in one pass when they hold a
-    /// good part of the cache in the table's order, and only then.
+    /// good part of the cache in the table's order or its reverse, and
+    /// only then.
     #[test]
     fn only_large_pages_in_the_table_order_are_read_in_passes() {
         let (_dir, store) = store(5000, &[]);
@@ -654,8 +659,16 @@ pub(crate) mod tests {
                 assert!(reads_in_one_pass(r, &page(1, false), Detail::Full)?);
                 assert!(reads_in_one_pass(r, &page(3, false), Detail::Full)?);
                 assert!(!reads_in_one_pass(r, &page(1, false), Detail::Summary)?);
-                assert!(!reads_in_one_pass(r, &page(1, true), Detail::Full)?);
+                assert!(reads_in_one_pass(r, &page(1, true), Detail::Full)?);
                 assert!(!reads_in_one_pass(r, &page(5, false), Detail::Full)?);
+                assert!(!reads_in_one_pass(r, &page(5, true), Detail::Full)?);
+                // Neither order: newest first, then oldest first.
+                let mixed: Page = page(2, false)
+                    .keys(0..1250)
+                    .into_iter()
+                    .chain(page(2, true).keys(0..1250))
+                    .collect();
+                assert!(!reads_in_one_pass(r, &mixed, Detail::Full)?);
                 Ok(())
             })
             .unwrap();

@@ -59,6 +59,13 @@ impl Page {
         (1..self.len()).all(|i| self.key(i - 1) < self.key(i))
     }
 
+    /// Whether the runs come in the reverse of the table's order (oldest
+    /// first): the records of any stretch of them lie in one range of the
+    /// table too, to be passed over backwards.
+    pub fn in_reverse_table_order(&self) -> bool {
+        (1..self.len()).all(|i| self.key(i - 1) > self.key(i))
+    }
+
     /// The page cut in ranges of `chunk` ids (the last may hold fewer).
     pub fn ranges(&self, chunk: usize) -> Vec<Range<usize>> {
         let chunk = chunk.max(1);
@@ -123,5 +130,10 @@ mod tests {
         assert!(!page(&[(1, "c"), (1, "b")]).in_table_order());
         assert!(!page(&[(2, "a"), (1, "b")]).in_table_order());
         assert!(!page(&[(1, "a"), (1, "a")]).in_table_order());
+        // And the other way.
+        assert!(page(&[(2, "a"), (1, "c"), (1, "b")]).in_reverse_table_order());
+        assert!(!page(&[(1, "b"), (1, "c")]).in_reverse_table_order());
+        assert!(!page(&[(1, "a"), (1, "a")]).in_reverse_table_order());
+        assert!(page(&[(5, "z")]).in_reverse_table_order());
     }
 }

@@ -287,25 +287,50 @@ impl<'txn> Reader<'txn> {
         Ok(self.by_status.get(status).map_err(|e| self.err(e))?.len())
     }
 
-    /// Calls `visit` with the record of each of `keys` (sorted, unique)
-    /// that exists, with its index in `keys`, in one ordered pass over the
-    /// runs table from the first key to the last: cheaper than a lookup
-    /// each when they are a good part of that range.
+    /// Calls `visit` with the record of each of `keys` (sorted, unique:
+    /// in the table's order, or backwards) that exists, with its index in
+    /// `keys`, in that order, in one pass over the runs table from the
+    /// first key to the last: cheaper than a lookup each when they are a
+    /// good part of that range.
     pub fn for_each_run_of(
         &self,
         keys: &[RunKey<'_>],
+        visit: impl FnMut(usize, &str, RecordBytes<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let backwards = matches!((keys.first(), keys.last()), (Some(a), Some(b)) if a > b);
+        self.pass_over(keys, backwards, visit)
+    }
+
+    fn pass_over(
+        &self,
+        keys: &[RunKey<'_>],
+        backwards: bool,
         mut visit: impl FnMut(usize, &str, RecordBytes<'_>) -> Result<()>,
     ) -> Result<()> {
-        let (Some(first), Some(last)) = (keys.first(), keys.last()) else {
+        let (Some(&first), Some(&last)) = (keys.first(), keys.last()) else {
             return Ok(());
         };
-        let range = (first.order, first.run_id)..=(last.order, last.run_id);
+        let (low, high) = if backwards {
+            (last, first)
+        } else {
+            (first, last)
+        };
+        let range = self
+            .runs
+            .range((low.order, low.run_id)..=(high.order, high.run_id))
+            .map_err(|e| self.err(e))?;
+        let entries: Box<dyn Iterator<Item = _>> = match backwards {
+            true => Box::new(range.rev()),
+            false => Box::new(range),
+        };
+        // Whether wanted key `w` comes before `key` in the pass.
+        let before = |w: &RunKey<'_>, key: &RunKey<'_>| if backwards { w > key } else { w < key };
         let mut wanted = keys.iter().enumerate().peekable();
-        for entry in self.runs.range(range).map_err(|e| self.err(e))? {
+        for entry in entries {
             let (key, bytes) = entry.map_err(|e| self.err(e))?;
             let (order, run_id) = key.value();
             let key = RunKey { order, run_id };
-            while wanted.next_if(|(_, w)| **w < key).is_some() {}
+            while wanted.next_if(|(_, w)| before(w, &key)).is_some() {}
             match wanted.peek() {
                 None => break,
                 Some((i, w)) if **w == key => {
