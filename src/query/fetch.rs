@@ -573,6 +573,26 @@ pub(crate) mod tests {
         Ok(seen)
     }
 
+    /// Every run's key, in the runs table's order (owned: keys borrow it).
+    fn table_keys(r: &Reader<'_>) -> Result<Vec<(u64, String)>> {
+        let mut table = Vec::new();
+        r.for_each_run(|key, _| {
+            table.push((key.order, key.run_id.to_owned()));
+            Ok(())
+        })?;
+        Ok(table)
+    }
+
+    /// The keys of `table`'s runs (see [`table_keys`]).
+    fn borrowed<'a>(table: impl Iterator<Item = &'a (u64, String)>) -> Vec<RunKey<'a>> {
+        table
+            .map(|(order, run_id)| RunKey {
+                order: *order,
+                run_id,
+            })
+            .collect()
+    }
+
     /// Stretches of an answer in the table's order, read in one pass over
     /// their range, give the runs lookups give, in the same order: runs
     /// of the range not asked for are left out, a run not cached is
@@ -582,22 +602,11 @@ pub(crate) mod tests {
         let (_dir, store) = store(5000, &[]);
         store
             .read(|r| {
-                let mut table = Vec::new();
-                r.for_each_run(|key, _| {
-                    table.push((key.order, key.run_id.to_owned()));
-                    Ok(())
-                })?;
+                let table = table_keys(r)?;
                 // Newest first: r4999 (created last) leads.
                 assert_eq!(table[0].1, "r4999");
                 // Every third run, and one the cache lacks.
-                let mut keys: Vec<RunKey<'_>> = table
-                    .iter()
-                    .step_by(3)
-                    .map(|(order, run_id)| RunKey {
-                        order: *order,
-                        run_id,
-                    })
-                    .collect();
+                let mut keys = borrowed(table.iter().step_by(3));
                 keys.insert(
                     40,
                     RunKey {
@@ -638,19 +647,9 @@ pub(crate) mod tests {
         let (_dir, store) = store(5000, &[]);
         store
             .read(|r| {
-                let mut table = Vec::new();
-                r.for_each_run(|key, _| {
-                    table.push((key.order, key.run_id.to_owned()));
-                    Ok(())
-                })?;
+                let table = table_keys(r)?;
                 let page = |step: usize, backwards: bool| -> Page {
-                    let keys = table.iter().step_by(step);
-                    let keys: Vec<RunKey<'_>> = keys
-                        .map(|(order, run_id)| RunKey {
-                            order: *order,
-                            run_id,
-                        })
-                        .collect();
+                    let keys = borrowed(table.iter().step_by(step));
                     match backwards {
                         true => keys.into_iter().rev().collect(),
                         false => keys.into_iter().collect(),
@@ -681,19 +680,8 @@ pub(crate) mod tests {
         let (_dir, store) = store(300, &[7]);
         let err = store
             .read(|r| {
-                let mut keys = Vec::new();
-                r.for_each_run(|key, _| {
-                    keys.push((key.order, key.run_id.to_owned()));
-                    Ok(())
-                })?;
-                let keys: Vec<RunKey<'_>> = keys
-                    .iter()
-                    .map(|(order, run_id)| RunKey {
-                        order: *order,
-                        run_id,
-                    })
-                    .collect();
-                views(r, &keys, true)
+                let table = table_keys(r)?;
+                views(r, &borrowed(table.iter()), true)
             })
             .unwrap_err()
             .to_string();

@@ -99,6 +99,18 @@ fn moved_aside(cache_dir: &Path) -> BTreeSet<PathBuf> {
         .collect()
 }
 
+/// The names of the tables of the redb file at `path`.
+fn table_names(path: &Path) -> Vec<String> {
+    redb::ReadOnlyDatabase::open(path)
+        .unwrap()
+        .begin_read()
+        .unwrap()
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_owned())
+        .collect()
+}
+
 /// The first bytes of every redb file, and the size of its header page.
 const REDB_MAGIC: &[u8] = b"redb\x1a\n\xa9\r\n";
 const REDB_PAGE: usize = 4096;
@@ -243,25 +255,13 @@ fn damaged_caches_are_moved_aside_and_rebuilt() {
                 // A sound redb file was opened (to read its format version)
                 // before being moved: redb's header bookkeeping may differ, the
                 // tables are what they were.
-                let aside = redb::ReadOnlyDatabase::open(new[0]).unwrap();
-                let tables: Vec<String> = aside
-                    .begin_read()
-                    .unwrap()
-                    .list_tables()
-                    .unwrap()
-                    .map(|t| t.name().to_owned())
-                    .collect();
                 let original = scratch.path().join("original.redb");
                 fs::write(&original, bytes).unwrap();
-                let original = redb::ReadOnlyDatabase::open(&original).unwrap();
-                let want: Vec<String> = original
-                    .begin_read()
-                    .unwrap()
-                    .list_tables()
-                    .unwrap()
-                    .map(|t| t.name().to_owned())
-                    .collect();
-                assert_eq!(tables, want, "{what}: moved with its tables");
+                assert_eq!(
+                    table_names(new[0]),
+                    table_names(&original),
+                    "{what}: moved with its tables"
+                );
             } else {
                 // redb may rewrite the header page of a file it recognises as
                 // its own (its recovery bookkeeping), and grow the file to
