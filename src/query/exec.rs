@@ -2,8 +2,9 @@
 //!
 //! Two passes: the first decodes only what the filters and sort keys name
 //! (the hot section always, hparams or the cold section only when asked)
-//! and keeps `(sort values, run_id)` for the matches; after sorting and
-//! paging, the second decodes whole records for the runs returned. On a
+//! and keeps `(sort values, run key)` for the matches (a run's key in the
+//! runs table comes from its hot row's `created_at`); after sorting and
+//! paging, the second reads whole records by those keys. On a
 //! large cache the first pass is cut in ranges of run ids (or slices of the
 //! candidates the indexes give), taken by every core, each thread keeping
 //! its own best rows, count and keys, merged at the end.
@@ -58,10 +59,11 @@ fn for_each_in_chunks(
     Ok(page.len())
 }
 
-/// The run ids of the answer to `query`, in its order, and the keys those
-/// runs hold ([`AnswerKeys`]: summary keys always, hparams keys for
-/// [`Detail::Full`]), read from the runs' hot rows, which keep the shape
-/// of their hparams (no record is read or materialized).
+/// The runs of the answer to `query` (their keys), in its order, and the
+/// hparams and summary keys those runs hold ([`AnswerKeys`]: summary keys
+/// always, hparams keys for [`Detail::Full`]), read from the runs' hot
+/// rows, which keep the shape of their hparams (no record is read or
+/// materialized).
 pub(crate) fn page_and_keys(
     reader: &Reader<'_>,
     query: &Query,
@@ -116,8 +118,8 @@ pub(crate) fn run_counted(
     ))
 }
 
-/// The run ids of the page `query` asks for, in its order: the first pass,
-/// which decodes only what the filters and sort keys name.
+/// The runs of the page `query` asks for (their keys), in its order: the
+/// first pass, which decodes only what the filters and sort keys name.
 pub(crate) fn page(reader: &Reader<'_>, query: &Query, ctx: &Context) -> Result<Page> {
     page_counted(reader, query, ctx, None, None).map(|(page, _)| page)
 }

@@ -1,8 +1,11 @@
 //! The second pass of a query: the whole records of a page.
 //!
-//! A few runs are looked up one by one; many are read in one ordered pass
-//! over the runs table. A large page is decoded on every core while that
-//! pass goes on: the thread reading the table copies the records into
+//! Records are found by their keys in the runs table (newest first, see
+//! `store::RunKey`), which the first pass puts in the page. A few runs are
+//! looked up one by one; many are read in one ordered pass over the table,
+//! and so are the stretches of a large answer in the table's order (each
+//! from its first key to its last). A large page is decoded on every core
+//! while that pass goes on: the thread reading the table copies the records into
 //! batches (redb's guards borrow the transaction) and hands them to
 //! decoding threads, decoding a batch itself whenever they are all busy.
 
