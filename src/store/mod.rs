@@ -1,7 +1,7 @@
 //! The cache: runs and their indexes in one redb file (docs/FORMAT.md §9).
 //! The only user of redb and of bincode (`codec`, `view`, `files`).
 //!
-//! Every use is short: take the [lock](lock), open the file, run one
+//! Every use is short: take the [lock], open the file, run one
 //! transaction, close, unlock. So many processes share one cache: readers
 //! together, the scanner alone, each waiting its turn up to a timeout; a
 //! waiting scanner goes before the readers that come after it.

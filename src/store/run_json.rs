@@ -31,7 +31,7 @@ pub enum JsonLayout {
 }
 
 /// Writes [`RunView`]s as JSON text: for every run, exactly the bytes
-/// `serde_json` writes for the [`RunRecord`](crate::RunRecord) it stands
+/// `serde_json` writes for the [`RunRecord`] it stands
 /// for, in the chosen [`JsonLayout`]. It keeps the text of the names of
 /// each key list it met, so one writer should serve many runs (a chunk of
 /// an answer); a list read again in another snapshot is laid out again.

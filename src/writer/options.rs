@@ -113,7 +113,7 @@ impl RunOptions {
 
     /// Hyper-parameters from any `Serialize` value (a config struct, a map,
     /// `serde_json::Value`), flattened as stable-pretraining flattens them
-    /// (see [`flatten_hparams`](crate::writer::flatten_hparams)) and merged
+    /// (see [`flatten_hparams`]) and merged
     /// into those given before. A serialization failure is reported by
     /// [`RunWriter::create`](crate::writer::RunWriter::create).
     pub fn hparams<T: Serialize + ?Sized>(mut self, hparams: &T) -> Self {
