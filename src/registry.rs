@@ -437,7 +437,8 @@ impl Registry {
     /// each chunk's records are read when it comes. A scan that ends while
     /// the answer is consumed may show in it: a run whose sidecar changed
     /// comes as the chunk's read finds it, and a run gone from the cache by
-    /// then is left out. Use [`Registry::for_each`] for one snapshot
+    /// then, or whose `created_at` changed (its record moved: the runs
+    /// table is kept newest first), is left out. Use [`Registry::for_each`] for one snapshot
     /// throughout, which makes scans wait.
     ///
     /// ```
