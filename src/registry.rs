@@ -1034,6 +1034,61 @@ fn answer_layout(
 mod tests {
     use super::*;
 
+    /// A scan that ends while a stream is consumed shows in its later
+    /// chunks: a changed run as it is now, a run gone or moved (its
+    /// `created_at` changed) left out.
+    #[test]
+    fn a_stream_shows_a_scan_that_ends_while_it_is_consumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |id: &str, created: f64, acc: f64| {
+            let run = dir.path().join("runs/20261101/120000").join(id);
+            std::fs::create_dir_all(&run).unwrap();
+            let sidecar = format!(
+                r#"{{"run_id": "{id}", "status": "completed", "created_at": {created}, "summary": {{"acc": {acc}}}}}"#
+            );
+            std::fs::write(run.join("sidecar.json"), sidecar).unwrap();
+        };
+        for (id, created) in [("a", 4.0), ("b", 3.0), ("c", 2.0), ("d", 1.0)] {
+            write(id, created, 0.1);
+        }
+        let registry = Registry::open(dir.path()).unwrap();
+        let mut seen = Vec::new();
+        let count = registry
+            .stream(&Query::new(), 1, |runs| {
+                if seen.is_empty() {
+                    write("b", 0.5, 0.1);
+                    std::fs::remove_dir_all(dir.path().join("runs/20261101/120000/c")).unwrap();
+                    write("d", 1.0, 0.9);
+                    // c is orphaned by the scan, then dropped from the cache.
+                    let mut other = Registry::open(dir.path())?;
+                    other.scan(ScanMode::Full)?;
+                    assert_eq!(other.remove_orphans(false)?, ["c"]);
+                }
+                seen.extend(
+                    runs.into_iter()
+                        .map(|r| (r.run_id, r.summary.get("acc").cloned())),
+                );
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(count, 4, "the answer was settled before the scan");
+        assert_eq!(
+            seen,
+            [
+                ("a".to_owned(), Some(crate::Value::Float(0.1))),
+                ("d".to_owned(), Some(crate::Value::Float(0.9))),
+            ]
+        );
+        // Asked again: b in its new place.
+        let ids: Vec<String> = registry
+            .query(&Query::new())
+            .unwrap()
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        assert_eq!(ids, ["a", "d", "b"]);
+    }
+
     /// `batches` (a dense answer copied in one pass) and `for_each_batch`
     /// (each batch looked up) give the same batches, for answers that are
     /// most of a large cache and for ones that are a small part of it.
