@@ -749,10 +749,13 @@ impl Registry {
     /// The runs matching `query` as Arrow record batches, all in memory:
     /// what [`Registry::for_each_batch`] hands a [`Batches`] sink
     /// (`crate::columnar::Batches`), the same batches, made faster when the
-    /// answer is a good part of the cache. Its records are then read in one
+    /// answer is a good part of the cache in another order than the
+    /// cache's (sorted by a metric, say). Its records are then read in one
     /// ordered pass over the cache, on every core, and copied (about half
     /// a kilobyte a run, held while the batches are built), where a
-    /// streamed answer looks each run up. Needs the `arrow` feature.
+    /// streamed answer looks each run up. (An answer newest or oldest first
+    /// needs no copy: each batch reads its stretch of the cache in one
+    /// pass, streamed or not.) Needs the `arrow` feature.
     ///
     /// ```
     /// # fn main() -> runreg::Result<()> {
@@ -961,13 +964,13 @@ impl Registry {
 }
 
 /// The batches of `page`, `rows` runs each, built on every core and handed
-/// to `sink` in order, its schema first. When the caller keeps every batch
-/// anyway (`whole`) and the page is a good part of the cache, its records
-/// are first copied in one ordered pass over the cache; else each batch
-/// copies its own: read in one pass over its range of the runs table when
-/// the page is a large answer in the table's order (`reads_in_one_pass`),
+/// to `sink` in order, its schema first. Each batch copies its records:
+/// read in one pass over its range of the runs table when the page is a
+/// large answer in the table's order or its reverse (`reads_in_one_pass`),
 /// else looked up in the table's order (runs sharing a leaf page read it
-/// once). Returns how many runs.
+/// once). But when the caller keeps every batch anyway (`whole`) and the
+/// page is a good part of the cache in another order, its records are
+/// first copied in one ordered pass over the cache. Returns how many runs.
 #[cfg(feature = "arrow")]
 fn build_batches(
     reader: &crate::store::Reader<'_>,
@@ -986,7 +989,11 @@ fn build_batches(
     } else {
         Vec::new()
     };
-    let copied_all = match whole && query::is_dense(page.len() as u64, reader.len()?) {
+    // An answer in the table's order reads each batch's records in one
+    // pass over its range anyway: nothing to gain from copying them all.
+    let in_one_pass = query::reads_in_one_pass(reader, page, Detail::Full)?;
+    let copy_all = whole && !in_one_pass && query::is_dense(page.len() as u64, reader.len()?);
+    let copied_all = match copy_all {
         true => Some(CopiedRecords::copy(
             reader,
             &all,
@@ -996,7 +1003,6 @@ fn build_batches(
         )?),
         false => None,
     };
-    let in_one_pass = query::reads_in_one_pass(reader, page, Detail::Full)?;
     let build = |places: &std::ops::Range<usize>| {
         let mut batch = layout.builder(places.len())?;
         let mut add = |run: &RunView<'_>| batch.add(run);
