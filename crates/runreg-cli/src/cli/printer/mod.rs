@@ -72,6 +72,15 @@ impl Buffers {
         free.unwrap_or_else(|| Vec::with_capacity(1 << 20))
     }
 
+    /// Writes `chunk`'s text with `printer`, then keeps its buffer for a
+    /// next chunk.
+    fn print(&self, printer: &mut dyn Printer, chunk: Box<dyn ViewChunk>) -> io::Result<()> {
+        let text = chunk.into_text();
+        printer.rendered(&text)?;
+        self.give_back(text);
+        Ok(())
+    }
+
     /// Gives back a buffer whose text was written.
     fn give_back(&self, mut text: Vec<u8>) {
         text.clear();
@@ -163,12 +172,7 @@ pub fn print(
                         source: e,
                     })
                 },
-                |chunk| {
-                    let text = chunk.into_text();
-                    printer.rendered(&text).map_err(&mut keep)?;
-                    buffers.give_back(text);
-                    Ok(())
-                },
+                |chunk| buffers.print(printer, chunk).map_err(&mut keep),
             )
         }
         None => registry.stream(query, CHUNK, |runs| printer.runs(&runs).map_err(&mut keep)),
@@ -279,12 +283,7 @@ pub fn print_snapshot(
                 threads,
                 || start(buffers.take()),
                 |chunk, run| chunk.add(run).map_err(io),
-                |chunk| {
-                    let text = chunk.into_text();
-                    printer.rendered(&text).map_err(io)?;
-                    buffers.give_back(text);
-                    Ok(())
-                },
+                |chunk| buffers.print(printer, chunk).map_err(io),
             )
         }
         _ => snapshot.for_each(query, |run| {
