@@ -361,11 +361,10 @@ impl<'txn> Writer<'txn> {
         let decoded = match self.pending().and_then(|p| p.runs.get(run_id)) {
             Some(held) => RecordBytes::new(&held.record, &self.dictionary).whole(),
             None => {
-                let Some(hot) = self.hot(run_id)? else {
+                let Some(order) = self.key_order(run_id)? else {
                     return Ok(None);
                 };
-                let key = (created_order(hot.created_at), run_id);
-                match self.runs.get(key).map_err(|e| self.err(e))? {
+                match self.runs.get((order, run_id)).map_err(|e| self.err(e))? {
                     Some(bytes) => RecordBytes::new(bytes.value(), &self.dictionary).whole(),
                     None => return Ok(None),
                 }
@@ -447,7 +446,7 @@ impl<'txn> Writer<'txn> {
             // not times), else by a pass over the runs table.
             Err(_) => {
                 self.sweep_indexes(run_id)?;
-                let stored = self.stored_order(run_id);
+                let stored = self.key_order(run_id).ok().flatten();
                 if stored.is_none() {
                     self.sweep_records(run_id)?;
                 }
@@ -534,12 +533,15 @@ impl<'txn> Writer<'txn> {
     }
 
     /// The order of `run_id`'s key in the runs table, read from the head of
-    /// its stored hot row (status and times, no names); `None` when there is
-    /// no row or its head cannot be read.
-    fn stored_order(&self, run_id: &str) -> Option<u64> {
-        let row = self.hot.get(run_id).ok()??;
+    /// its stored hot row (status and times, no names: a damaged key list
+    /// does not hide it); `None` when no row is stored.
+    fn key_order(&self, run_id: &str) -> Result<Option<u64>> {
+        let Some(row) = self.hot.get(run_id).map_err(|e| self.err(e))? else {
+            return Ok(None);
+        };
         let head = RecordBytes::new(row.value(), &self.dictionary).hot_ref(false);
-        head.ok().map(|hot| created_order(hot.created_at))
+        head.map(|hot| Some(created_order(hot.created_at)))
+            .map_err(|e| Error::corrupt_record(&self.path, run_id, e))
     }
 
     /// Removes every record of `run_id` from the runs table, whatever its
@@ -639,11 +641,10 @@ impl Writer<'_> {
         if let Some(held) = self.pending().and_then(|p| p.runs.get(run_id)) {
             return Ok((lists, Some(held.record.len())));
         }
-        let Some(hot) = self.hot(run_id)? else {
+        let Some(order) = self.key_order(run_id)? else {
             return Ok((lists, None));
         };
-        let key = (created_order(hot.created_at), run_id);
-        let record = self.runs.get(key).map_err(|e| self.err(e))?;
+        let record = self.runs.get((order, run_id)).map_err(|e| self.err(e))?;
         Ok((lists, record.map(|r| r.value().len())))
     }
 
