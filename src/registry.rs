@@ -438,8 +438,8 @@ impl Registry {
     /// the answer is consumed may show in it: a run whose sidecar changed
     /// comes as the chunk's read finds it, and a run gone from the cache by
     /// then, or whose `created_at` changed (its record moved: the runs
-    /// table is kept newest first), is left out. Use [`Registry::for_each`] for one snapshot
-    /// throughout, which makes scans wait.
+    /// table is kept newest first), is left out. Use [`Registry::for_each`]
+    /// for one snapshot throughout, which makes scans wait.
     ///
     /// ```
     /// # fn main() -> runreg::Result<()> {
@@ -580,22 +580,17 @@ impl Registry {
         visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
         let ctx = self.context();
-        let (page, in_one_pass) = match keys {
-            None => self.store.read(|reader| {
-                let page = query::page(reader, query, &ctx)?;
-                let in_one_pass = query::reads_in_one_pass(reader, &page, query.detail)?;
-                Ok((page, in_one_pass))
-            })?,
+        let page = match keys {
+            None => self.store.read(|reader| query::page(reader, query, &ctx))?,
             Some(keys) => {
-                let (page, answer_keys, in_one_pass) = self.store.read(|reader| {
-                    let (page, keys) = query::page_and_keys(reader, query, &ctx, query.detail)?;
-                    let in_one_pass = query::reads_in_one_pass(reader, &page, query.detail)?;
-                    Ok((page, keys, in_one_pass))
-                })?;
+                let (page, answer_keys) = self
+                    .store
+                    .read(|reader| query::page_and_keys(reader, query, &ctx, query.detail))?;
                 keys(&answer_keys)?;
-                (page, in_one_pass)
+                page
             }
         };
+        let in_one_pass = page.reads_in_one_pass();
         // Each chunk is read under its own lock: every thread waits for
         // `visit` with the cache released.
         let read = |runs: &[RunKey<'_>]| {
@@ -654,11 +649,8 @@ impl Registry {
         visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
         let ctx = self.context();
-        let (page, in_one_pass) = self.store.read(|reader| {
-            let page = query::page(reader, query, &ctx)?;
-            let in_one_pass = query::reads_in_one_pass(reader, &page, query.detail)?;
-            Ok((page, in_one_pass))
-        })?;
+        let page = self.store.read(|reader| query::page(reader, query, &ctx))?;
+        let in_one_pass = page.reads_in_one_pass();
         let read = |runs: &[RunKey<'_>]| {
             self.store.read(|reader| {
                 let detail = query.detail;
@@ -966,7 +958,7 @@ impl Registry {
 /// The batches of `page`, `rows` runs each, built on every core and handed
 /// to `sink` in order, its schema first. Each batch copies its records:
 /// read in one pass over its range of the runs table when the page is a
-/// large answer in the table's order or its reverse (`reads_in_one_pass`),
+/// large answer in the table's order or its reverse (`Page::reads_in_one_pass`),
 /// else looked up in the table's order (runs sharing a leaf page read it
 /// once). But when the caller keeps every batch anyway (`whole`) and the
 /// page is a good part of the cache in another order, its records are
@@ -984,15 +976,14 @@ fn build_batches(
     use query::{CopiedRecords, Detail};
     sink.schema(layout.schema())?;
     let threads = query::cores();
-    let all: Vec<RunKey<'_>> = if whole {
-        page.keys(0..page.len())
-    } else {
-        Vec::new()
-    };
     // An answer in the table's order reads each batch's records in one
     // pass over its range anyway: nothing to gain from copying them all.
-    let in_one_pass = query::reads_in_one_pass(reader, page, Detail::Full)?;
+    let in_one_pass = page.reads_in_one_pass();
     let copy_all = whole && !in_one_pass && query::is_dense(page.len() as u64, reader.len()?);
+    let all: Vec<RunKey<'_>> = match copy_all {
+        true => page.keys(0..page.len()),
+        false => Vec::new(),
+    };
     let copied_all = match copy_all {
         true => Some(CopiedRecords::copy(
             reader,

@@ -119,7 +119,7 @@ impl<'a> Snapshot<'a> {
         visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
         let page = query::page(self.reader, query, &self.ctx)?;
-        let in_one_pass = query::reads_in_one_pass(self.reader, &page, query.detail)?;
+        let in_one_pass = page.reads_in_one_pass();
         let read = |runs: &[RunKey<'_>]| {
             let (ctx, detail) = (&self.ctx, query.detail);
             render(query::fetch(self.reader, runs, ctx, detail, in_one_pass)?)
@@ -169,7 +169,7 @@ impl<'a> Snapshot<'a> {
         visit: impl FnMut(T) -> Result<()>,
     ) -> Result<usize> {
         let page = query::page(self.reader, query, &self.ctx)?;
-        let in_one_pass = query::reads_in_one_pass(self.reader, &page, query.detail)?;
+        let in_one_pass = page.reads_in_one_pass();
         let read = |runs: &[RunKey<'_>]| {
             let (ctx, detail) = (&self.ctx, query.detail);
             query::render_views(self.reader, runs, ctx, detail, in_one_pass, &start, &render)

@@ -40,7 +40,7 @@ impl CopiedRecords {
     /// copied: in one ordered pass over the table, on `threads` threads,
     /// when they are a good part of it (`is_dense`) or `in_one_pass` says
     /// they are a stretch of such an answer in the table's order
-    /// (`reads_in_one_pass`), else looked up one by one in the table's
+    /// (`Page::reads_in_one_pass`), else looked up one by one in the table's
     /// order (runs that share a leaf page then read it once: it is still
     /// in redb's cache for the next).
     pub fn copy(
@@ -53,6 +53,7 @@ impl CopiedRecords {
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_unstable_by(|&a, &b| table_order(detail, &keys[a], &keys[b]));
         let sorted: Vec<RunKey<'_>> = order.iter().map(|&i| keys[i]).collect();
+        let in_one_pass = in_one_pass && detail == Detail::Full;
         let dense = in_one_pass || is_dense(sorted.len() as u64, reader.len()?);
         let parts = if dense { threads * PARTS_PER_CORE } else { 1 };
         let share = sorted.len().div_ceil(parts).max(1);

@@ -9,7 +9,7 @@
 //! candidates the indexes give), taken by every core, each thread keeping
 //! its own best rows, count and keys, merged at the end.
 
-use super::fetch::{fetch, is_dense, reads_in_one_pass};
+use super::fetch::{fetch, is_dense};
 use super::filter::{CmpOp, Filter, Literal, RunView};
 use super::in_order::{cores, fold_parts};
 use super::keys::{AnswerKeys, KeyUnion};
@@ -51,7 +51,7 @@ fn for_each_in_chunks(
     mut visit: impl FnMut(RunRecord) -> Result<()>,
 ) -> Result<usize> {
     let page = page(reader, query, ctx)?;
-    let in_one_pass = reads_in_one_pass(reader, &page, query.detail)?;
+    let in_one_pass = page.reads_in_one_pass();
     for range in page.ranges(chunk) {
         let records = fetch(reader, &page.keys(range), ctx, query.detail, in_one_pass)?;
         records.into_iter().try_for_each(&mut visit)?;
@@ -276,6 +276,7 @@ fn page_counted(
         union.merge(gathered);
     }
     let page = whole.top.into_page(query.offset, query.limit);
+    let page = page.in_cache_of(reader.len()?);
     Ok((page, whole.total))
 }
 

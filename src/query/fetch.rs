@@ -14,7 +14,6 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, PoisonError};
 use std::thread;
 
-use super::page::Page;
 use super::{Context, Detail};
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
@@ -37,7 +36,8 @@ const BATCH_LEN: usize = 256;
 /// The records of the runs of `keys`, in that order, carrying `detail`:
 /// in one ordered pass over the table when they are a good part of the
 /// cache, or when `in_one_pass` says they are a stretch of such an answer
-/// in the table's order ([`reads_in_one_pass`]), else looked up one by one.
+/// in the table's order ([`Page::reads_in_one_pass`](super::page::Page::reads_in_one_pass);
+/// records only, not hot rows), else looked up one by one.
 pub(crate) fn fetch(
     reader: &Reader<'_>,
     keys: &[RunKey<'_>],
@@ -45,6 +45,7 @@ pub(crate) fn fetch(
     detail: Detail,
     in_one_pass: bool,
 ) -> Result<Vec<RunRecord>> {
+    let in_one_pass = in_one_pass && detail == Detail::Full;
     if !in_one_pass && !is_dense(keys.len() as u64, reader.len()?) {
         let mut records = Vec::with_capacity(keys.len());
         for &key in keys {
@@ -62,20 +63,11 @@ pub(crate) fn fetch(
     fetch_in_one_pass(reader, keys, ctx, detail, threads, BATCH_LEN)
 }
 
-/// Whether the records of each stretch of `page` are best read in one pass
-/// over the range of the runs table they lie in: the page comes in the
-/// table's order (newest first: an answer with no sort key) or its
-/// reverse (oldest first) and holds a good part of the cache, so that
-/// range holds few other runs.
-pub(crate) fn reads_in_one_pass(reader: &Reader<'_>, page: &Page, detail: Detail) -> Result<bool> {
-    Ok(detail == Detail::Full
-        && is_dense(page.len() as u64, reader.len()?)
-        && (page.in_table_order() || page.in_reverse_table_order()))
-}
-
 /// Calls `render` with a view of each of the runs of `keys` that is
 /// cached, in that order: in one pass over their range of the runs table
-/// when `in_one_pass` says so (see [`reads_in_one_pass`]) and they come in
+/// when `in_one_pass` says so (see
+/// [`Page::reads_in_one_pass`](super::page::Page::reads_in_one_pass);
+/// records only, not hot rows) and they come in
 /// the table's order or its reverse, else looked up one by one. The views borrow the cache, so they are
 /// visited where they are read. A `render` error on a record that cannot
 /// be decoded is reported as that record's damage.
@@ -637,40 +629,6 @@ pub(crate) mod tests {
                 let seen = views(r, &backwards, true)?;
                 assert_eq!(seen, views(r, &backwards, false)?);
                 assert!(seen[0].starts_with(&format!(r#"{{"run_id":"{}""#, backwards[0].run_id)));
-                Ok(())
-            })
-            .unwrap();
-    }
-
-    /// Pages are read a stretch at a time in one pass when they hold a
-    /// good part of the cache in the table's order or its reverse, and
-    /// only then.
-    #[test]
-    fn only_large_pages_in_the_table_order_are_read_in_passes() {
-        let (_dir, store) = store(5000, &[]);
-        store
-            .read(|r| {
-                let table = table_keys(r)?;
-                let page = |step: usize, backwards: bool| -> Page {
-                    let keys = borrowed(table.iter().step_by(step));
-                    match backwards {
-                        true => keys.into_iter().rev().collect(),
-                        false => keys.into_iter().collect(),
-                    }
-                };
-                assert!(reads_in_one_pass(r, &page(1, false), Detail::Full)?);
-                assert!(reads_in_one_pass(r, &page(3, false), Detail::Full)?);
-                assert!(!reads_in_one_pass(r, &page(1, false), Detail::Summary)?);
-                assert!(reads_in_one_pass(r, &page(1, true), Detail::Full)?);
-                assert!(!reads_in_one_pass(r, &page(5, false), Detail::Full)?);
-                assert!(!reads_in_one_pass(r, &page(5, true), Detail::Full)?);
-                // Neither order: newest first, then oldest first.
-                let mixed: Page = page(2, false)
-                    .keys(0..1250)
-                    .into_iter()
-                    .chain(page(2, true).keys(0..1250))
-                    .collect();
-                assert!(!reads_in_one_pass(r, &mixed, Detail::Full)?);
                 Ok(())
             })
             .unwrap();

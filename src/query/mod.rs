@@ -14,7 +14,7 @@ mod top;
 pub use crate::value_kinds::ValueKinds;
 pub(crate) use exec::{for_each, page, page_and_keys, run, run_counted};
 pub(crate) use fetch::get;
-pub(crate) use fetch::{fetch, reads_in_one_pass, render_views};
+pub(crate) use fetch::{fetch, render_views};
 pub use filter::{CmpOp, Filter, FilterError, Literal, TimeLiteral};
 #[cfg(feature = "arrow")]
 pub(crate) use in_order::cores;

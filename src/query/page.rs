@@ -14,6 +14,8 @@ pub(crate) struct Page {
     text: String,
     ends: Vec<usize>,
     orders: Vec<u64>,
+    /// See [`Page::reads_in_one_pass`].
+    in_one_pass: bool,
 }
 
 impl Page {
@@ -50,6 +52,23 @@ impl Page {
     /// The keys of the runs of `range`.
     pub fn keys(&self, range: Range<usize>) -> Vec<RunKey<'_>> {
         range.map(|i| self.key(i)).collect()
+    }
+
+    /// The page of a cache of `cache_len` runs, told whether its stretches
+    /// are best read in one pass each ([`Page::reads_in_one_pass`]).
+    pub fn in_cache_of(mut self, cache_len: u64) -> Page {
+        self.in_one_pass = super::fetch::is_dense(self.len() as u64, cache_len)
+            && (self.in_table_order() || self.in_reverse_table_order());
+        self
+    }
+
+    /// Whether the records of each stretch of the page are best read in one
+    /// pass over the range of the runs table they lie in: the page comes in
+    /// the table's order (newest first: an answer with no sort key) or its
+    /// reverse (oldest first) and holds a good part of its cache (see
+    /// [`Page::in_cache_of`]), so that range holds few other runs.
+    pub fn reads_in_one_pass(&self) -> bool {
+        self.in_one_pass
     }
 
     /// Whether the runs come in the runs table's order (newest first, the
@@ -114,6 +133,63 @@ mod tests {
         assert_eq!(page.ranges(0), [0..1, 1..2, 2..3, 3..4, 4..5]);
         assert_eq!(page.ranges(9), vec![Range { start: 0, end: 5 }]);
         assert_eq!(Page::default().ranges(3), Vec::<Range<usize>>::new());
+    }
+
+    /// Pages are read a stretch at a time in one pass when they hold a
+    /// good part of a large cache in the table's order or its reverse, and
+    /// only then.
+    #[test]
+    fn only_large_pages_in_the_table_order_are_read_in_passes() {
+        let ids: Vec<String> = (0..5000).map(|i| format!("r{i:04}")).collect();
+        let page = |step: usize, backwards: bool, cache_len: u64| -> bool {
+            let keys = ids
+                .iter()
+                .enumerate()
+                .step_by(step)
+                .map(|(i, run_id)| RunKey {
+                    order: i as u64 / 2,
+                    run_id,
+                });
+            let page: Page = match backwards {
+                true => keys.rev().collect(),
+                false => keys.collect(),
+            };
+            page.in_cache_of(cache_len).reads_in_one_pass()
+        };
+        assert!(page(1, false, 5000));
+        assert!(page(3, false, 5000));
+        assert!(page(1, true, 5000));
+        assert!(page(3, true, 5000));
+        // A fifth of the cache; a small cache.
+        assert!(!page(5, false, 5000));
+        assert!(!page(5, true, 5000));
+        let small: Page = (0..100)
+            .map(|i| RunKey {
+                order: i,
+                run_id: "r",
+            })
+            .collect();
+        assert!(!small.in_cache_of(100).reads_in_one_pass());
+        // Neither order: newest first, then oldest first.
+        let mixed: Page = (0..2500)
+            .map(|i| RunKey {
+                order: i,
+                run_id: "r",
+            })
+            .chain((0..2500).rev().map(|i| RunKey {
+                order: i,
+                run_id: "s",
+            }))
+            .collect();
+        assert!(!mixed.in_cache_of(5000).reads_in_one_pass());
+        // Not told its cache: read by lookups.
+        let told_nothing: Page = (0..5000)
+            .map(|i| RunKey {
+                order: i,
+                run_id: "r",
+            })
+            .collect();
+        assert!(!told_nothing.reads_in_one_pass());
     }
 
     #[test]
